@@ -1,0 +1,221 @@
+"""modules.yaml: the one place report modules are declared, loaded into typed dataclasses.
+
+Validation is strict and specific, in the manner of MkDocs' config schema: every error names
+the file, the line and the key, unknown keys are refused, subscriptions must name real
+intermediate files, and every entry point must import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .parse.store import JSONL_STREAMS
+from .resources import template_path
+
+INTERMEDIATE_FILES = (
+    "manifest.json", "string_table.json", "chromium_events.json",
+    *(f"{name}.jsonl" for name in JSONL_STREAMS),
+)
+STRATEGIES = ("eager", "lazy", "hybrid")
+MODES = ("default", "export", "multi_rank")
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class ConfigError(ValueError):
+    """A modules.yaml problem, already phrased as `file:line: key: message`."""
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One report module as declared in modules.yaml."""
+
+    id: str
+    name: str
+    entry: str
+    subscriptions: tuple[str, ...]
+    strategy: str
+    modes: tuple[str, ...] = ("default",)
+    templates: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "entry": self.entry,
+            "subscriptions": list(self.subscriptions), "strategy": self.strategy,
+            "modes": list(self.modes), "templates": list(self.templates),
+            "options": self.options, "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class ModulesConfig:
+    path: Path
+    modules: tuple[ModuleSpec, ...]
+
+    def for_mode(self, mode: str) -> list[ModuleSpec]:
+        return [m for m in self.modules if mode in m.modes]
+
+    def get(self, module_id: str) -> ModuleSpec:
+        for module in self.modules:
+            if module.id == module_id:
+                return module
+        raise KeyError(module_id)
+
+
+def load_entry(entry: str) -> Callable[..., Any]:
+    """Import `package.module:function`."""
+    module_name, _, attr = entry.partition(":")
+    module = importlib.import_module(module_name)
+    function = getattr(module, attr)
+    if not callable(function):
+        raise TypeError(f"{entry} is not callable")
+    return function  # type: ignore[no-any-return]
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+class _Reader:
+    """Walks the YAML node tree so errors can point at lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, node: yaml.Node | None, where: str, message: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        return ConfigError(f"{self.path}:{line}: {where}: {message}")
+
+    def mapping(self, node: yaml.Node, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, "expected a mapping")
+        result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, where, "keys must be plain strings")
+            if key in result:
+                raise self.fail(key_node, f"{where}.{key}", "duplicate key")
+            result[key] = (key_node, value_node)
+        return result
+
+    def string(self, node: yaml.Node, where: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+            raise self.fail(node, where, "expected a string")
+        return str(node.value)
+
+    def string_list(self, node: yaml.Node, where: str) -> list[tuple[yaml.Node, str]]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, where, "expected a list of strings")
+        return [(item, self.string(item, f"{where}[{i}]")) for i, item in enumerate(node.value)]
+
+
+_MODULE_KEYS = {"id", "name", "entry", "subscriptions", "strategy", "modes", "templates",
+                "options", "description"}
+_REQUIRED = ("id", "name", "entry", "subscriptions", "strategy")
+
+
+def load_config(path: Path, check_entries: bool = True) -> ModulesConfig:
+    """Read and validate modules.yaml."""
+    reader = _Reader(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: {error.problem}") from None
+    if root is None:
+        raise ConfigError(f"{path}:1: the file is empty; expected `modules:`")
+    top = reader.mapping(root, "modules.yaml")
+    for key, (key_node, _) in top.items():
+        if key not in ("version", "modules"):
+            raise reader.fail(key_node, key, "unknown key (expected `version`, `modules`)")
+    if "version" in top:
+        version_node = top["version"][1]
+        if version_node.value != "1":
+            raise reader.fail(version_node, "version", "only version 1 is supported")
+    if "modules" not in top:
+        raise reader.fail(root, "modules", "missing key")
+    modules_node = top["modules"][1]
+    if not isinstance(modules_node, yaml.SequenceNode):
+        raise reader.fail(modules_node, "modules", "expected a list of modules")
+    specs: list[ModuleSpec] = []
+    seen: set[str] = set()
+    for index, node in enumerate(modules_node.value):
+        spec = _module(reader, node, f"modules[{index}]", check_entries)
+        if spec.id in seen:
+            raise reader.fail(node, f"modules[{index}].id", f"duplicate module id `{spec.id}`")
+        seen.add(spec.id)
+        specs.append(spec)
+    return ModulesConfig(path, tuple(specs))
+
+
+def _module(reader: _Reader, node: yaml.Node, where: str, check_entries: bool) -> ModuleSpec:
+    """One `modules:` item; `where` names it in errors until its id is known."""
+    fields = reader.mapping(node, where)
+    for key, (key_node, _) in fields.items():
+        if key not in _MODULE_KEYS:
+            raise reader.fail(key_node, f"{where}.{key}",
+                              f"unknown key (allowed: {', '.join(sorted(_MODULE_KEYS))})")
+    for key in _REQUIRED:
+        if key not in fields:
+            raise reader.fail(node, f"{where}.{key}", "missing required key")
+
+    def value(key: str) -> yaml.Node:
+        return fields[key][1]
+
+    module_id = reader.string(value("id"), f"{where}.id")
+    if not _ID.match(module_id):
+        raise reader.fail(value("id"), f"{where}.id",
+                          f"`{module_id}` must be lower case letters, digits and _")
+    where = f"modules[{module_id}]"
+    name = reader.string(value("name"), f"{where}.name")
+    entry = reader.string(value("entry"), f"{where}.entry")
+    if not _ENTRY.match(entry):
+        raise reader.fail(value("entry"), f"{where}.entry", f"`{entry}` is not `package.module:function`")
+    if check_entries:
+        try:
+            load_entry(entry)
+        except Exception as error:  # noqa: BLE001 - any import failure is a config error
+            raise reader.fail(value("entry"), f"{where}.entry",
+                              f"cannot import `{entry}`: {type(error).__name__}: {error}") from None
+    subscriptions = []
+    for item, subscription in reader.string_list(value("subscriptions"), f"{where}.subscriptions"):
+        if subscription not in INTERMEDIATE_FILES:
+            raise reader.fail(item, f"{where}.subscriptions",
+                              f"`{subscription}` is not an intermediate file "
+                              f"(one of: {', '.join(INTERMEDIATE_FILES)})")
+        subscriptions.append(subscription)
+    strategy = reader.string(value("strategy"), f"{where}.strategy")
+    if strategy not in STRATEGIES:
+        raise reader.fail(value("strategy"), f"{where}.strategy",
+                          f"`{strategy}` is not one of {', '.join(STRATEGIES)}")
+    modes: list[str] = ["default"]
+    if "modes" in fields:
+        modes = []
+        for item, mode in reader.string_list(value("modes"), f"{where}.modes"):
+            if mode not in MODES:
+                raise reader.fail(item, f"{where}.modes", f"`{mode}` is not one of {', '.join(MODES)}")
+            modes.append(mode)
+    templates: list[str] = []
+    if "templates" in fields:
+        for item, template in reader.string_list(value("templates"), f"{where}.templates"):
+            if template_path(template, reader.path.parent) is None:
+                raise reader.fail(item, f"{where}.templates", f"no template named `{template}`")
+            templates.append(template)
+    options: dict[str, Any] = {}
+    if "options" in fields:
+        options_node = value("options")
+        if not isinstance(options_node, yaml.MappingNode):
+            raise reader.fail(options_node, f"{where}.options", "expected a mapping")
+        options = yaml.safe_load(yaml.serialize(options_node)) or {}
+    description = reader.string(value("description"), f"{where}.description") if "description" in fields else ""
+    return ModuleSpec(module_id, name, entry, tuple(subscriptions), strategy, tuple(modes),
+                      tuple(templates), options, description)

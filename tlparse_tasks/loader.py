@@ -1,0 +1,40 @@
+"""Driving doit in-process: our TaskLoader2 hands it the tasks of one RunConfig."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from doit.cmd_base import TaskLoader2
+from doit.doit_cmd import DoitMain
+from doit.loader import generate_tasks as doit_generate_tasks
+from doit.task import Task
+
+from .tasks import RunConfig, doit_config, generate_tasks
+
+
+class ReportTaskLoader(TaskLoader2):
+    """Loads the parse → modules → assemble tasks for one report."""
+
+    def __init__(self, cfg: RunConfig, extra_config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.extra_config = extra_config or {}
+
+    def setup(self, opt_values: dict[str, Any]) -> None:
+        pass
+
+    def load_doit_config(self) -> dict[str, Any]:
+        return {**doit_config(self.cfg.out), **self.extra_config}
+
+    def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Task]:
+        return tasks_for(self.cfg)
+
+
+def tasks_for(cfg: RunConfig) -> list[Task]:
+    """doit Task objects; module tasks become `module:<id>` under a `module` group."""
+    return list(doit_generate_tasks("tlparse", generate_tasks(cfg)))
+
+
+def run_doit(cfg: RunConfig, argv: list[str], extra_config: dict[str, Any] | None = None) -> int:
+    """`doit <argv>` over this report's tasks; never reads the user's doit.cfg/pyproject."""
+    return int(DoitMain(ReportTaskLoader(cfg, extra_config), config_filenames=()).run(argv))

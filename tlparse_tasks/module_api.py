@@ -1,0 +1,129 @@
+"""What a report module receives (ModuleContext) and returns (ModuleOutput).
+
+A module is a function `render(ctx) -> ModuleOutput`. It reads only the intermediate files it
+subscribes to, writes files only through the context (which keeps them inside OUT, atomic
+and change-only), and describes what the index page should show; `assemble` reads nothing
+else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .atomic import write_bytes
+from .render import jinja_env
+from .safepath import inside
+
+SECTION_KINDS = ("html", "link", "lazy", "hybrid")
+
+
+@dataclass
+class DirectoryEntry:
+    """One item under a compile id in the compile directory."""
+
+    compile_id: str
+    name: str
+    url: str
+    number: int | None = None
+    suffix: str = ""
+    cache_status: str | None = None
+    readable_url: str | None = None
+    lazy_loader: str | None = None
+
+
+@dataclass
+class IndexEntry:
+    """A block of the index page.
+
+    kind: `html` (rendered markup), `link` (href + text), `lazy` (a shard that modules.js
+    loads and renders with `renderer` when opened) or `hybrid` (html summary plus lazy detail).
+    """
+
+    section: str
+    title: str
+    kind: str = "html"
+    html: str = ""
+    href: str = ""
+    shard: str = ""
+    shard_module: str = ""
+    renderer: str = ""
+    order: int = 0
+
+
+@dataclass
+class ModuleOutput:
+    files: list[str] = field(default_factory=list)
+    directory_entries: list[DirectoryEntry] = field(default_factory=list)
+    index_entries: list[IndexEntry] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ModuleContext:
+    module_id: str
+    out: Path
+    options: dict[str, Any]
+    run: dict[str, Any]
+    template_dirs: list[str]
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def intermediate(self) -> Path:
+        return self.out / "intermediate"
+
+    @property
+    def eager(self) -> bool:
+        """`--eager`: everything rendered statically, readable without JavaScript."""
+        return bool(self.run.get("eager"))
+
+    @functools.cached_property
+    def manifest(self) -> dict[str, Any]:
+        return orjson.loads((self.intermediate / "manifest.json").read_bytes())  # type: ignore[no-any-return]
+
+    def read_json(self, name: str) -> Any:
+        return orjson.loads((self.intermediate / name).read_bytes())
+
+    def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
+        """Stream the records of an intermediate JSONL file."""
+        with open(self.intermediate / name, "rb") as handle:
+            for line in handle:
+                if line.strip():
+                    yield orjson.loads(line)
+
+    def render(self, template: str, **data: Any) -> str:
+        return jinja_env(tuple(self.template_dirs)).get_template(template).render(**data)
+
+    def write_bytes(self, relative: str, data: bytes) -> str:
+        """Write a report file at `relative` (inside OUT only) and remember it."""
+        write_bytes(inside(self.out, relative), data)
+        self.written.append(relative)
+        return relative
+
+    def write_text(self, relative: str, text: str) -> str:
+        return self.write_bytes(relative, text.encode("utf-8", "surrogateescape"))
+
+    def write_shard(self, shard: str, data: Any) -> str:
+        """A lazy-data file `data/<module>/<shard>.js` that registers `data` with modules.js."""
+        relative = f"data/{self.module_id}/{shard}.js"
+        self.write_bytes(relative, shard_script(self.module_id, shard, data))
+        return relative
+
+
+def shard_script(module: str, shard: str, data: Any) -> bytes:
+    """`TLP.register(module, shard, JSON.parse("…"))`: a classic script, so it loads from
+    file:// where fetch() is refused. JSON.parse of a string literal is faster than a literal
+    object and cannot execute anything."""
+    payload = orjson.dumps(data)
+    literal = orjson.dumps(payload.decode("utf-8"))
+    literal = literal.replace(b"</", b"<\\/").replace(b"<!--", b"<\\!--")
+    return (b"TLP.register(" + orjson.dumps(module) + b", " + orjson.dumps(shard)
+            + b", JSON.parse(" + literal + b"));\n")

@@ -1,0 +1,103 @@
+"""compile_directory (eager): every compile id and the files it produced, in first-seen order.
+
+Writes `compile_directory.json` exactly as legacy does (sorted keys, `unknown` for entries
+without a readable compile id). On the page each compile id is a collapsible entry whose file
+list is a per-compile-id shard, loaded when opened (or inline with --eager).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..parse.compile_id import UNKNOWN_GROUP, group_of_directory
+from ..safepath import safe_href
+
+LEGACY_UNKNOWN_KEY = "unknown"
+
+
+@dataclass
+class Artifact:
+    url: str
+    name: str
+    number: int
+    suffix: str
+    readable_url: str | None
+    is_link: bool
+
+    def legacy_json(self) -> dict[str, Any]:
+        """One artifact of compile_directory.json; files are named by their basename."""
+        name = self.name if self.is_link else self.url.rsplit("/", 1)[-1]
+        return {"name": name, "number": self.number, "readable_url": self.readable_url,
+                "suffix": self.suffix, "url": self.url}
+
+    @property
+    def href(self) -> str | None:
+        """Where the entry links to; None for a URL that could run script."""
+        return safe_href(self.url)
+
+    def shard_json(self) -> dict[str, Any]:
+        return {"url": self.url, "name": self.name, "number": self.number, "suffix": self.suffix,
+                "readable_url": self.readable_url, "external": self.is_link}
+
+
+@dataclass
+class CompileGroup:
+    id: str
+    display: str
+    status: str
+    cache_status: str | None
+    artifacts: list[Artifact] = field(default_factory=list)
+
+    @property
+    def legacy_key(self) -> str:
+        return LEGACY_UNKNOWN_KEY if self.id == UNKNOWN_GROUP else self.display
+
+    @property
+    def shard(self) -> str:
+        return self.id
+
+
+def collect_groups(ctx: ModuleContext) -> list[CompileGroup]:
+    """Compile ids in first-seen order, with the outputs the parse planned for them."""
+    groups = {c["id"]: CompileGroup(c["id"], c["display_name"], c["status"], c["cache_status"])
+              for c in ctx.manifest["compile_ids"]}
+    for record in ctx.read_jsonl("index.jsonl"):
+        if record["status"] != "ok" or not record["outputs"]:
+            continue
+        group_id, display = group_of_directory(record["compile_id"])
+        group = groups.get(group_id)
+        if group is None:  # cannot happen for a consistent store; keep the data anyway
+            group = groups[group_id] = CompileGroup(group_id, display, "missing", None)
+        for output in record["outputs"]:
+            group.artifacts.append(Artifact(output["url"], output["name"], output["number"],
+                                            output["suffix"], output["readable_url"],
+                                            output["kind"] == "link"))
+    return list(groups.values())
+
+
+def legacy_directory_json(groups: list[CompileGroup]) -> bytes:
+    data: dict[str, Any] = {}
+    for group in groups:
+        entry = data.setdefault(group.legacy_key, {"artifacts": []})
+        entry["artifacts"].extend(a.legacy_json() for a in group.artifacts)
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    groups = collect_groups(ctx)
+    output = ModuleOutput()
+    ctx.write_bytes("compile_directory.json", legacy_directory_json(groups))
+    shards = {}
+    if not ctx.eager:
+        for group in groups:
+            if group.artifacts:
+                shards[group.id] = ctx.write_shard(group.shard, [a.shard_json() for a in group.artifacts])
+    html = ctx.render("compile_directory.html", groups=groups, shards=shards, eager=ctx.eager,
+                      module_id=ctx.module_id)
+    output.index_entries.append(IndexEntry(section="compile_directory", title="Compile directory",
+                                           html=html))
+    return output

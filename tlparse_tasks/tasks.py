@@ -1,0 +1,155 @@
+"""Task creators: modules.yaml and the run options become doit task dicts.
+
+Pure functions returning dicts (tested without running doit). Paths are normalised once
+here, so a module's `file_dep` matches the parse task's `targets` string for string and doit
+links them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from doit.tools import config_changed
+
+from . import __version__
+from .actions import STATIC_ASSETS, record_path, run_assemble, run_module, run_parse
+from .config import INTERMEDIATE_FILES, ModulesConfig, ModuleSpec
+from .resources import template_dirs, template_path
+
+INDEX_TEMPLATE = "index.html"
+
+
+def norm(path: Path | str) -> str:
+    """The one spelling of a path that every task uses."""
+    return os.path.normpath(os.path.abspath(path))
+
+
+@dataclass
+class RunConfig:
+    """Everything one report build needs to know."""
+
+    log: Path
+    out: Path
+    modules: ModulesConfig
+    mode: str = "default"
+    plain_text: bool = False
+    export: bool = False
+    inductor_provenance: bool = False
+    eager: bool = False
+    custom_header_html: str = ""
+    selected: tuple[str, ...] | None = None
+    skipped: tuple[str, ...] = ()
+    show_progress: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parse_options(self) -> dict[str, Any]:
+        return {"plain_text": self.plain_text, "export": self.export,
+                "inductor_provenance": self.inductor_provenance}
+
+    @property
+    def template_dirs(self) -> list[str]:
+        return [str(d) for d in template_dirs(self.modules.path.parent)]
+
+    def active_modules(self) -> list[ModuleSpec]:
+        """Modules for this mode, narrowed by --modules / --skip-modules."""
+        modules = self.modules.for_mode(self.mode)
+        if self.selected is not None:
+            modules = [m for m in modules if m.id in self.selected]
+        return [m for m in modules if m.id not in self.skipped]
+
+    def module_run_options(self) -> dict[str, Any]:
+        """What a module may look at besides its own options and subscriptions."""
+        return {"eager": self.eager, "mode": self.mode}
+
+
+def intermediate_file(cfg: RunConfig, name: str) -> str:
+    return norm(cfg.out / "intermediate" / name)
+
+
+def _digest_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _resolve_templates(cfg: RunConfig, names: tuple[str, ...] | list[str]) -> list[Path]:
+    paths = []
+    for name in names:
+        path = template_path(name, cfg.modules.path.parent)
+        if path is None:
+            raise FileNotFoundError(f"template {name} not found")
+        paths.append(path)
+    return paths
+
+
+def task_parse(cfg: RunConfig) -> dict[str, Any]:
+    """Stage 1: the log into OUT/intermediate/."""
+    return {
+        "basename": "parse",
+        "doc": "stream the log into the intermediate store",
+        "actions": [(run_parse, [norm(cfg.log), norm(cfg.out), cfg.parse_options, cfg.show_progress])],
+        "file_dep": [norm(cfg.log)],
+        "targets": [intermediate_file(cfg, name) for name in INTERMEDIATE_FILES],
+        "uptodate": [config_changed({"options": cfg.parse_options, "version": __version__})],
+        "verbosity": 2,
+    }
+
+
+def task_module(cfg: RunConfig, spec: ModuleSpec) -> dict[str, Any]:
+    """One report module: re-run only when its subscriptions, templates or options change."""
+    templates = _resolve_templates(cfg, spec.templates)
+    run = cfg.module_run_options()
+    digest = {"module": spec.to_json(), "run": run, "templates": _digest_files(templates),
+              "version": __version__}
+    return {
+        "basename": "module",
+        "name": spec.id,
+        "doc": spec.name,
+        "actions": [(run_module, [spec.to_json(), norm(cfg.out), run, cfg.template_dirs])],
+        "file_dep": sorted({intermediate_file(cfg, s) for s in spec.subscriptions}
+                           | {norm(t) for t in templates}),
+        "targets": [norm(record_path(cfg.out, spec.id))],
+        "uptodate": [config_changed(digest)],
+        "verbosity": 2,
+    }
+
+
+def task_assemble(cfg: RunConfig, modules: list[ModuleSpec]) -> dict[str, Any]:
+    """index.html and modules.js from the records of the modules that ran."""
+    records = [norm(record_path(cfg.out, m.id)) for m in modules]
+    templates = _resolve_templates(cfg, [INDEX_TEMPLATE, *(f"static/{a}" for a in STATIC_ASSETS)])
+    run = {"custom_header_html": cfg.custom_header_html, "eager": cfg.eager, "mode": cfg.mode}
+    digest = {"run": run, "modules": [m.id for m in modules], "templates": _digest_files(templates),
+              "version": __version__}
+    return {
+        "basename": "assemble",
+        "doc": "index.html and modules.js from the module records",
+        "actions": [(run_assemble, [norm(cfg.out), records, run, cfg.template_dirs])],
+        "file_dep": records + [intermediate_file(cfg, "manifest.json")] + [norm(t) for t in templates],
+        "targets": [norm(cfg.out / "index.html"), norm(cfg.out / "modules.js")],
+        "uptodate": [config_changed(digest)],
+        "verbosity": 2,
+    }
+
+
+def generate_tasks(cfg: RunConfig) -> Iterator[dict[str, Any]]:
+    """Every task of one build: parse, the active modules, assemble."""
+    yield task_parse(cfg)
+    modules = cfg.active_modules()
+    for spec in modules:
+        yield task_module(cfg, spec)
+    yield task_assemble(cfg, modules)
+
+
+def doit_config(out: Path) -> dict[str, Any]:
+    """The dependency DB lives inside OUT, so separate reports never share state."""
+    out.mkdir(parents=True, exist_ok=True)
+    return {"backend": "sqlite3", "dep_file": norm(out / ".tlparse-doit.db"),
+            "default_tasks": None, "verbosity": 2}
