@@ -1,0 +1,97 @@
+"""Task creators return plain dicts: check them without running doit."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from tlparse_tasks.actions import run_assemble, run_module, run_parse
+from tlparse_tasks.config import INTERMEDIATE_FILES, load_config
+from tlparse_tasks.loader import tasks_for
+from tlparse_tasks.resources import default_modules_yaml
+from tlparse_tasks.tasks import RunConfig, generate_tasks, norm, task_assemble, task_module, task_parse
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> RunConfig:
+    return RunConfig(log=tmp_path / "trace.log", out=tmp_path / "out",
+                     modules=load_config(default_modules_yaml()))
+
+
+def _digest(task: dict) -> str:
+    (checker,) = task["uptodate"]
+    return checker._calc_digest()
+
+
+def test_parse_task_targets_every_intermediate_file(cfg: RunConfig) -> None:
+    task = task_parse(cfg)
+    assert task["basename"] == "parse"
+    assert task["file_dep"] == [norm(cfg.log)]
+    assert sorted(Path(t).name for t in task["targets"]) == sorted(INTERMEDIATE_FILES)
+    func, args = task["actions"][0]
+    assert func is run_parse and args[0] == norm(cfg.log)
+
+
+def test_module_task_depends_on_its_subscriptions_and_templates(cfg: RunConfig) -> None:
+    spec = cfg.modules.get("compile_directory")
+    task = task_module(cfg, spec)
+    assert (task["basename"], task["name"]) == ("module", "compile_directory")
+    deps = {Path(d).name for d in task["file_dep"]}
+    assert deps == {"manifest.json", "index.jsonl", "compile_directory.html"}
+    assert task["targets"] == [norm(cfg.out / ".modules" / "compile_directory.json")]
+    assert len(task["uptodate"]) == 1  # two config_changed in one task re-run forever
+
+
+def test_module_file_deps_are_the_parse_targets_string_for_string(cfg: RunConfig) -> None:
+    """doit links tasks only when a file_dep equals a target exactly."""
+    parse_targets = set(task_parse(cfg)["targets"])
+    for spec in cfg.active_modules():
+        intermediate = [d for d in task_module(cfg, spec)["file_dep"] if "/intermediate/" in d]
+        assert intermediate and set(intermediate) <= parse_targets
+
+
+def test_digest_changes_with_options_and_templates_but_not_with_other_modules(cfg: RunConfig, tmp_path: Path) -> None:
+    spec = cfg.modules.get("stack_trie")
+    base = _digest(task_module(cfg, spec))
+    assert _digest(task_module(cfg, spec)) == base
+    cfg.eager = True
+    assert _digest(task_module(cfg, spec)) != base
+    cfg.eager = False
+    cfg.custom_header_html = "<b>hi</b>"  # only the index sees the header
+    assert _digest(task_module(cfg, spec)) == base
+    assert _digest(task_assemble(cfg, cfg.active_modules())) != _digest(
+        task_assemble(RunConfig(cfg.log, cfg.out, cfg.modules), cfg.active_modules()))
+
+
+def test_assemble_reads_only_the_records_of_selected_modules(cfg: RunConfig) -> None:
+    cfg.selected = ("stack_trie",)
+    tasks = list(generate_tasks(cfg))
+    assert [t.get("name", t["basename"]) for t in tasks] == ["parse", "stack_trie", "assemble"]
+    records = [d for d in tasks[-1]["file_dep"] if "/.modules/" in d]
+    assert records == [norm(cfg.out / ".modules" / "stack_trie.json")]
+
+
+def test_skip_modules(cfg: RunConfig) -> None:
+    cfg.skipped = ("stack_trie",)
+    assert [m.id for m in cfg.active_modules()] == ["compile_directory"]
+
+
+def test_modes_filter_modules(cfg: RunConfig) -> None:
+    cfg.mode = "export"
+    assert all("export" in m.modes for m in cfg.active_modules())
+
+
+def test_actions_are_picklable_for_parallel_runs(cfg: RunConfig) -> None:
+    for task in generate_tasks(cfg):
+        for action in task["actions"]:
+            func, args = action
+            assert func in (run_parse, run_module, run_assemble)
+            pickle.dumps((func, args))
+
+
+def test_doit_tasks_are_named_for_selection(cfg: RunConfig) -> None:
+    names = [t.name for t in tasks_for(cfg)]
+    assert names[0] == "parse" and names[-1] == "assemble"
+    assert "module:stack_trie" in names and "module:compile_directory" in names
