@@ -456,8 +456,8 @@ def _load_resume(log: Path, idir: Path, options: ParseOptions) -> dict[str, Any]
     if (saved.get("format") != STATE_FORMAT or state.get("tool_version") != __version__
             or state.get("options") != options.to_json()):
         return None
-    offset = resume.get("offset", -1)
-    if offset < 0 or log.stat().st_size < offset:
+    offset = resume.get("offset", 0)
+    if offset <= 0 or log.stat().st_size < offset:  # nothing to resume from
         return None
     hasher = _hash_prefix(log, offset)
     if hasher.hexdigest() != resume.get("digest"):

@@ -1,0 +1,114 @@
+"""Incremental runs: a grown log resumes the parse; unchanged inputs keep modules up to date."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
+from tests.logs import cid, entry
+from tlparse_tasks.cli import QuietReporter, main
+from tlparse_tasks.parse.parser import parse_log
+
+INTERMEDIATE = ("manifest.json", "string_table.json", "chromium_events.json", "graphs.jsonl",
+                "codegen.jsonl", "guards.jsonl", "compilation_metrics.jsonl", "artifacts.jsonl",
+                "cache.jsonl", "tensor_metadata.jsonl", "export.jsonl", "index.jsonl", "parse_state.json")
+
+
+def assert_same_store(a: Path, b: Path) -> None:
+    for name in INTERMEDIATE:
+        assert (a / "intermediate" / name).read_bytes() == (b / "intermediate" / name).read_bytes(), name
+
+
+def cut_points(data: bytes) -> dict[str, int]:
+    """Places to split a log: after a whole record, inside a payload, in the middle of a line."""
+    mid = len(data) // 2
+    line_start = data.index(b"\nV", mid) + 1
+    payload_line = data.index(b"\n\t", mid) + 1
+    return {"record boundary": line_start, "inside a payload": payload_line + 1,
+            "mid line": line_start + 7}
+
+
+@pytest.mark.parametrize("where", ["record boundary", "inside a payload", "mid line"])
+@pytest.mark.parametrize("source", [LEGACY_TESTS / "simple.log", TORCH_213 / "03_graph_breaks"
+                                    / "dedicated_log_torch_trace_qljjxkkz.log"], ids=["simple", "graph_breaks"])
+def test_append_gives_the_same_bytes_as_a_full_parse(tmp_path: Path, source: Path, where: str) -> None:
+    full_log = corpus_copy(source, tmp_path)
+    data = full_log.read_bytes()
+    cut = cut_points(data)[where]
+    growing = tmp_path / "growing.log"
+    growing.write_bytes(data[:cut])
+    first = parse_log(growing, tmp_path / "inc", stderr=None)
+    assert not first.resumed
+    with open(growing, "ab") as handle:
+        handle.write(data[cut:])
+    second = parse_log(growing, tmp_path / "inc", stderr=None)
+    assert second.resumed
+    shutil.copyfile(full_log, growing)  # same path, so the manifests name the same source
+    parse_log(growing, tmp_path / "full", stderr=None)
+    assert_same_store(tmp_path / "inc", tmp_path / "full")
+
+
+def test_a_rewritten_log_starts_over(tmp_path: Path) -> None:
+    log = tmp_path / "t.log"
+    log.write_text(entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one"))
+    parse_log(log, tmp_path / "out", stderr=None)
+    log.write_text(entry({"artifact": {"name": "b", "encoding": "string"}, **cid()}, "two")
+                   + entry({"artifact": {"name": "c", "encoding": "string"}, **cid()}, "three"))
+    result = parse_log(log, tmp_path / "out", stderr=None)
+    assert not result.resumed
+    assert result.manifest["artifact_counts"] == {"b": 1, "c": 1}
+
+
+def test_unchanged_bytes_keep_file_times(tmp_path: Path, simple_log: Path) -> None:
+    """Files are rewritten only when their bytes change, so doit's md5 check can skip work."""
+    out = tmp_path / "out"
+    parse_log(simple_log, out, stderr=None)
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "intermediate").iterdir()}
+    with open(simple_log, "a") as handle:  # a chromium event only touches its own file
+        handle.write("\n" + entry({"chromium_event": {}}, '{"name": "x", "ph": "i", "ts": 1, "pid": 0, "tid": 0}'))
+    result = parse_log(simple_log, out, stderr=None)
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "intermediate").iterdir()}
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"chromium_events.json", "manifest.json", "parse_state.json"}
+    assert set(result.changed_files) == {"chromium_events.json", "manifest.json"}
+
+
+MODULES_YAML = """\
+version: 1
+modules:
+  - id: stack_trie
+    name: Stack trie
+    entry: tlparse_tasks.modules.stack_trie:render
+    subscriptions: [manifest.json]
+    strategy: eager
+    templates: [stack_trie.html]
+  - id: tensors
+    name: Tensors
+    entry: tests.fixture_modules:count_tensors
+    subscriptions: [tensor_metadata.jsonl]
+    strategy: eager
+"""
+
+
+def run_cli(log: Path, out: Path, config: Path) -> QuietReporter:
+    assert main([str(log), "-o", str(out), "--no-browser", "--modules-config", str(config)]) == 0
+    return QuietReporter.last
+
+
+def test_only_modules_whose_inputs_changed_rerun(tmp_path: Path, simple_log: Path) -> None:
+    config = tmp_path / "modules.yaml"
+    config.write_text(MODULES_YAML)
+    out = tmp_path / "out"
+    first = run_cli(simple_log, out, config)
+    assert set(first.executed) == {"parse", "module:stack_trie", "module:tensors", "assemble"}
+    again = run_cli(simple_log, out, config)
+    assert again.executed == [] and "module:tensors" in again.uptodate
+    with open(simple_log, "a") as handle:  # simple.log has no final newline
+        handle.write("\n" + entry({"str": ["/new/file.py", 40]}))
+    grown = run_cli(simple_log, out, config)
+    assert "parse" in grown.executed and "module:stack_trie" in grown.executed
+    assert "module:tensors" in grown.uptodate  # tensor_metadata.jsonl kept its bytes
+    assert (out / "tensor_count.txt").read_text() == "3"
