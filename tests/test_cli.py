@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.logs import cid, entry, simple_log as make_simple_log, write
+from tests.logs import cid, entry, write
+from tests.logs import simple_log as make_simple_log
 from tlparse_tasks.cli import QuietReporter, main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +83,8 @@ def test_existing_foreign_dir_needs_overwrite(tmp_path: Path) -> None:
     (out / "keep.txt").write_text("x")
     result = run(str(log), "-o", str(out), "--no-browser")
     assert result.returncode == 1
-    assert result.stderr.strip() == f"Error: Directory {out} already exists; pass --overwrite to replace it or use -o OUTDIR"
+    expected = f"Error: Directory {out} already exists; pass --overwrite to replace it or use -o OUTDIR"
+    assert result.stderr.strip() == expected
     assert run(str(log), "-o", str(out), "--no-browser", "--overwrite").returncode == 0
     assert not (out / "keep.txt").exists()
 

@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("--no-browser", action="store_true", help="do not open the report in a browser")
     legacy.add_argument("--custom-header-html", default="", help="HTML put at the top of the index page")
     legacy.add_argument("-v", "--verbose", action="store_true", help="say more (unknown fields, task outcomes)")
-    legacy.add_argument("-p", "--plain-text", action="store_true", help="inductor output code as .txt, not highlighted HTML")
+    legacy.add_argument("-p", "--plain-text", action="store_true",
+                        help="inductor output code as .txt, not highlighted HTML")
     legacy.add_argument("-e", "--export", action="store_true", help="export mode (draft-export report)")
     legacy.add_argument("-i", "--inductor-provenance", action="store_true", help="inductor provenance pages")
     legacy.add_argument("--all-ranks-html", action="store_true", help="PATH is a directory of per-rank logs")

@@ -95,9 +95,8 @@ class OutputPlanner:
             candidates.append(("payload", "graph_dump", f"{directory}/{name}.txt"))
         if envelope.get("dynamo_output_graph") is not None:
             candidates.append(("payload", "dynamo_output_graph", f"{directory}/dynamo_output_graph.txt"))
-        if envelope.get("dynamo_guards") is not None:
-            if guards_json_ok:
-                candidates.append(("html", "dynamo_guards", f"{directory}/dynamo_guards.html"))
+        if envelope.get("dynamo_guards") is not None and guards_json_ok:
+            candidates.append(("html", "dynamo_guards", f"{directory}/dynamo_guards.html"))
         if envelope.get("inductor_output_code") is not None:
             filename = envelope["inductor_output_code"].get("filename")
             stem = ""

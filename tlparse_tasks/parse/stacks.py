@@ -40,7 +40,7 @@ def strip_convert_frame_suffix(frames: list[dict[str, Any]], strings: dict[str, 
         if len(frames) >= len(target):
             tail = frames[len(frames) - len(target):]
             if all(simplify_filename(frame_filename(f, strings)) == path and f.get("name") == name
-                   for f, (path, name) in zip(tail, target)):
+                   for f, (path, name) in zip(tail, target, strict=True)):
                 frames = frames[: len(frames) - len(target)]
     return frames
 
