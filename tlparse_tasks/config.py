@@ -183,7 +183,7 @@ def _module(reader: _Reader, node: yaml.Node, where: str, check_entries: bool) -
     if check_entries:
         try:
             load_entry(entry)
-        except Exception as error:  # noqa: BLE001 - any import failure is a config error
+        except Exception as error:
             raise reader.fail(value("entry"), f"{where}.entry",
                               f"cannot import `{entry}`: {type(error).__name__}: {error}") from None
     subscriptions = []

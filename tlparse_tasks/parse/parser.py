@@ -98,7 +98,7 @@ def new_state(options: ParseOptions) -> dict[str, Any]:
         "format": STATE_FORMAT,
         "tool_version": __version__,
         "options": options.to_json(),
-        "year": datetime.datetime.now(datetime.timezone.utc).year,
+        "year": datetime.datetime.now(datetime.UTC).year,
         "line": 0,
         "expected_rank": None,
         "rank_detected": False,
