@@ -1,0 +1,88 @@
+"""`doit log=… out=…` from the repository root, and adding a module without touching core code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.logs import simple_log, write
+
+REPO = Path(__file__).resolve().parents[1]
+DOIT = [sys.executable, "-m", "doit"]
+
+
+def doit(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run([*DOIT, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+def test_doit_builds_a_report_from_the_repo_root(tmp_path: Path) -> None:
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    result = doit(f"log={log}", f"out={out}")
+    assert result.returncode == 0, result.stderr
+    assert (out / "index.html").is_file() and (out / "compile_directory.json").is_file()
+    assert (out / ".tlparse-doit.db").is_file()  # the dependency DB lives in OUT
+    again = doit(f"log={log}", f"out={out}")
+    assert again.returncode == 0
+    assert "-- module:stack_trie" in again.stdout and ".  module:stack_trie" not in again.stdout
+
+
+def test_doit_list_shows_the_module_tasks(tmp_path: Path) -> None:
+    result = doit("list", "--all", f"out={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    assert {"parse", "module:stack_trie", "module:compile_directory", "assemble"} <= set(names)
+
+
+def test_doit_task_selection(tmp_path: Path) -> None:
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    result = doit(f"log={log}", f"out={out}", "modules=stack_trie")
+    assert result.returncode == 0, result.stderr
+    assert "Compile directory" not in (out / "index.html").read_text()
+
+
+NEW_MODULE = '''"""A module added by a user: counts compile ids."""
+
+from tlparse_tasks.module_api import IndexEntry, ModuleContext, ModuleOutput
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    count = len(ctx.manifest["compile_ids"])
+    ctx.write_text("compile_id_count.txt", str(count))
+    html = ctx.render("compile_count.html", count=count)
+    return ModuleOutput(index_entries=[IndexEntry(section="compile_count", title="Compile count", html=html)])
+'''
+NEW_ENTRY = """
+  - id: compile_count
+    name: Compile count
+    entry: extra_modules.compile_count:render
+    subscriptions: [manifest.json]
+    strategy: eager
+    templates: [compile_count.html]
+"""
+
+
+def test_a_module_is_one_yaml_entry_plus_one_python_file(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    ignore = shutil.ignore_patterns(".venv", ".legacy-venv", ".git", "tl_out", "__pycache__", ".pytest_cache")
+    shutil.copytree(REPO, repo, ignore=ignore)
+    (repo / "extra_modules").mkdir()
+    (repo / "extra_modules" / "__init__.py").write_text("")
+    (repo / "extra_modules" / "compile_count.py").write_text(NEW_MODULE)
+    (repo / "templates" / "compile_count.html").write_text("<p>{{ count }} compile ids</p>\n")
+    with open(repo / "modules.yaml", "a") as handle:
+        handle.write(NEW_ENTRY)
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    result = doit(f"log={log}", f"out={out}", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert (out / "compile_id_count.txt").read_text() == "1"
+    assert "<p>1 compile ids</p>" in (out / "index.html").read_text()
+    listed = doit("list", f"out={out}", cwd=repo).stdout
+    assert "module" in listed
+    assert "module:compile_count" in doit("list", "--all", f"out={out}", cwd=repo).stdout
