@@ -134,18 +134,6 @@ EXPECTED: dict[str, Legacy] = {
     LARGE: Legacy({"ok": 38273, "unknown": 600}, outputs=6801, raw=12801, unknown_fields=CREATE_SYMBOL),
 }
 
-# Product bug (tlparse_tasks/parse/outputs.py, OutputPlanner._number): a kernel-stack-traces JSON
-# artifact always takes an extra number for its `_readable.html` twin. Legacy
-# (add_stack_traces_html) takes that number only when the payload parses as JSON. Otherwise it sets
-# readable_url "" and writes no twin. These torch 2.13 logs have N such artifacts with no payload at
-# all, so our counter runs N ahead (ours = legacy + N).
-READABLE_TWIN_BUG = {
-    "torch-2.13/03_graph_breaks/dedicated_log_torch_trace_qljjxkkz.log": 1,
-    "torch-2.13/06_cache/dedicated_log_torch_trace_8vuvh52_.log": 3,
-    "torch-2.13/10_multi_rank/dedicated_log_torch_trace_rank_0_4nuw_fn8.log": 2,
-    "torch-2.13/10_multi_rank/dedicated_log_torch_trace_rank_1_r9x4pi9r.log": 2,
-    LARGE: 117,
-}
 PROVENANCE_TYPES = ("guard_added", "propagate_real_tensors_provenance")
 
 
@@ -236,9 +224,7 @@ def _has_list_locals(metadata: dict[str, Any]) -> bool:
     return any(isinstance(value, list) for value in (frame_locals.get("locals") or {}).values())
 
 
-@pytest.mark.parametrize("log", params(sorted(EXPECTED), xfail={
-    log: f"readable-twin number taken for {n} artifact(s) without JSON payload (outputs.py bug)"
-    for log, n in READABLE_TWIN_BUG.items()}))
+@pytest.mark.parametrize("log", params(sorted(EXPECTED)))
 def test_output_count_matches_legacy(log: str, parsed: Callable[..., Parsed]) -> None:
     """totals.outputs (our global counter) = the numbers legacy assigned in compile_directory.json."""
     assert parsed(log).manifest["totals"]["outputs"] == EXPECTED[log].outputs
@@ -279,8 +265,7 @@ def test_graph_breaks_unknown_fields(parsed: Callable[..., Parsed]) -> None:
 # exported_program files of `tlparse LOG --export` (numbers from the file names) and how many
 # numbers it used. In export.log and export_guard_added.log a guard_added (prefix "eval") /
 # propagate_real_tensors_provenance line comes first. Legacy writes its
-# symbolic_guard_information_0.html there, which takes number 0. Our OutputPlanner plans no
-# such file in export mode, so exported_program comes out as _0 (product bug, xfail).
+# symbolic_guard_information_0.html there, which takes number 0; so do we.
 # 0qtkqqoa and fdl1xnyi are left out on purpose. Legacy rejects their only provenance line
 # (frame_locals lists) and plans nothing for it. We accept it, so legacy's numbers are not the
 # target for those two logs.
@@ -291,11 +276,9 @@ EXPORT_MODE: dict[str, tuple[list[str], int]] = {
         (["-_-_-_-/exported_program_0.txt", "-_-_-_-/exported_program_1.txt"], 2),
     "torch-2.13/08_export/dedicated_log_torch_trace_glthcbd1.log": ([], 0),
 }
-SYMBOLIC_GUARD_BUG = "export mode plans no symbolic_guard_information file (outputs.py bug)"
 
 
-@pytest.mark.parametrize("log", params(sorted(EXPORT_MODE), xfail={
-    T + "export.log": SYMBOLIC_GUARD_BUG, T + "export_guard_added.log": SYMBOLIC_GUARD_BUG}))
+@pytest.mark.parametrize("log", params(sorted(EXPORT_MODE)))
 def test_export_mode_numbers_match_legacy(log: str, parsed: Callable[..., Parsed]) -> None:
     """With export=True, exported_program files carry legacy's numbers."""
     result = parsed(log, export=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+import orjson
+
 from ..safepath import safe_component
 
 # Sentinel envelopes whose payload is written verbatim as `{dir}/{key}.txt`, in registry order.
@@ -60,6 +62,14 @@ def cache_suffix(path: str) -> str:
     return ""
 
 
+def _is_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def numbered(path: str, number: int) -> str:
     """`a/b.c.txt` → `a/b.c_N.txt` (legacy `add_unique_suffix`)."""
     head, _, name = path.rpartition("/")
@@ -84,9 +94,16 @@ class OutputPlanner:
         candidates: list[tuple[str, str, str]] = []  # (kind, producer, path or url|name)
         errors: list[str] = []
         if self.export:
-            if "exported_program" in envelope and envelope["exported_program"] is not None:
+            if envelope.get("exported_program") is not None:
                 candidates.append(("payload", "exported_program", f"{directory}/exported_program.txt"))
-            return self._number(candidates), errors
+            # Export handling runs after the parsers: evaluated guards and data-dependent
+            # specialisations each get a page of their own.
+            guard = envelope.get("guard_added")
+            if (isinstance(guard, dict) and guard.get("prefix") == "eval") or \
+                    envelope.get("propagate_real_tensors_provenance") is not None:
+                producer = "guard_added" if guard is not None else "propagate_real_tensors_provenance"
+                candidates.append(("html", producer, f"{directory}/symbolic_guard_information.html"))
+            return self._number(candidates, payload), errors
         for key in PAYLOAD_SENTINELS:
             if envelope.get(key) is not None:
                 candidates.append(("payload", key, f"{directory}/{key}.txt"))
@@ -133,9 +150,9 @@ class OutputPlanner:
             candidates.append(("global", "dump_file", f"dump_file/{file}.html"))
         if envelope.get("compilation_metrics") is not None:
             candidates.append(("html", "compilation_metrics", f"{directory}/compilation_metrics.html"))
-        return self._number(candidates), errors
+        return self._number(candidates, payload), errors
 
-    def _number(self, candidates: list[tuple[str, str, str]]) -> list[PlannedOutput]:
+    def _number(self, candidates: list[tuple[str, str, str]], payload: str) -> list[PlannedOutput]:
         outputs = []
         for kind, producer, where in candidates:
             if kind == "link":
@@ -146,10 +163,12 @@ class OutputPlanner:
             path = where if kind == "global" else numbered(where, self.counter)
             readable = None
             if kind == "reformat_json" and PurePosixPath(where).name.startswith(KERNEL_STACK_TRACES):
-                # Legacy also writes a readable HTML twin; it takes a number, so the JSON's
-                # entry shows the next one (`_14.json` listed as (15)).
-                readable = path[: -len(".json")] + "_readable.html"
-                self.counter += 1
+                # Legacy also writes a readable HTML twin when the payload is JSON; it takes a
+                # number, so the JSON's entry shows the next one (`_14.json` listed as (15)).
+                readable = ""
+                if _is_json(payload):
+                    readable = path[: -len(".json")] + "_readable.html"
+                    self.counter += 1
             outputs.append(PlannedOutput(kind, producer, path, path, self.counter,
                                          cache_suffix(path), readable))
             self.counter += 1

@@ -286,17 +286,19 @@ class LogParser:
         entry["outputs"] += len(outputs)
 
         stream = ROUTES.get(kind, "artifacts")
-        if kind == "artifact":
-            name = envelope["artifact"]["name"]
+        metadata = envelope.get(kind)
+        if kind == "artifact" and metadata is not None:
+            name = metadata["name"]
             state["artifact_counts"][name] = state["artifact_counts"].get(name, 0) + 1
             marker = next((m for m in CACHE_MARKERS if m in name), None)
             if marker is not None:
                 stream = "cache"
                 self._note_cache(entry, marker)
-        if kind == "compilation_metrics" and cid is not None:
-            self._note_metrics(cid, envelope["compilation_metrics"])
-        elif kind == "compilation_metrics":
-            self._note_failures(envelope["compilation_metrics"])
+        if kind == "compilation_metrics" and metadata is not None:
+            if cid is not None:
+                self._note_metrics(cid, metadata)
+            else:
+                self._note_failures(metadata)
         entry["has"][stream] = True
 
         if envelope.get("stack") is not None:
@@ -321,7 +323,7 @@ class LogParser:
                 "type": kind, "compile_id": directory, "rank": rank,
                 "timestamp": glog.timestamp, "thread": glog.thread, "pathname": glog.pathname,
                 "lineno": glog.lineno, "line": record.line,
-                "metadata": envelope.get(kind), "outputs": [o.to_json() for o in outputs],
+                "metadata": metadata, "outputs": [o.to_json() for o in outputs],
             }
             extra = {k: v for k, v in envelope.items()
                      if k != kind and k not in ("rank", "has_payload") and k not in _CID_KEYS}
