@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +21,14 @@ from tests.browser_support import (
     hostile_log,
     tree,
 )
-from tests.conftest import LEGACY_TESTS, corpus_copy
+from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.logs import write
 
 if not CHROMIUM.exists():
     pytest.skip(f"headless Chromium not found at {CHROMIUM}", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +65,13 @@ def watch(page: Page) -> PageWatch:
 def simple_report(tmp_path: Path) -> Path:
     """The lazy report of the corpus simple.log; returns its index.html."""
     return build_report(corpus_copy(LEGACY_TESTS / "simple.log", tmp_path), tmp_path / "out")
+
+
+@pytest.fixture
+def graph_breaks_report(tmp_path: Path) -> Path:
+    """The lazy report of a torch 2.13 log with many compile ids and retries (`[3/0_1]`)."""
+    (source,) = sorted((TORCH_213 / "03_graph_breaks").glob("*.log"))
+    return build_report(corpus_copy(source, tmp_path), tmp_path / "out")
 
 
 def entry_of(page: Page, compile_id: str = CID) -> Locator:
@@ -155,7 +163,7 @@ def test_missing_shard_shows_an_alert_and_can_retry(page: Page, watch: PageWatch
 
     alert = details.get_by_role("alert")
     expect(alert).to_be_visible()
-    expect(alert).to_have_class("tlp-status tlp-status-error")
+    expect(alert).to_have_class(re.compile(r"\btlp-status-error\b"))
     expect(alert).to_contain_text("Could not load")
     expect(items_of(details)).to_have_count(0)
     assert watch.page_errors == []
@@ -179,6 +187,46 @@ def test_stack_trie_link_opens_and_loads_its_entry(page: Page, watch: PageWatch,
     expect(items_of(details).filter(has_text=FIRST_FILE)).to_have_count(1)
     assert is_open(details)
     assert page.evaluate("decodeURIComponent(location.hash)") == f"#{CID}"
+    assert_clean(watch)
+
+
+def test_stack_trie_link_reopens_a_closed_entry(page: Page, watch: PageWatch, simple_report: Path) -> None:
+    """Clicking the same compile-id link again, after closing its entry, opens it again."""
+    page.goto(simple_report.as_uri())
+    details = entry_of(page)
+    link = page.locator("#tlp-stack_trie a.tlp-cid", has_text=CID)
+    link.click()
+    expect(items_of(details)).to_have_count(SIMPLE_FILES)
+    details.locator("summary").click()
+    assert not is_open(details)
+    link.click()
+    expect(details).to_have_attribute("open", "", timeout=1_000)
+
+
+def test_every_link_and_entry_of_a_bigger_report(page: Page, watch: PageWatch, graph_breaks_report: Path) -> None:
+    """Each stack-trie link opens its own entry; each entry lists as many files as its summary says."""
+    page.goto(graph_breaks_report.as_uri())
+    links = page.locator("#tlp-stack_trie a.tlp-cid")
+    targets = links.evaluate_all("links => links.map(a => a.getAttribute('href').slice(1))")
+    assert len(targets) > 5
+    for compile_id in targets:
+        page.locator(f'#tlp-stack_trie a.tlp-cid[href="#{compile_id}"]').first.click()
+        details = entry_of(page, compile_id)
+        expect(details).to_have_attribute("open", "")
+        expect(details).to_have_class(re.compile(r"\btlp-loaded\b"))
+
+    entries = page.locator("#tlp-compile_directory details.tlp-compile")
+    ids = entries.evaluate_all("ds => ds.map(d => d.id)")
+    assert {"[3/0_1]", "[-/-]"} <= set(ids)
+    for compile_id in ids:
+        details = entry_of(page, compile_id)
+        if not is_open(details):
+            details.locator("summary").click()
+        count = int(details.locator(".tlp-count").inner_text().split()[0])
+        expect(items_of(details)).to_have_count(count)
+        expect(details.locator(".tlp-status")).to_have_count(0)
+    shards = [url for url in watch.requests if "/data/compile_directory/" in url]
+    assert len(shards) == len(set(shards)) == page.locator("details[data-tlp-src]").count()
     assert_clean(watch)
 
 

@@ -184,6 +184,14 @@
       }
     });
     window.addEventListener("hashchange", openTarget);
+    // A link to the entry already in the address fires no hashchange: open it anyway.
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest('a[href^="#"]') : null;
+      if (link && link.getAttribute("href") === location.hash) {
+        event.preventDefault();
+        openTarget();
+      }
+    });
     openTarget();
   }
 
