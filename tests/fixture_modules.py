@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from tlparse_tasks.module_api import IndexEntry, ModuleContext, ModuleOutput
 
+# A modules.yaml with only the stack trie; tests append entries or edit it.
+STACK_TRIE_ONLY_YAML = """\
+version: 1
+modules:
+  - id: stack_trie
+    name: Stack trie
+    entry: tlparse_tasks.modules.stack_trie:render
+    subscriptions: [manifest.json]
+    strategy: eager
+    templates: [stack_trie.html]
+"""
+
 
 def count_tensors(ctx: ModuleContext) -> ModuleOutput:
     """Counts tensor_metadata.jsonl records; subscribes to nothing else."""

@@ -6,19 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixture_modules import STACK_TRIE_ONLY_YAML
 from tlparse_tasks.config import ConfigError, load_config
 from tlparse_tasks.resources import default_modules_yaml
 
-GOOD = """\
-version: 1
-modules:
-  - id: stack_trie
-    name: Stack trie
-    entry: tlparse_tasks.modules.stack_trie:render
-    subscriptions: [manifest.json]
-    strategy: eager
-    templates: [stack_trie.html]
-"""
+GOOD = STACK_TRIE_ONLY_YAML
 
 
 def load_text(tmp_path: Path, text: str):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
+from tests.fixture_modules import STACK_TRIE_ONLY_YAML
 from tests.logs import cid, entry
 from tlparse_tasks.cli import QuietReporter, main
 from tlparse_tasks.parse.parser import parse_log
@@ -76,15 +77,7 @@ def test_unchanged_bytes_keep_file_times(tmp_path: Path, simple_log: Path) -> No
     assert set(result.changed_files) == {"chromium_events.json", "manifest.json"}
 
 
-MODULES_YAML = """\
-version: 1
-modules:
-  - id: stack_trie
-    name: Stack trie
-    entry: tlparse_tasks.modules.stack_trie:render
-    subscriptions: [manifest.json]
-    strategy: eager
-    templates: [stack_trie.html]
+MODULES_YAML = STACK_TRIE_ONLY_YAML + """\
   - id: tensors
     name: Tensors
     entry: tests.fixture_modules:count_tensors
