@@ -331,6 +331,8 @@ class LogParser:
                 record_json["extra"] = extra
             if has_payload is not None:
                 record_json["payload"] = payload
+            if payload_file is not None and payload_file.startswith("payloads/"):
+                record_json["payload_file"] = payload_file
             self.writers[stream].write(record_json)
         if kind != "chromium_event":  # events live in chromium_events.json only
             self._index(record, glog, envelope, "ok", directory, outputs, payload_file)
