@@ -9,6 +9,7 @@ from __future__ import annotations
 import filecmp
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -36,3 +37,18 @@ def write_bytes(path: Path, data: bytes) -> bool:
 
 def write_text(path: Path, text: str) -> bool:
     return write_bytes(path, text.encode("utf-8", "surrogateescape"))
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes]) -> bool:
+    """Stream `chunks` into `path` atomically (no whole-file buffer), replacing only on change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        os.chmod(temp, 0o644)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    return replace_if_changed(Path(temp), path)

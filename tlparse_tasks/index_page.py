@@ -9,7 +9,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import __version__
-from .parse.stats import format_stats
+from .parse.stats import strict_failures
 
 
 @dataclass
@@ -26,33 +26,52 @@ class Block:
     shard_module: str
     renderer: str
 
+
+
+@dataclass
+class Section:
+    """Blocks of one section id, from one module or several (e.g. downloads)."""
+
+    id: str
+    title: str
+    blocks: list[Block]
+
     @property
     def anchor(self) -> str:
-        return f"tlp-{self.section}"
+        return f"tlp-{self.id}"
+
+
+def sections_of(blocks: list[Block]) -> list[Section]:
+    """Group blocks by section id, in the order sections first appear."""
+    sections: dict[str, Section] = {}
+    for block in blocks:
+        section = sections.setdefault(block.section, Section(block.section, block.title, []))
+        section.blocks.append(block)
+    return list(sections.values())
 
 
 def blocks_from_records(records: list[dict[str, Any]]) -> list[Block]:
-    blocks = []
-    for record in records:
-        entries = sorted(record["index_entries"], key=lambda e: e.get("order", 0))
-        for entry in entries:
-            # Module HTML was rendered by autoescaping templates, so it is trusted markup here.
-            blocks.append(Block(record["module"]["id"], entry["section"], entry["title"],
-                                entry["kind"], Markup(entry["html"]), entry["href"], entry["shard"],
-                                entry["shard_module"] or record["module"]["id"], entry["renderer"]))
-    return blocks
+    """Every index entry; `order` places it on the page (ties keep modules.yaml order)."""
+    entries = []
+    for position, record in enumerate(records):
+        for entry in record["index_entries"]:
+            entries.append((entry.get("order", 0), position, record, entry))
+    entries.sort(key=lambda item: (item[0], item[1]))
+    # Module HTML was rendered by autoescaping templates, so it is trusted markup here.
+    return [Block(record["module"]["id"], entry["section"], entry["title"], entry["kind"],
+                  Markup(entry["html"]), entry["href"], entry["shard"],
+                  entry["shard_module"] or record["module"]["id"], entry["renderer"])
+            for _, _, record, entry in entries]
 
 
 def build_index(records: list[dict[str, Any]], manifest: dict[str, Any], run: dict[str, Any],
                 env: jinja2.Environment) -> str:
     stats = manifest["stats"]
     return env.get_template("index.html").render(
-        blocks=blocks_from_records(records),
+        sections=sections_of(blocks_from_records(records)),
         source=manifest["source"],
         totals=manifest["totals"],
-        stats_line=format_stats(stats),
-        problems=manifest["problems"],
-        problem_count=sum(v for k, v in stats.items() if k.startswith("fail_") or k == "other_rank"),
+        problem_count=strict_failures(stats),
         modules=[r["module"]["name"] for r in records],
         custom_header_html=Markup(run.get("custom_header_html") or ""),  # the user's own HTML
         eager=bool(run.get("eager")),

@@ -9,14 +9,14 @@ else.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .atomic import write_bytes
+from .atomic import write_bytes, write_chunks
 from .render import jinja_env
 from .safepath import inside
 
@@ -53,7 +53,7 @@ class IndexEntry:
     shard: str = ""
     shard_module: str = ""
     renderer: str = ""
-    order: int = 0
+    order: int = 0  # page position: lower first; notices < 0 < main content < 90 diagnostics
 
 
 @dataclass
@@ -105,6 +105,12 @@ class ModuleContext:
     def write_bytes(self, relative: str, data: bytes) -> str:
         """Write a report file at `relative` (inside OUT only) and remember it."""
         write_bytes(inside(self.out, relative), data)
+        self.written.append(relative)
+        return relative
+
+    def write_chunks(self, relative: str, chunks: Iterable[bytes]) -> str:
+        """Stream a large file (inside OUT only) without holding it in memory."""
+        write_chunks(inside(self.out, relative), chunks)
         self.written.append(relative)
         return relative
 

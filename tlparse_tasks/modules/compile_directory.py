@@ -100,4 +100,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
                       module_id=ctx.module_id)
     output.index_entries.append(IndexEntry(section="compile_directory", title="Compile directory",
                                            html=html))
+    output.index_entries.append(IndexEntry(
+        section="downloads", title="Downloads", order=100,
+        html=ctx.render("compile_directory_download.html", count=len(groups))))
     return output

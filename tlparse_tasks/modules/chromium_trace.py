@@ -1,0 +1,21 @@
+"""chromium_trace (eager): `chromium_events.json`, the Trace Event Format array legacy writes.
+
+The file is copied byte for byte from the intermediate store; the index links it and explains
+how to open it in Perfetto (which cannot be deep-linked from a file:// page).
+"""
+
+from __future__ import annotations
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+
+EVENTS = "chromium_events.json"
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    data = (ctx.intermediate / EVENTS).read_bytes()
+    ctx.write_bytes(EVENTS, data)
+    count = ctx.manifest["files"][EVENTS]["count"]
+    output = ModuleOutput()
+    html = ctx.render("chromium_trace.html", count=count, file=EVENTS, size=len(data))
+    output.index_entries.append(IndexEntry(section="chromium_trace", title="Chromium trace", html=html))
+    return output

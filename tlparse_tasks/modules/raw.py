@@ -1,0 +1,57 @@
+"""raw (eager): the log as data — `raw.jsonl`, `raw.log` and `payloads/`.
+
+`raw.jsonl` is the legacy machine format: the string table first, then one sorted-key object per
+envelope (with timestamp, thread, pathname, lineno and `payload_filename`). `payloads/` keeps
+the payloads no other file holds; `raw.log` is a byte copy of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..parse.store import JSONL_STREAMS
+
+TYPED_STREAMS = tuple(f"{name}.jsonl" for name in JSONL_STREAMS if name != "index")
+
+
+def raw_jsonl_chunks(ctx: ModuleContext) -> Iterator[bytes]:
+    table = ctx.read_json("string_table.json")
+    yield orjson.dumps(table, option=orjson.OPT_APPEND_NEWLINE)
+    for record in ctx.read_jsonl("index.jsonl"):
+        if record["raw"] is not None:
+            yield orjson.dumps(record["raw"], option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
+def log_chunks(ctx: ModuleContext) -> Iterator[bytes]:
+    """Exactly the bytes of the log that were parsed."""
+    remaining = ctx.manifest["source"]["size"]
+    with open(ctx.manifest["source"]["path"], "rb") as log:
+        while remaining > 0:
+            chunk = log.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def write_payloads(ctx: ModuleContext) -> int:
+    """payloads/<has_payload>.txt for every entry whose payload no report file holds."""
+    count = 0
+    for stream in TYPED_STREAMS:
+        for record in ctx.read_jsonl(stream):
+            payload_file = record.get("payload_file")
+            if payload_file:
+                ctx.write_text(payload_file, record.get("payload", ""))
+                count += 1
+    return count
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    ctx.write_chunks("raw.jsonl", raw_jsonl_chunks(ctx))
+    ctx.write_chunks("raw.log", log_chunks(ctx))
+    payloads = write_payloads(ctx)
+    html = ctx.render("raw.html", payloads=payloads, source=ctx.manifest["source"])
+    return ModuleOutput(index_entries=[IndexEntry(section="downloads", title="Downloads", order=100, html=html)])
