@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.browser_support import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     HOSTILE_ARTIFACT,
     HOSTILE_FRAME_FILE,
     HOSTILE_FRAME_FN,
@@ -28,7 +26,7 @@ if not CHROMIUM.exists():
     pytest.skip(f"headless Chromium not found at {CHROMIUM}", allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -36,24 +34,6 @@ CID = "[0/0]"
 SHARD = "data/compile_directory/-_0_0_0.js"
 FIRST_FILE = "dynamo_output_graph_0.txt"
 SIMPLE_FILES = 10  # simple.log: [0/0] produced ten files
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One Chromium for the whole module."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context and page per test (no shared cache or state)."""
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
@@ -226,7 +206,7 @@ def test_every_link_and_entry_of_a_bigger_report(page: Page, watch: PageWatch, g
         expect(items_of(details)).to_have_count(count)
         expect(details.locator(".tlp-status")).to_have_count(0)
     shards = [url for url in watch.requests if "/data/compile_directory/" in url]
-    assert len(shards) == len(set(shards)) == page.locator("details[data-tlp-src]").count()
+    assert len(shards) == len(set(shards)) == page.locator(".tlp-compile-directory details[data-tlp-src]").count()
     assert_clean(watch)
 
 
