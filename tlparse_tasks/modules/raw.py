@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import orjson
 
+from ..jsonfmt import dumps_sorted
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..parse.store import JSONL_STREAMS
 
@@ -22,7 +23,7 @@ def raw_jsonl_chunks(ctx: ModuleContext) -> Iterator[bytes]:
     yield orjson.dumps(table, option=orjson.OPT_APPEND_NEWLINE)
     for record in ctx.read_jsonl("index.jsonl"):
         if record["raw"] is not None:
-            yield orjson.dumps(record["raw"], option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+            yield dumps_sorted(record["raw"]) + b"\n"
 
 
 def log_chunks(ctx: ModuleContext) -> Iterator[bytes]:

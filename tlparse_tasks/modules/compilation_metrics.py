@@ -1,0 +1,175 @@
+"""compilation_metrics (hybrid): the metrics pages, failures_and_restarts.html and a summary.
+
+One streaming pass over three log-ordered streams merged by log line (index.jsonl for each
+compile id's files so far, compilation_metrics.jsonl for metrics and dynamo_start stacks,
+guards.jsonl for shape specializations and fast guards), replaying legacy's per-line order:
+
+- every output of a line other than the metrics page itself joins the compile id's file list
+  before the page is rendered (legacy copies the list after the other parsers ran);
+- a metrics page shows the latest dynamo_start stack logged under its compile id with the
+  attempt forced to 0, and drains the specializations / fast guards logged before it under
+  that same key. Like legacy, entries are indexed by their *raw* id, so those logged under
+  attempt 1 (or without an attempt) never match and are not shown; option
+  `drain: normalised` indexes them by the attempt-0 id instead, so every entry is shown.
+
+The index gets the restart/failure count (inline) and every metrics page with its outcome
+(a lazy shard for the generic `artifacts` renderer; inline with --eager).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import Any
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..parse import stacks
+from ..parse.compile_id import group_of_directory
+from . import metrics_model as mm
+from .common import depth_prefix, frames, load_strings, output_of
+
+PAGE_TYPES = ("compilation_metrics", "bwd_compilation_metrics",
+              "aot_autograd_backward_compilation_metrics")
+GUARD_TYPES = ("symbolic_shape_specialization", "guard_added_fast")
+FAILURES_PAGE = "failures_and_restarts.html"
+SHARD = "pages"
+PAGE_NAMES = {"compilation_metrics": "compilation metrics",
+              "bwd_compilation_metrics": "backward compilation metrics",
+              "aot_autograd_backward_compilation_metrics": "AOT autograd backward compilation metrics"}
+INDEX, TYPED = 0, 1  # within one log line, the index record is replayed first
+
+
+def value_of(record: dict[str, Any], key: str) -> Any:
+    """The envelope's value under `key`, whether it is the record's type or an extra key."""
+    if record["type"] == key:
+        return record["metadata"]
+    return (record.get("extra") or {}).get(key)
+
+
+def tagged(ctx: ModuleContext, stream: str, priority: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    for record in ctx.read_jsonl(stream):
+        yield record["line"], priority, record
+
+
+class MetricsPass:
+    """The state legacy keeps while it streams the log, and the pages rendered from it."""
+
+    def __init__(self, ctx: ModuleContext) -> None:
+        self.ctx = ctx
+        self.strings = load_strings(ctx)
+        self.stack_strings = {str(k): v for k, v in self.strings.items()}  # stacks.* keys
+        self.normalise = ctx.options.get("drain") == "normalised"
+        self.files: dict[str, list[dict[str, Any]]] = {}  # group → outputs so far, log order
+        self.deferred: list[tuple[str, dict[str, Any]]] = []  # metrics pages, listed after render
+        self.stacks: dict[str, list[dict[str, Any]]] = {}  # raw key → latest dynamo_start stack
+        self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {k: {} for k in GUARD_TYPES}
+        self.rows: list[mm.FailureRow] = []
+        self.summary = mm.Summary()
+
+    def run(self) -> None:
+        streams = [tagged(self.ctx, "index.jsonl", INDEX),
+                   tagged(self.ctx, "compilation_metrics.jsonl", TYPED),
+                   tagged(self.ctx, "guards.jsonl", TYPED)]
+        for _line, priority, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+            if priority == INDEX:
+                self.index_record(record)
+            else:
+                self.typed_record(record)
+
+    # -- one log line ---------------------------------------------------------------------
+    def index_record(self, record: dict[str, Any]) -> None:
+        self.flush_deferred()
+        if record["status"] != "ok" or not record["outputs"]:
+            return
+        group = group_of_directory(record["compile_id"])[0]
+        listing = self.files.setdefault(group, [])
+        for output in record["outputs"]:
+            if output["producer"] == "compilation_metrics":
+                self.deferred.append((group, output))
+            else:
+                listing.append(output)
+
+    def flush_deferred(self) -> None:
+        for group, output in self.deferred:
+            self.files.setdefault(group, []).append(output)
+        self.deferred.clear()
+
+    def typed_record(self, record: dict[str, Any]) -> None:
+        """Legacy order within a line: parsers (bwd/aot pages), the metrics page, then the
+        guard indexes and the dynamo_start stack."""
+        for kind in ("aot_autograd_backward_compilation_metrics", "bwd_compilation_metrics"):
+            metrics = value_of(record, kind)
+            if metrics is not None:
+                self.backward(record, kind, metrics)
+        metrics = value_of(record, "compilation_metrics")
+        if metrics is not None:
+            self.forward(record, metrics)
+        self.flush_deferred()
+        for kind in GUARD_TYPES:
+            data = value_of(record, kind)
+            if isinstance(data, dict):
+                key = (mm.lookup_key if self.normalise else mm.raw_key)(record["compile_id"])
+                self.pending[kind].setdefault(key, []).append(data)
+        start = value_of(record, "dynamo_start")
+        if isinstance(start, dict) and start.get("stack") is not None:
+            stack = stacks.strip_convert_frame_suffix(start["stack"], self.stack_strings)
+            self.stacks[mm.raw_key(record["compile_id"])] = stack
+
+    # -- pages ----------------------------------------------------------------------------
+    def forward(self, record: dict[str, Any], metrics: dict[str, Any]) -> None:
+        directory = record["compile_id"]
+        display = mm.raw_display(directory)
+        output = output_of(record, "compilation_metrics")
+        href = output["url"] if output else None
+        self.summary.restarts += len(metrics.get("restart_reasons") or [])
+        self.summary.failures += metrics.get("fail_type") is not None
+        self.rows.extend(mm.failure_rows(metrics, display, href))
+        key = mm.lookup_key(directory)
+        specs = [mm.specialization(d, self.strings) for d in self.pending[GUARD_TYPES[0]].pop(key, [])]
+        guards = [mm.guard_added(d, self.strings) for d in self.pending[GUARD_TYPES[1]].pop(key, [])]
+        if output is None:
+            return
+        url = output["url"]
+        root = depth_prefix(url)
+        group = group_of_directory(directory)[0]
+        page_dir = url.partition("/")[0]
+        files = [mm.file_link(o, page_dir, root) for o in self.files.get(group, [])]
+        stack = self.stacks.get(key)
+        page = mm.forward_page(metrics, root=root, display=display, files=files,
+                               stack=frames(stack, self.strings) if stack is not None else None,
+                               specializations=specs, guards=guards)
+        self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root))
+        self.listed(output, display, "compilation_metrics", page.status)
+
+    def backward(self, record: dict[str, Any], kind: str, metrics: dict[str, Any]) -> None:
+        output = output_of(record, kind)
+        if output is None:
+            return
+        url = output["url"]
+        display = mm.raw_display(record["compile_id"])
+        page = mm.backward_page(kind, metrics, root=depth_prefix(url), display=display)
+        self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root))
+        self.listed(output, display, kind, page.status)
+
+    def listed(self, output: dict[str, Any], display: str, kind: str, status: str) -> None:
+        self.summary.pages.append({
+            "url": output["url"], "name": f"{display} {PAGE_NAMES[kind]}", "number": output["number"],
+            "suffix": mm.STATUS_TEXT[status], "readable_url": None, "external": False})
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    """Write every metrics page, failures_and_restarts.html, and the index summary."""
+    state = MetricsPass(ctx)
+    state.run()
+    ctx.write_text(FAILURES_PAGE, ctx.render("failures_and_restarts.html", rows=state.rows,
+                                             summary=state.summary, root=""))
+    summary = state.summary
+    lazy = bool(summary.pages) and not ctx.eager
+    if lazy:
+        ctx.write_shard(SHARD, summary.pages)
+    html = ctx.render("compilation_metrics_index.html", summary=summary, page=FAILURES_PAGE,
+                      pages=[] if lazy else summary.pages)
+    entry = IndexEntry(section="failures", title="Failures and Restarts", html=html,
+                       kind="hybrid" if lazy else "html", shard=SHARD if lazy else "",
+                       renderer="artifacts" if lazy else "")
+    return ModuleOutput(index_entries=[entry])

@@ -1,0 +1,186 @@
+"""guards (lazy): the guards dynamo installed for each compile.
+
+For every `dynamo_guards` entry whose payload is a readable guard list, a page at its planned
+path (`{dir}/dynamo_guards_N.html`) with one table row per guard (its code and, when logged,
+its user and framework stacks) and a filter box (`static/guards.js`; without JavaScript the full
+table is there and the box stays hidden). For every `dynamo_cpp_guards_str` entry, its payload
+verbatim at `{dir}/dynamo_cpp_guards_str_N.txt`, byte for byte what legacy writes. The index
+lists both per compile id: a count summary, with the file list loaded on demand (or inline with
+--eager).
+
+The stack helpers here (`StackView`, `stack_view`) are shared with the symbolic_shapes module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..parse.compile_id import group_of_directory
+from .common import Frame, depth_prefix, display_of, format_value, frames, load_strings, output_of, records
+
+GUARDS_SCRIPT = "static/guards.js"  # where the filter script goes, relative to OUT
+SHARD = "files"
+SECTION = "guards"
+TITLE = "Guards"
+
+
+# -- stacks (also used by symbolic_shapes) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class StackView:
+    """A logged stack ready for a template: resolved frames, or the value as text when it is
+    not a list of frames (guard payloads are not validated as strictly as envelopes)."""
+
+    frames: list[Frame]
+    raw: str | None = None
+
+    @property
+    def last(self) -> Frame | None:
+        """The innermost frame, the one a summary names."""
+        return self.frames[-1] if self.frames else None
+
+
+def stack_view(value: Any, strings: dict[int, str]) -> StackView | None:
+    """None when nothing (null or []) was logged."""
+    if value is None or value == []:
+        return None
+    if isinstance(value, list) and all(isinstance(f, dict) for f in value):
+        try:
+            return StackView(frames(value, strings))
+        except (TypeError, AttributeError, ValueError):
+            pass  # e.g. a filename that is not an index: show what was logged
+    return StackView([], format_value(value))
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+# -- the guard pages ---------------------------------------------------------------------------
+
+@dataclass
+class GuardRow:
+    number: int
+    code: str
+    user_stack: StackView | None
+    stack: StackView | None
+
+
+@dataclass
+class GuardPage:
+    display: str
+    root: str
+    script: str
+    line: int
+    rows: list[GuardRow]
+    problem: str | None = None  # set when the payload could not be read after all
+
+    @property
+    def has_stacks(self) -> bool:
+        return any(r.user_stack is not None or r.stack is not None for r in self.rows)
+
+
+def guard_rows(payload: str, strings: dict[int, str]) -> tuple[list[GuardRow], str | None]:
+    """The guards of a dynamo_guards payload (the parse already checked it is a guard list)."""
+    try:
+        guards = orjson.loads(payload)
+    except orjson.JSONDecodeError as error:
+        return [], f"the payload is not JSON ({error})"
+    if not isinstance(guards, list):
+        return [], "the payload is not a list of guards"
+    rows = []
+    for number, guard in enumerate(guards, 1):
+        if not isinstance(guard, dict):
+            rows.append(GuardRow(number, format_value(guard), None, None))
+            continue
+        rows.append(GuardRow(number, format_value(guard.get("code")),
+                             stack_view(guard.get("user_stack"), strings),
+                             stack_view(guard.get("stack"), strings)))
+    return rows, None
+
+
+# -- the index ---------------------------------------------------------------------------------
+
+@dataclass
+class GuardFile:
+    """One file of the index list, as the `artifacts` renderer shows it."""
+
+    url: str
+    name: str
+    number: int
+    detail: str
+
+    def shard_json(self, display: str) -> dict[str, Any]:
+        return {"url": self.url, "name": f"{display} {self.name} ({self.detail})", "number": self.number,
+                "suffix": "", "readable_url": None, "external": False}
+
+
+@dataclass
+class GuardGroup:
+    id: str
+    display: str
+    files: list[GuardFile] = field(default_factory=list)
+
+
+@dataclass
+class GuardSummary:
+    pages: int = 0
+    guards: int = 0
+    cpp_files: int = 0
+    groups: list[GuardGroup] = field(default_factory=list)
+
+
+def _static_source(ctx: ModuleContext, name: str) -> bytes:
+    for directory in ctx.template_dirs:
+        path = Path(directory) / name
+        if path.is_file():
+            return path.read_bytes()
+    raise FileNotFoundError(f"{name} is missing from the template directories")
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    strings = load_strings(ctx)
+    groups: dict[str, GuardGroup] = {c["id"]: GuardGroup(c["id"], c["display_name"])
+                                     for c in ctx.manifest["compile_ids"]}
+    summary = GuardSummary()
+    for record in records(ctx, "guards.jsonl", "dynamo_guards", "dynamo_cpp_guards_str"):
+        kind = record["type"]
+        output = output_of(record, kind)
+        if output is None:  # e.g. a guard payload that is not a guard list: legacy writes nothing
+            continue
+        url = output["url"]
+        payload = record.get("payload", "")
+        if kind == "dynamo_cpp_guards_str":
+            ctx.write_text(url, payload)  # verbatim: no newline added
+            detail = "C++ guard tree"
+            summary.cpp_files += 1
+        else:
+            rows, problem = guard_rows(payload, strings)
+            root = depth_prefix(url)
+            page = GuardPage(display_of(record["compile_id"]), root, root + GUARDS_SCRIPT, record["line"],
+                             rows, problem)
+            ctx.write_text(url, ctx.render("guards.html", page=page, root=root))
+            detail = plural(len(rows), "guard")
+            summary.pages += 1
+            summary.guards += len(rows)
+        group_id, display = group_of_directory(record["compile_id"])
+        group = groups.setdefault(group_id, GuardGroup(group_id, display))
+        group.files.append(GuardFile(url, url.rsplit("/", 1)[-1], output["number"], detail))
+    if summary.pages:
+        ctx.write_bytes(GUARDS_SCRIPT, _static_source(ctx, GUARDS_SCRIPT))
+    summary.groups = [g for g in groups.values() if g.files]
+    return ModuleOutput(index_entries=[index_entry(ctx, summary)])
+
+
+def index_entry(ctx: ModuleContext, summary: GuardSummary) -> IndexEntry:
+    lazy = bool(summary.groups) and not ctx.eager
+    html = ctx.render("guards_index.html", summary=summary, inline=not lazy)
+    if not lazy:
+        return IndexEntry(section=SECTION, title=TITLE, html=html)
+    ctx.write_shard(SHARD, [f.shard_json(g.display) for g in summary.groups for f in g.files])
+    return IndexEntry(section=SECTION, title=TITLE, kind="hybrid", html=html, shard=SHARD, renderer="artifacts")

@@ -1,0 +1,320 @@
+"""Page models of the compilation_metrics module: what each metrics page and failure row shows.
+
+Pure functions from log data to dataclasses (no I/O), so that the module's driver stays a
+single streaming pass and these can be tested on their own. Values print as legacy prints
+them (tinytemplate over serde_json): null → "", floats shortest round-trip in ryu's style.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..parse.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
+from ..safepath import safe_href
+from .common import Frame, frames, truthy
+
+# Fields legacy types as f64: an integer in the log still prints as a float ("5" → "5.0").
+F64_FIELDS = frozenset({
+    "start_time", "entire_frame_compile_time_s", "backend_compile_time_s",
+    "inductor_compile_time_s", "code_gen_time_s", "dynamo_time_before_restart_s", "elapsed_time",
+})
+# Fields the metrics pages show in their own sections; everything else goes to "Other fields".
+SHOWN_FORWARD = frozenset({
+    "co_name", "co_filename", "co_firstlineno", "cache_size", "accumulated_cache_size",
+    "guard_count", "shape_env_guard_count", "graph_op_count", "graph_node_count",
+    "graph_input_count", "entire_frame_compile_time_s", "backend_compile_time_s",
+    "inductor_compile_time_s", "code_gen_time_s", "dynamo_time_before_restart_s", "fail_type",
+    "fail_reason", "fail_user_frame_filename", "fail_user_frame_lineno", "non_compliant_ops",
+    "compliant_custom_ops", "restart_reasons",
+})
+SHOWN_BWD = frozenset({"inductor_compile_time_s", "code_gen_time_s", "fail_type", "fail_reason"})
+SHOWN_AOT = frozenset({"fail_type", "fail_reason"})
+
+STATUS_TEXT = {"error": "failed", "empty": "empty graph", "break": "restarted", "ok": "ok"}
+
+
+def number_text(value: Any, f64: bool = False) -> str:
+    """A log value as legacy shows it. serde_json prints floats with ryu: decimal for
+    1e-5 <= |x| < 1e16, else `1e-7` / `1.5e16` (no `+`, unlike orjson and Python)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and f64:
+        value = float(value)
+    if isinstance(value, float):
+        return orjson.dumps(value).decode().replace("e+", "e")
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def field_text(metrics: dict[str, Any], key: str) -> str:
+    return number_text(metrics.get(key), key in F64_FIELDS)
+
+
+def raw_key(directory: str) -> str:
+    """The compile-id key an entry is indexed under (legacy: the raw id; all unknowns share one)."""
+    return directory if CompileId.from_directory(directory) else UNKNOWN_GROUP
+
+
+def lookup_key(directory: str) -> str:
+    """The key a metrics page looks stacks and guards up with: attempt forced to 0."""
+    cid = CompileId.from_directory(directory)
+    return cid.metrics_key().directory if cid else UNKNOWN_GROUP
+
+
+def raw_display(directory: str) -> str:
+    cid = CompileId.from_directory(directory)
+    return cid.display if cid else UNKNOWN_DISPLAY
+
+
+@dataclass(frozen=True)
+class Row:
+    """A label and its printed value."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OtherField:
+    """A logged field no section shows; `blocks` holds multi-line text shown preformatted."""
+
+    key: str
+    value: str
+    blocks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """One entry of "Output files"."""
+
+    href: str | None  # None when the URL could run script (shown as text)
+    name: str
+    number: int
+    suffix: str
+    readable_href: str | None
+    external: bool
+
+
+@dataclass(frozen=True)
+class Specialization:
+    symbol: str
+    sources: list[str]
+    value: str
+    user_stack: list[Frame]
+    stack: list[Frame]
+
+
+@dataclass(frozen=True)
+class GuardAdded:
+    expr: str
+    user_stack: list[Frame]
+    stack: list[Frame]
+
+
+@dataclass(frozen=True)
+class Failure:
+    fail_type: str
+    reason: str
+    user_file: str | None
+    user_line: str
+
+
+@dataclass
+class MetricsPage:
+    """compilation_metrics_N.html."""
+
+    root: str
+    display: str
+    mini_frame: list[Frame]
+    files: list[FileLink]
+    stack: list[Frame] | None
+    times: list[Row]
+    failure: Failure | None
+    restart_reasons: list[str]
+    cache: list[Row]
+    graph: list[Row]
+    compliant_ops: list[str]
+    non_compliant_ops: list[str]
+    specializations: list[Specialization]
+    guards: list[GuardAdded]
+    other: list[OtherField]
+    status: str
+
+
+@dataclass
+class BackwardPage:
+    """bwd_compilation_metrics_N.html or aot_autograd_backward_compilation_metrics_N.html."""
+
+    root: str
+    display: str
+    times: list[Row]
+    failure: Failure | None
+    other: list[OtherField]
+    status: str
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """One row of failures_and_restarts.html."""
+
+    display: str
+    href: str | None
+    restart: bool
+    kind: str
+    description: str
+    source: str
+
+
+@dataclass
+class Summary:
+    """What the index shows: counts and every metrics page."""
+
+    restarts: int = 0
+    failures: int = 0
+    pages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.restarts + self.failures
+
+
+def file_link(output: dict[str, Any], page_dir: str, root: str) -> FileLink:
+    """An Output files entry with a working href and a real name.
+
+    Legacy renders `{cid_dir}/` + the URL with its first path component dropped and the rest
+    joined with "" (under `<base href="..">`), which breaks dump_file entries
+    (`-_0_0_0/eval_with_key_3.html`) and external links (`http://x/y` → `-_0_0_0/xy`, no name).
+    We link each output where it really is and name it by its path (the link name for links).
+    """
+    url = output["url"]
+    if output["kind"] == "link":
+        return FileLink(safe_href(url), output["name"], output["number"], output["suffix"], None, True)
+    directory, _, base = url.partition("/")
+    name = base if directory == page_dir and base else url
+    readable = output.get("readable_url")
+    return FileLink(root + url, name, output["number"], output["suffix"],
+                    root + readable if readable else None, False)
+
+
+def other_fields(metrics: dict[str, Any], shown: frozenset[str]) -> list[OtherField]:
+    """Logged fields no section shows (null ones left out), in log order."""
+    result = []
+    for key, value in metrics.items():
+        if key in shown or value is None:
+            continue
+        if isinstance(value, str) and "\n" in value:
+            result.append(OtherField(key, "", (value,)))
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value) and \
+                any("\n" in v for v in value):
+            result.append(OtherField(key, "", tuple(value)))
+        else:
+            result.append(OtherField(key, number_text(value, key in F64_FIELDS)))
+    return result
+
+
+def failure_of(metrics: dict[str, Any], with_source: bool) -> Failure | None:
+    """The failure a page shows: legacy tests `fail_type` for truthiness."""
+    if not truthy(metrics.get("fail_type")):
+        return None
+    source = metrics.get("fail_user_frame_filename") if with_source else None
+    return Failure(str(metrics["fail_type"]), number_text(metrics.get("fail_reason")),
+                   str(source) if truthy(source) else None,
+                   number_text(metrics.get("fail_user_frame_lineno")))
+
+
+def status_of(metrics: dict[str, Any]) -> str:
+    """This page's own outcome, in the stack trie's order: error, empty, break, ok."""
+    if metrics.get("fail_type") is not None:
+        return "error"
+    if not metrics.get("graph_op_count"):
+        return "empty"
+    if metrics.get("restart_reasons"):
+        return "break"
+    return "ok"
+
+
+def mini_frame(metrics: dict[str, Any]) -> list[Frame]:
+    """The compiled frame (co_filename:co_firstlineno in co_name), only if all three are logged."""
+    name, filename, line = (metrics.get(k) for k in ("co_name", "co_filename", "co_firstlineno"))
+    if name is None or filename is None or line is None:
+        return []
+    return frames([{"uninterned_filename": filename, "line": line, "name": name}], {})
+
+
+def string_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def specialization(data: dict[str, Any], strings: dict[int, str]) -> Specialization:
+    return Specialization(number_text(data.get("symbol")), string_list(data.get("sources")),
+                          number_text(data.get("value")), frames(data.get("user_stack"), strings),
+                          frames(data.get("stack"), strings))
+
+
+def guard_added(data: dict[str, Any], strings: dict[int, str]) -> GuardAdded:
+    return GuardAdded(number_text(data.get("expr")), frames(data.get("user_stack"), strings),
+                      frames(data.get("stack"), strings))
+
+
+def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[FileLink],
+                 stack: list[Frame] | None, specializations: list[Specialization],
+                 guards: list[GuardAdded]) -> MetricsPage:
+    """Everything compilation_metrics.html shows, in legacy's order and conditions."""
+    times = [Row("Entire Frame", field_text(metrics, "entire_frame_compile_time_s")),
+             Row("Backend", field_text(metrics, "backend_compile_time_s"))]
+    if truthy(metrics.get("inductor_compile_time_s")):
+        times.append(Row("Inductor", field_text(metrics, "inductor_compile_time_s")))
+    if truthy(metrics.get("code_gen_time_s")):
+        times.append(Row("Code Gen Time", field_text(metrics, "code_gen_time_s")))
+    times.append(Row("Dynamo Time Before Restart", field_text(metrics, "dynamo_time_before_restart_s")))
+    cache = [Row("Cache Size", field_text(metrics, "cache_size")),
+             Row("Accumulated Cache Size", field_text(metrics, "accumulated_cache_size"))]
+    graph = [Row(label, field_text(metrics, key)) for label, key in (
+        ("Guard Count", "guard_count"), ("Shape Env Guards", "shape_env_guard_count"),
+        ("Graph Ops", "graph_op_count"), ("Graph Nodes", "graph_node_count"),
+        ("Graph Inputs", "graph_input_count"))]
+    return MetricsPage(
+        root=root, display=display, mini_frame=mini_frame(metrics), files=files, stack=stack,
+        times=times, failure=failure_of(metrics, with_source=True),
+        restart_reasons=string_list(metrics.get("restart_reasons")), cache=cache, graph=graph,
+        compliant_ops=string_list(metrics.get("compliant_custom_ops")),
+        non_compliant_ops=string_list(metrics.get("non_compliant_ops")),
+        specializations=specializations, guards=guards,
+        other=other_fields(metrics, SHOWN_FORWARD), status=status_of(metrics))
+
+
+def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str) -> BackwardPage:
+    """bwd_compilation_metrics (times if truthy, failures) or the AOT autograd one (failures)."""
+    times = []
+    if kind == "bwd_compilation_metrics":
+        if truthy(metrics.get("inductor_compile_time_s")):
+            times.append(Row("Inductor", field_text(metrics, "inductor_compile_time_s")))
+        if truthy(metrics.get("code_gen_time_s")):
+            times.append(Row("Code Gen Time", field_text(metrics, "code_gen_time_s")))
+    shown = SHOWN_BWD if kind == "bwd_compilation_metrics" else SHOWN_AOT
+    failure = failure_of(metrics, with_source=False)
+    return BackwardPage(root, display, times, failure, other_fields(metrics, shown),
+                        "error" if metrics.get("fail_type") is not None else "ok")
+
+
+def failure_rows(metrics: dict[str, Any], display: str, href: str | None) -> list[FailureRow]:
+    """One row per restart reason, then one for the failure (legacy order).
+
+    Legacy aborts the whole run on a fail_type without fail_reason; we show the row with an
+    empty description instead.
+    """
+    rows = [FailureRow(display, href, True, "RestartAnalysis", reason, "")
+            for reason in string_list(metrics.get("restart_reasons"))]
+    if metrics.get("fail_type") is not None:
+        filename = metrics.get("fail_user_frame_filename")
+        lineno = metrics.get("fail_user_frame_lineno")
+        source = f"{'N/A' if filename is None else filename}:{0 if lineno is None else number_text(lineno)}"
+        rows.append(FailureRow(display, href, False, str(metrics["fail_type"]),
+                               number_text(metrics.get("fail_reason")), source))
+    return rows

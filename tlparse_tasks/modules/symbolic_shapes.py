@@ -1,0 +1,267 @@
+"""symbolic_shapes (lazy): what the shape environment decided, per compile id, on one page.
+
+`symbolic_shapes.html` at the report root has, per compile id, tables of specializations
+(`symbolic_shape_specialization`), guards added fast (`guard_added_fast`), unbacked symbols
+(`create_unbacked_symbol`), expressions created (`expression_created`) and evaluated guards /
+data-dependent specializations (`guard_added`, `propagate_real_tensors_provenance`). Legacy shows
+specializations and guards added fast only inside compilation-metrics pages, and the other
+types only in export mode; this is the browsable overview. Any logged value is shown as text
+(frame locals can hold lists), stacks are resolved against the string table.
+
+The index shows the totals and, on demand (inline with --eager), a count per compile id that
+links into the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..parse.compile_id import group_of_directory
+from .common import format_value, load_strings, records
+from .guards import StackView, plural, stack_view
+
+PAGE = "symbolic_shapes.html"
+SHARD = "compile_ids"
+SECTION = "symbolic_shapes"
+TITLE = "Symbolic shapes"
+TYPES = ("symbolic_shape_specialization", "guard_added_fast", "create_unbacked_symbol", "expression_created",
+         "guard_added", "propagate_real_tensors_provenance")
+
+
+def text(value: Any) -> str:
+    """Any logged JSON value as text (null → "", lists and objects as JSON)."""
+    return format_value(value)
+
+
+@dataclass
+class Specialization:
+    symbol: str
+    sources: list[str]
+    value: str
+    reason: str
+    user_stack: StackView | None
+    stack: StackView | None
+
+
+@dataclass
+class FastGuard:
+    expr: str
+    user_stack: StackView | None
+    stack: StackView | None
+
+
+@dataclass
+class UnbackedSymbol:
+    symbol: str
+    node_id: str
+    vr: str
+    anchor: str | None
+    user_stack: StackView | None
+    stack: StackView | None
+
+
+@dataclass
+class CreatedExpression:
+    method: str
+    result: str
+    arguments: list[str]
+    anchor: str | None
+    user_stack: StackView | None
+    stack: StackView | None
+
+
+@dataclass
+class Field:
+    name: str
+    value: str
+
+
+@dataclass
+class FieldGroup:
+    """One key of an object such as frame_locals: a list of fields when its value is an
+    object, else the value as text."""
+
+    name: str
+    fields: list[Field] | None
+    value: str = ""
+
+
+@dataclass
+class Provenance:
+    """A guard_added or propagate_real_tensors_provenance entry."""
+
+    kind: str
+    expr: str
+    result: str
+    prefix: str
+    node_href: str | None  # the expression or unbacked symbol it refers to, when logged before it
+    node_id: str
+    frame_locals: list[FieldGroup]
+    symbol_to_sources: list[FieldGroup]
+    user_stack: StackView | None
+    stack: StackView | None
+
+    @property
+    def label(self) -> str:
+        return "data-dependent specialization" if self.kind == "propagate_real_tensors_provenance" else "guard added"
+
+
+@dataclass
+class Section:
+    """Everything one compile id logged."""
+
+    id: str
+    display: str
+    specializations: list[Specialization] = field(default_factory=list)
+    fast_guards: list[FastGuard] = field(default_factory=list)
+    unbacked: list[UnbackedSymbol] = field(default_factory=list)
+    expressions: list[CreatedExpression] = field(default_factory=list)
+    provenance: list[Provenance] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return f"cid-{self.id}"
+
+    @property
+    def total(self) -> int:
+        return (len(self.specializations) + len(self.fast_guards) + len(self.unbacked) + len(self.expressions)
+                + len(self.provenance))
+
+    @property
+    def counts(self) -> str:
+        parts = [(len(self.specializations), "specialization", None),
+                 (len(self.fast_guards), "guard added fast", "guards added fast"),
+                 (len(self.unbacked), "unbacked symbol", None),
+                 (len(self.expressions), "expression created", "expressions created"),
+                 (len(self.provenance), "guard added / data-dependent entry", "guards added / data-dependent entries")]
+        return ", ".join(plural(n, one, many) for n, one, many in parts if n)
+
+    def shard_json(self) -> dict[str, Any]:
+        return {"url": f"{PAGE}#{self.anchor}", "name": f"{self.display}: {self.counts}", "number": self.total,
+                "suffix": "", "readable_url": None, "external": False}
+
+
+@dataclass
+class Totals:
+    specializations: int = 0
+    fast_guards: int = 0
+    unbacked: int = 0
+    expressions: int = 0
+    provenance: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.specializations or self.fast_guards or self.unbacked or self.expressions or self.provenance)
+
+
+class NodeAnchors:
+    """Page anchors of expressions and unbacked symbols by node id (a Python object id, which
+    torch may reuse): each gets its own anchor, and a guard links to the latest one logged."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, int] = {}
+        self.latest: dict[int, str] = {}
+
+    def add(self, node_id: Any) -> str | None:
+        if type(node_id) is not int:
+            return None
+        count = self.seen.get(node_id, 0) + 1
+        self.seen[node_id] = count
+        anchor = f"node-{node_id}" if count == 1 else f"node-{node_id}-{count}"
+        self.latest[node_id] = anchor
+        return anchor
+
+    def href(self, node_id: Any) -> str | None:
+        anchor = self.latest.get(node_id) if type(node_id) is int else None
+        return f"#{anchor}" if anchor else None
+
+
+def field_groups(value: Any) -> list[FieldGroup]:
+    """An object as groups of fields (frame_locals: {locals: {...}, symbols: {...}, loc: "..."}).
+
+    Null values are left out, as legacy does; anything that is not an object is one group."""
+    if value is None or value == {}:
+        return []
+    if not isinstance(value, dict):
+        return [FieldGroup("", None, text(value))]
+    groups = []
+    for key, item in value.items():
+        if isinstance(item, dict):
+            groups.append(FieldGroup(str(key), [Field(str(k), text(v)) for k, v in item.items() if v is not None]))
+        elif item is not None:
+            groups.append(FieldGroup(str(key), None, text(item)))
+    return groups
+
+
+def object_fields(value: Any) -> list[FieldGroup]:
+    """A flat object (symbol_to_sources) as one group per key."""
+    if value is None or value == {}:
+        return []
+    if not isinstance(value, dict):
+        return [FieldGroup("", None, text(value))]
+    return [FieldGroup(str(k), None, text(v)) for k, v in value.items() if v is not None]
+
+
+def as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [text(v) for v in value]
+    return [text(value)]
+
+
+def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
+    strings = load_strings(ctx)
+    sections: dict[str, Section] = {c["id"]: Section(c["id"], c["display_name"]) for c in ctx.manifest["compile_ids"]}
+    totals = Totals()
+    nodes = NodeAnchors()
+
+    def stacks(meta: dict[str, Any]) -> tuple[StackView | None, StackView | None]:
+        return stack_view(meta.get("user_stack"), strings), stack_view(meta.get("stack"), strings)
+
+    for record in records(ctx, "guards.jsonl", *TYPES):
+        meta = record["metadata"] if isinstance(record["metadata"], dict) else {}
+        group_id, display = group_of_directory(record["compile_id"])
+        section = sections.setdefault(group_id, Section(group_id, display))
+        kind = record["type"]
+        if kind == "symbolic_shape_specialization":
+            section.specializations.append(Specialization(
+                text(meta.get("symbol")), as_list(meta.get("sources")), text(meta.get("value")),
+                text(meta.get("reason")), *stacks(meta)))
+            totals.specializations += 1
+        elif kind == "guard_added_fast":
+            section.fast_guards.append(FastGuard(text(meta.get("expr")), *stacks(meta)))
+            totals.fast_guards += 1
+        elif kind == "create_unbacked_symbol":
+            section.unbacked.append(UnbackedSymbol(
+                text(meta.get("symbol")), text(meta.get("node_id")), text(meta.get("vr")),
+                nodes.add(meta.get("node_id")), *stacks(meta)))
+            totals.unbacked += 1
+        elif kind == "expression_created":
+            section.expressions.append(CreatedExpression(
+                text(meta.get("method")), text(meta.get("result")), as_list(meta.get("arguments")),
+                nodes.add(meta.get("result_id")), *stacks(meta)))
+            totals.expressions += 1
+        else:
+            section.provenance.append(Provenance(
+                kind, text(meta.get("expr")), text(meta.get("result")), text(meta.get("prefix")),
+                nodes.href(meta.get("expr_node_id")), text(meta.get("expr_node_id")),
+                field_groups(meta.get("frame_locals")), object_fields(meta.get("symbol_to_sources")),
+                *stacks(meta)))
+            totals.provenance += 1
+    return [s for s in sections.values() if s.total], totals
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    sections, totals = collect(ctx)
+    ctx.write_text(PAGE, ctx.render("symbolic_shapes.html", sections=sections, totals=totals, root=""))
+    lazy = bool(sections) and not ctx.eager
+    html = ctx.render("symbolic_shapes_index.html", sections=sections, totals=totals, page=PAGE, inline=not lazy)
+    if not lazy:
+        entry = IndexEntry(section=SECTION, title=TITLE, html=html)
+    else:
+        ctx.write_shard(SHARD, [s.shard_json() for s in sections])
+        entry = IndexEntry(section=SECTION, title=TITLE, kind="hybrid", html=html, shard=SHARD, renderer="artifacts")
+    return ModuleOutput(index_entries=[entry])
