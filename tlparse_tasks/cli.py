@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import webbrowser
@@ -71,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--skip-modules", help="do not render these modules (comma separated)")
     ours.add_argument("--list-modules", action="store_true", help="list the report modules and exit")
     ours.add_argument("--modules-config", help="use this modules.yaml instead of the built-in one")
-    ours.add_argument("-j", "--jobs", type=int, default=0, help="render modules in N processes")
+    ours.add_argument("-j", "--jobs", type=int, default=0,
+                      help="render modules in N processes (default: one per core, at most 4; 1: serially)")
     ours.add_argument("--eager", action="store_true", help="render every page statically (no JavaScript needed)")
     ours.add_argument("--parse-only", action="store_true", help="run only stage 1 (the intermediate store)")
     parser.add_argument("-V", "--version", action="version", version=f"tlparse {__version__} (tlparse-tasks)")
@@ -167,8 +169,9 @@ def run_report(args: argparse.Namespace, config: ModulesConfig) -> int:
         selected=selected, skipped=skipped,
     )
     argv = ["run"]
-    if args.jobs and args.jobs > 1:
-        argv += ["-n", str(args.jobs), "-P", "process"]
+    jobs = args.jobs if args.jobs > 0 else min(4, os.cpu_count() or 1)
+    if jobs > 1 and not args.parse_only:
+        argv += ["-n", str(jobs), "-P", "process"]
     if args.parse_only:
         argv.append("parse")
     code = run_doit(cfg, argv, {"reporter": QuietReporter, "outfile": sys.stderr})

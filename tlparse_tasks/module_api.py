@@ -124,6 +124,19 @@ class ModuleContext:
         return relative
 
 
+def file_chunks(path: Path, limit: int | None = None, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file's bytes in chunks (the first `limit` bytes only, when given)."""
+    remaining = limit
+    with open(path, "rb") as handle:
+        while remaining is None or remaining > 0:
+            chunk = handle.read(size if remaining is None else min(size, remaining))
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
 def shard_script(module: str, shard: str, data: Any) -> bytes:
     """`TLP.register(module, shard, JSON.parse("…"))`: a classic script, so it loads from
     file:// where fetch() is refused. JSON.parse of a string literal is faster than a literal

@@ -8,11 +8,12 @@ the payloads no other file holds; `raw.log` is a byte copy of the log.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 
 from ..jsonfmt import dumps_sorted
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, file_chunks
 from ..parse.store import JSONL_STREAMS
 
 TYPED_STREAMS = tuple(f"{name}.jsonl" for name in JSONL_STREAMS if name != "index")
@@ -24,18 +25,6 @@ def raw_jsonl_chunks(ctx: ModuleContext) -> Iterator[bytes]:
     for record in ctx.read_jsonl("index.jsonl"):
         if record["raw"] is not None:
             yield dumps_sorted(record["raw"]) + b"\n"
-
-
-def log_chunks(ctx: ModuleContext) -> Iterator[bytes]:
-    """Exactly the bytes of the log that were parsed."""
-    remaining = ctx.manifest["source"]["size"]
-    with open(ctx.manifest["source"]["path"], "rb") as log:
-        while remaining > 0:
-            chunk = log.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
 
 
 def write_payloads(ctx: ModuleContext) -> int:
@@ -52,7 +41,8 @@ def write_payloads(ctx: ModuleContext) -> int:
 
 def render(ctx: ModuleContext) -> ModuleOutput:
     ctx.write_chunks("raw.jsonl", raw_jsonl_chunks(ctx))
-    ctx.write_chunks("raw.log", log_chunks(ctx))
+    source = ctx.manifest["source"]  # exactly the bytes that were parsed
+    ctx.write_chunks("raw.log", file_chunks(Path(source["path"]), limit=source["size"]))
     payloads = write_payloads(ctx)
     html = ctx.render("raw.html", payloads=payloads, source=ctx.manifest["source"])
     return ModuleOutput(index_entries=[IndexEntry(section="downloads", title="Downloads", order=100, html=html)])

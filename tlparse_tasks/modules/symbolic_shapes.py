@@ -130,12 +130,17 @@ class Section:
                 + len(self.provenance))
 
     @property
+    def guards_added(self) -> int:
+        return sum(1 for p in self.provenance if p.kind == "guard_added")
+
+    @property
     def counts(self) -> str:
         parts = [(len(self.specializations), "specialization", None),
                  (len(self.fast_guards), "guard added fast", "guards added fast"),
                  (len(self.unbacked), "unbacked symbol", None),
                  (len(self.expressions), "expression created", "expressions created"),
-                 (len(self.provenance), "guard added / data-dependent entry", "guards added / data-dependent entries")]
+                 (self.guards_added, "guard added", "guards added"),
+                 (len(self.provenance) - self.guards_added, "data-dependent specialization", None)]
         return ", ".join(plural(n, one, many) for n, one, many in parts if n)
 
     def shard_json(self) -> dict[str, Any]:
@@ -149,11 +154,8 @@ class Totals:
     fast_guards: int = 0
     unbacked: int = 0
     expressions: int = 0
-    provenance: int = 0
-
-    @property
-    def any(self) -> bool:
-        return bool(self.specializations or self.fast_guards or self.unbacked or self.expressions or self.provenance)
+    guards_added: int = 0
+    data_dependent: int = 0
 
 
 class NodeAnchors:
@@ -250,7 +252,10 @@ def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
                 nodes.href(meta.get("expr_node_id")), text(meta.get("expr_node_id")),
                 field_groups(meta.get("frame_locals")), object_fields(meta.get("symbol_to_sources")),
                 *stacks(meta)))
-            totals.provenance += 1
+            if kind == "guard_added":
+                totals.guards_added += 1
+            else:
+                totals.data_dependent += 1
     return [s for s in sections.values() if s.total], totals
 
 
