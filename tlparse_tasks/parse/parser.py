@@ -21,7 +21,7 @@ from ..atomic import write_bytes
 from ..safepath import safe_component
 from . import stacks
 from .compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
-from .envelope import envelope_type, unknown_keys, validate
+from .envelope import STACK, envelope_type, optional, unknown_keys, validate
 from .glog import parse_glog
 from .outputs import OutputPlanner, PlannedOutput
 from .stats import empty_stats
@@ -423,8 +423,11 @@ def _guards_json_ok(payload: str) -> bool:
         guards = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return False
+    # Legacy deserialises `[{code: String, stack?, user_stack?}]`: stacks must be frame lists.
     return isinstance(guards, list) and all(
-        isinstance(g, dict) and isinstance(g.get("code"), str) for g in guards)
+        isinstance(g, dict) and isinstance(g.get("code"), str)
+        and optional(STACK)(g.get("stack")) is None and optional(STACK)(g.get("user_stack")) is None
+        for g in guards)
 
 
 # -- running a whole parse ------------------------------------------------------------------
