@@ -140,3 +140,16 @@ def test_tab_lines_without_has_payload_count_as_glog_failures(tmp_path: Path) ->
     log = write(tmp_path / "t.log", PREFIX + '{"dynamo_output_graph": {}}\n\tstray\n\tstray\n')
     manifest = parse_log(log, tmp_path / "out", stderr=None).manifest
     assert (manifest["stats"]["ok"], manifest["stats"]["fail_glog"]) == (1, 2)
+
+
+def test_dynamo_guards_with_a_bad_stack_get_no_page(tmp_path: Path) -> None:
+    """Legacy types guard stacks too: a malformed one is fail_dynamo_guards_json and takes no number."""
+    good = '[{"code": "x.size()[0] == 2", "stack": null}]'
+    bad = '[{"code": "y", "stack": [{"line": 1}]}]'
+    log = write(tmp_path / "t.log", entry({"dynamo_guards": {}, **cid(0)}, good)
+                + entry({"dynamo_guards": {}, **cid(1)}, bad) + entry({"dynamo_guards": {}, **cid(2)}, good))
+    manifest = parse_log(log, tmp_path / "out", stderr=None).manifest
+    assert manifest["stats"]["fail_dynamo_guards_json"] == 1
+    records = [orjson.loads(x) for x in (tmp_path / "out/intermediate/guards.jsonl").read_bytes().splitlines()]
+    assert [[o["url"] for o in r["outputs"]] for r in records] == [
+        ["-_0_0_0/dynamo_guards_0.html"], [], ["-_2_0_0/dynamo_guards_1.html"]]
