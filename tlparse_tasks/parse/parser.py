@@ -302,8 +302,8 @@ class LogParser:
         entry["has"][stream] = True
 
         if envelope.get("stack") is not None:
-            stacks.insert(state["unknown_stack_trie"], envelope["stack"],
-                          directory if cid is not None else UNKNOWN_GROUP)
+            # Legacy files every top-level stack as "(unknown)": these entries lack compile context.
+            stacks.insert(state["unknown_stack_trie"], envelope["stack"], UNKNOWN_GROUP)
         if kind == "chromium_event":
             self._chromium(record.line, payload, has_payload is not None)
         dynamo_start = envelope.get("dynamo_start")
