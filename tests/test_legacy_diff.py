@@ -404,3 +404,13 @@ def test_json_differing_only_by_float_rounding_is_a_named_item(tmp_path: Path) -
     assert json_rounding_only(legacy, ours) is None
     finding = compare_file("raw.jsonl", legacy, ours)
     assert finding is not None and finding.items == []
+
+
+def test_html_numbers_off_by_rounding_become_one_named_item() -> None:
+    from tlparse_tasks.legacy_diff import FLOAT_ROUNDING, compare_html
+
+    legacy = "<p>Dynamo Time: 0.025464773178100582</p><p>Ops: 3</p>"
+    assert compare_html(legacy, "<p>Dynamo Time: 0.025464773178100586</p><p>Ops: 3</p>") == [(FLOAT_ROUNDING, 1)]
+    assert compare_html(legacy, "<p>Dynamo Time: 0.0254</p><p>Ops: 3</p>") == [("0.025464773178100582", 1)]
+    assert compare_html(legacy, "<p>Dynamo Time: 0.025464773178100586</p><p>Ops: 4</p>") == [
+        ("3", 1), (FLOAT_ROUNDING, 1)]

@@ -20,7 +20,7 @@ def _serde_exponents(data: bytes) -> bytes:
     return _STRING_OR_EXPONENT.sub(lambda m: m.group(0) if m.group(0)[:1] == b'"' else b"e", data)
 
 
-def dumps_sorted(value: Any, pretty: bool = False) -> bytes:
-    """serde_json's `to_string` (compact) or `to_string_pretty` of a sorted-key Value."""
-    option = orjson.OPT_SORT_KEYS | (orjson.OPT_INDENT_2 if pretty else 0)
+def serde_dumps(value: Any, pretty: bool = False, sort_keys: bool = True) -> bytes:
+    """serde_json's `to_string` (compact) or `to_string_pretty`; Values have sorted keys."""
+    option = (orjson.OPT_SORT_KEYS if sort_keys else 0) | (orjson.OPT_INDENT_2 if pretty else 0)
     return _serde_exponents(orjson.dumps(value, option=option))

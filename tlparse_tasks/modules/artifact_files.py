@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from ..jsonfmt import dumps_sorted
+from ..jsonfmt import serde_dumps
 from ..module_api import ModuleContext
 from .common import output_of
 
@@ -21,7 +21,7 @@ def pretty_json(payload: str) -> bytes:
     except orjson.JSONDecodeError:
         return payload.encode("utf-8", "surrogateescape")
     try:
-        return dumps_sorted(value, pretty=True)
+        return serde_dumps(value, pretty=True)
     except TypeError:  # e.g. integers beyond 64 bits
         return payload.encode("utf-8", "surrogateescape")
 

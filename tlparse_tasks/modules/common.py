@@ -7,26 +7,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from ..jsonfmt import serde_dumps
 from ..module_api import ModuleContext
 from ..parse.compile_id import UNKNOWN_DISPLAY, CompileId
-from ..parse.stacks import simplify_filename
+from ..parse.stacks import frame_filename, simplify_filename
 
 EVAL_WITH_KEY = re.compile(r"<eval_with_key>\.([0-9]+)")
 
 
-def format_value(value: Any) -> str:
-    """A log value as legacy prints it: null → "", booleans lower case, floats shortest
-    round-trip (`3.9e-5` stays as serde/ryu writes it, not Python's `3.9e-05`)."""
+def format_value(value: Any, as_float: bool = False) -> str:
+    """A log value as legacy prints it: null → "", booleans lower case, floats as serde/ryu
+    writes them (`0.0000391`, `1e-7`, `1e16`; not Python's `3.9e-05` or orjson's `1e+16`).
+    `as_float` prints an integer in a float field as legacy's f64 does (`5` → `5.0`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        return orjson.dumps(value).decode()
-    if isinstance(value, (list, dict)):
-        return orjson.dumps(value).decode()
+    if as_float and isinstance(value, int):
+        value = float(value)
+    if isinstance(value, (float, list, dict)):
+        return serde_dumps(value, sort_keys=False).decode()
     return str(value)
 
 
@@ -63,19 +63,17 @@ class Frame:
         return f"{self.filename}:{format_value(self.line)}"
 
 
-def load_strings(ctx: ModuleContext) -> dict[int, str]:
-    """The intern table (string_table.json): index → file name."""
+def load_strings(ctx: ModuleContext) -> dict[str, str]:
+    """The intern table (string_table.json): index (as a string, like the parse state) → name."""
     table = ctx.read_json("string_table.json")["string_table"]
-    return {i: s for i, s in enumerate(table) if s is not None}
+    return {str(i): s for i, s in enumerate(table) if s is not None}
 
 
-def frames(stack: list[dict[str, Any]] | None, strings: dict[int, str]) -> list[Frame]:
+def frames(stack: list[dict[str, Any]] | None, strings: dict[str, str]) -> list[Frame]:
     """Resolve a logged stack against the string table."""
     result = []
     for frame in stack or []:
-        raw = frame.get("uninterned_filename")
-        if raw is None:
-            raw = strings.get(frame.get("filename"), "(unknown)")  # type: ignore[arg-type]
+        raw = frame_filename(frame, strings)
         match = EVAL_WITH_KEY.search(raw)
         href = f"dump_file/eval_with_key_{match.group(1)}.html#L{frame.get('line')}" if match else None
         result.append(Frame(simplify_filename(raw), frame.get("line"), str(frame.get("name", "")),

@@ -28,14 +28,13 @@ from ..parse.compile_id import group_of_directory
 from . import metrics_model as mm
 from .common import depth_prefix, frames, load_strings, output_of
 
-PAGE_TYPES = ("compilation_metrics", "bwd_compilation_metrics",
-              "aot_autograd_backward_compilation_metrics")
 GUARD_TYPES = ("symbolic_shape_specialization", "guard_added_fast")
 FAILURES_PAGE = "failures_and_restarts.html"
 SHARD = "pages"
 PAGE_NAMES = {"compilation_metrics": "compilation metrics",
               "bwd_compilation_metrics": "backward compilation metrics",
               "aot_autograd_backward_compilation_metrics": "AOT autograd backward compilation metrics"}
+DRAIN_MODES = ("legacy", "normalised")
 INDEX, TYPED = 0, 1  # within one log line, the index record is replayed first
 
 
@@ -47,6 +46,7 @@ def value_of(record: dict[str, Any], key: str) -> Any:
 
 
 def tagged(ctx: ModuleContext, stream: str, priority: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(log line, priority, record) for merging log-ordered streams."""
     for record in ctx.read_jsonl(stream):
         yield record["line"], priority, record
 
@@ -57,8 +57,10 @@ class MetricsPass:
     def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self.strings = load_strings(ctx)
-        self.stack_strings = {str(k): v for k, v in self.strings.items()}  # stacks.* keys
-        self.normalise = ctx.options.get("drain") == "normalised"
+        drain = ctx.options.get("drain", "legacy")
+        if drain not in DRAIN_MODES:
+            raise ValueError(f"compilation_metrics: option drain must be one of {DRAIN_MODES}, not {drain!r}")
+        self.normalise = drain == "normalised"
         self.files: dict[str, list[dict[str, Any]]] = {}  # group → outputs so far, log order
         self.deferred: list[tuple[str, dict[str, Any]]] = []  # metrics pages, listed after render
         self.stacks: dict[str, list[dict[str, Any]]] = {}  # raw key → latest dynamo_start stack
@@ -112,7 +114,7 @@ class MetricsPass:
                 self.pending[kind].setdefault(key, []).append(data)
         start = value_of(record, "dynamo_start")
         if isinstance(start, dict) and start.get("stack") is not None:
-            stack = stacks.strip_convert_frame_suffix(start["stack"], self.stack_strings)
+            stack = stacks.strip_convert_frame_suffix(start["stack"], self.strings)
             self.stacks[mm.raw_key(record["compile_id"])] = stack
 
     # -- pages ----------------------------------------------------------------------------

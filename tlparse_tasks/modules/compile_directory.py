@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..jsonfmt import dumps_sorted
+from ..jsonfmt import serde_dumps
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..parse.compile_id import UNKNOWN_GROUP, group_of_directory
 from ..safepath import safe_href
@@ -83,7 +83,7 @@ def legacy_directory_json(groups: list[CompileGroup]) -> bytes:
     for group in groups:
         entry = data.setdefault(group.legacy_key, {"artifacts": []})
         entry["artifacts"].extend(a.legacy_json() for a in group.artifacts)
-    return dumps_sorted(data, pretty=True)
+    return serde_dumps(data, pretty=True)
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:

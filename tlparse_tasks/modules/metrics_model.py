@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from ..parse.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
 from ..safepath import safe_href
-from .common import Frame, frames, truthy
+from .common import Frame, format_value, frames, truthy
 
 # Fields legacy types as f64: an integer in the log still prints as a float ("5" → "5.0").
 F64_FIELDS = frozenset({
@@ -33,23 +31,22 @@ SHOWN_FORWARD = frozenset({
 SHOWN_BWD = frozenset({"inductor_compile_time_s", "code_gen_time_s", "fail_type", "fail_reason"})
 SHOWN_AOT = frozenset({"fail_type", "fail_reason"})
 
-STATUS_TEXT = {"error": "failed", "empty": "empty graph", "break": "restarted", "ok": "ok"}
+HELP = {
+    "entire": "Wall time of the whole frame conversion (convert_frame), backend included",
+    "backend": "Wall time spent in the backend compiler (e.g. inductor)",
+    "inductor": "Wall time spent in inductor",
+    "restart": "Time dynamo spent on analysis attempts that were restarted",
+}
+STATUS_TEXT = {"error": "failed", "empty": "empty graph", "break": "restarted", "ok": "compiled"}
 
 
 def number_text(value: Any, f64: bool = False) -> str:
-    """A log value as legacy shows it. serde_json prints floats with ryu: decimal for
-    1e-5 <= |x| < 1e16, else `1e-7` / `1.5e16` (no `+`, unlike orjson and Python)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and f64:
-        value = float(value)
-    if isinstance(value, float):
-        return orjson.dumps(value).decode().replace("e+", "e")
-    if isinstance(value, (list, dict)):
-        return orjson.dumps(value).decode()
-    return str(value)
+    """A log value as legacy shows it; f64 fields print integers as floats (`5.0`).
+
+    Legacy's JSON reader rounds some floats one ulp off (0.025464773178100586 shows as
+    …582); we show the logged value exactly (the legacy-diff tool names this `float-rounding`).
+    """
+    return format_value(value, as_float=f64)
 
 
 def field_text(metrics: dict[str, Any], key: str) -> str:
@@ -74,10 +71,11 @@ def raw_display(directory: str) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """A label and its printed value."""
+    """A label and its printed value; `help` is shown as a `[?]` tooltip."""
 
     label: str
     value: str
+    help: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +144,10 @@ class MetricsPage:
     other: list[OtherField]
     status: str
 
+    @property
+    def status_text(self) -> str:
+        return STATUS_TEXT[self.status]
+
 
 @dataclass
 class BackwardPage:
@@ -157,6 +159,10 @@ class BackwardPage:
     failure: Failure | None
     other: list[OtherField]
     status: str
+
+    @property
+    def status_text(self) -> str:
+        return STATUS_TEXT[self.status]
 
 
 @dataclass(frozen=True)
@@ -262,17 +268,25 @@ def guard_added(data: dict[str, Any], strings: dict[int, str]) -> GuardAdded:
                       frames(data.get("stack"), strings))
 
 
+def inductor_times(metrics: dict[str, Any]) -> list[Row]:
+    """Inductor and code generation times, each only when logged and non-zero (as legacy)."""
+    rows = []
+    if truthy(metrics.get("inductor_compile_time_s")):
+        rows.append(Row("Inductor", field_text(metrics, "inductor_compile_time_s"), HELP["inductor"]))
+    if truthy(metrics.get("code_gen_time_s")):
+        rows.append(Row("Code Gen Time", field_text(metrics, "code_gen_time_s")))
+    return rows
+
+
 def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[FileLink],
                  stack: list[Frame] | None, specializations: list[Specialization],
                  guards: list[GuardAdded]) -> MetricsPage:
     """Everything compilation_metrics.html shows, in legacy's order and conditions."""
-    times = [Row("Entire Frame", field_text(metrics, "entire_frame_compile_time_s")),
-             Row("Backend", field_text(metrics, "backend_compile_time_s"))]
-    if truthy(metrics.get("inductor_compile_time_s")):
-        times.append(Row("Inductor", field_text(metrics, "inductor_compile_time_s")))
-    if truthy(metrics.get("code_gen_time_s")):
-        times.append(Row("Code Gen Time", field_text(metrics, "code_gen_time_s")))
-    times.append(Row("Dynamo Time Before Restart", field_text(metrics, "dynamo_time_before_restart_s")))
+    times = [Row("Entire Frame", field_text(metrics, "entire_frame_compile_time_s"), HELP["entire"]),
+             Row("Backend", field_text(metrics, "backend_compile_time_s"), HELP["backend"])]
+    times += inductor_times(metrics)
+    times.append(Row("Dynamo Time Before Restart", field_text(metrics, "dynamo_time_before_restart_s"),
+                     HELP["restart"]))
     cache = [Row("Cache Size", field_text(metrics, "cache_size")),
              Row("Accumulated Cache Size", field_text(metrics, "accumulated_cache_size"))]
     graph = [Row(label, field_text(metrics, key)) for label, key in (
@@ -291,12 +305,7 @@ def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: lis
 
 def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str) -> BackwardPage:
     """bwd_compilation_metrics (times if truthy, failures) or the AOT autograd one (failures)."""
-    times = []
-    if kind == "bwd_compilation_metrics":
-        if truthy(metrics.get("inductor_compile_time_s")):
-            times.append(Row("Inductor", field_text(metrics, "inductor_compile_time_s")))
-        if truthy(metrics.get("code_gen_time_s")):
-            times.append(Row("Code Gen Time", field_text(metrics, "code_gen_time_s")))
+    times = inductor_times(metrics) if kind == "bwd_compilation_metrics" else []
     shown = SHOWN_BWD if kind == "bwd_compilation_metrics" else SHOWN_AOT
     failure = failure_of(metrics, with_source=False)
     return BackwardPage(root, display, times, failure, other_fields(metrics, shown),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 
-from ..jsonfmt import dumps_sorted
+from ..jsonfmt import serde_dumps
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, file_chunks
 from ..parse.store import JSONL_STREAMS
 
@@ -24,7 +24,7 @@ def raw_jsonl_chunks(ctx: ModuleContext) -> Iterator[bytes]:
     yield orjson.dumps(table, option=orjson.OPT_APPEND_NEWLINE)
     for record in ctx.read_jsonl("index.jsonl"):
         if record["raw"] is not None:
-            yield dumps_sorted(record["raw"]) + b"\n"
+            yield serde_dumps(record["raw"]) + b"\n"
 
 
 def write_payloads(ctx: ModuleContext) -> int:

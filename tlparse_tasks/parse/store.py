@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..atomic import replace_if_changed
-from ..jsonfmt import dumps_sorted
+from ..jsonfmt import serde_dumps
 
 JSONL_STREAMS = (
     "graphs", "codegen", "guards", "compilation_metrics", "artifacts", "cache",
@@ -74,7 +74,7 @@ class ChromiumArrayWriter(StreamWriter):
             self.handle.write(b"[")
 
     def write(self, record: dict[str, Any]) -> None:
-        body = dumps_sorted(record, pretty=True)
+        body = serde_dumps(record, pretty=True)
         prefix = b",\n  " if self.count else b"\n  "
         self.handle.write(prefix + body.replace(b"\n", b"\n  "))
         self.count += 1
