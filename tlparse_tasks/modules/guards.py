@@ -21,6 +21,7 @@ import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..parse.compile_id import group_of_directory
+from ..parse.envelope import STACK
 from .common import Frame, depth_prefix, display_of, format_value, frames, load_strings, output_of, records
 
 GUARDS_SCRIPT = "static/guards.js"  # where the filter script goes, relative to OUT
@@ -45,16 +46,13 @@ class StackView:
         return self.frames[-1] if self.frames else None
 
 
-def stack_view(value: Any, strings: dict[int, str]) -> StackView | None:
-    """None when nothing (null or []) was logged."""
+def stack_view(value: Any, strings: dict[str, str]) -> StackView | None:
+    """None when nothing (null or []) was logged; text when it is not a list of frames."""
     if value is None or value == []:
         return None
-    if isinstance(value, list) and all(isinstance(f, dict) for f in value):
-        try:
-            return StackView(frames(value, strings))
-        except (TypeError, AttributeError, ValueError):
-            pass  # e.g. a filename that is not an index: show what was logged
-    return StackView([], format_value(value))
+    if STACK(value) is None:
+        return StackView(frames(value, strings))
+    return StackView([], format_value(value))  # e.g. a filename that is not an index
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
@@ -85,7 +83,7 @@ class GuardPage:
         return any(r.user_stack is not None or r.stack is not None for r in self.rows)
 
 
-def guard_rows(payload: str, strings: dict[int, str]) -> tuple[list[GuardRow], str | None]:
+def guard_rows(payload: str, strings: dict[str, str]) -> tuple[list[GuardRow], str | None]:
     """The guards of a dynamo_guards payload (the parse already checked it is a guard list)."""
     try:
         guards = orjson.loads(payload)

@@ -257,13 +257,13 @@ def string_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def specialization(data: dict[str, Any], strings: dict[int, str]) -> Specialization:
+def specialization(data: dict[str, Any], strings: dict[str, str]) -> Specialization:
     return Specialization(number_text(data.get("symbol")), string_list(data.get("sources")),
                           number_text(data.get("value")), frames(data.get("user_stack"), strings),
                           frames(data.get("stack"), strings))
 
 
-def guard_added(data: dict[str, Any], strings: dict[int, str]) -> GuardAdded:
+def guard_added(data: dict[str, Any], strings: dict[str, str]) -> GuardAdded:
     return GuardAdded(number_text(data.get("expr")), frames(data.get("user_stack"), strings),
                       frames(data.get("stack"), strings))
 
