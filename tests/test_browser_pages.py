@@ -48,3 +48,22 @@ def test_a_stack_frame_opens_its_dump_file_line(page: Any, tmp_path: Path) -> No
     assert target.inner_text().strip() == "line_42 = 42"
     assert target.evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
     assert target.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
+
+
+def test_a_compilation_metrics_page_shows_its_stack(page: Any, tmp_path: Path) -> None:
+    index = build_report(corpus_copy(LEGACY_TESTS / "comp_metrics.log", tmp_path), tmp_path / "out")
+    watch = PageWatch().attach(page)
+    page.goto(index.as_uri())
+    page.locator("details#\\[0\\/0_1\\] > summary").click()
+    page.locator(".tlp-compile-directory a", has_text="compilation_metrics_2.html").click()
+    page.wait_for_url("**/-_0_0_1/compilation_metrics_2.html")
+    assert "Compilation Info for [0/0_1]" in page.locator("h1").inner_text()
+    stack = page.locator("h2:text-is('Stack') + details")
+    frame = stack.get_by_text("test_misc.py:9559 in test_graph_break_compilation_metrics")
+    assert not frame.is_visible()  # closed until the reader opens it
+    stack.locator("summary").click()
+    assert frame.is_visible()
+    assert stack.get_by_text("eval_frame.py:410 in _fn").is_visible()  # the innermost frame
+    page.locator("a", has_text="Report index").click()
+    page.wait_for_url("**/index.html")
+    assert not watch.non_file_requests() and not watch.page_errors
