@@ -11,50 +11,22 @@ import html
 import json
 import re
 import subprocess
-from collections import Counter
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser_support import build_report
-from tests.conftest import LEGACY_TESTS, REPO, TORCH_213, corpus_copy
+from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
+from tests.fixture_modules import LEGACY, modules_yaml_with, render_alone
 from tests.logs import cid, entry, write
 from tlparse_tasks.legacy_diff import FLOAT_ROUNDING, compare_html
-from tlparse_tasks.module_api import ModuleContext, ModuleOutput
-from tlparse_tasks.modules import compilation_metrics, metrics_model
-from tlparse_tasks.parse.parser import parse_log
-from tlparse_tasks.resources import template_dirs
+from tlparse_tasks.module_api import ModuleOutput
+from tlparse_tasks.modules import metrics_model
 
-LEGACY = REPO / ".legacy-venv" / "bin" / "tlparse"
 needs_legacy = pytest.mark.skipif(not LEGACY.exists(), reason="legacy tlparse is not installed")
 
-MODULES_YAML = """\
-version: 1
-modules:
-  - id: stack_trie
-    name: Stack trie
-    entry: tlparse_tasks.modules.stack_trie:render
-    subscriptions: [manifest.json]
-    strategy: eager
-    templates: [stack_trie.html]
-  - id: compile_directory
-    name: Compile directory
-    entry: tlparse_tasks.modules.compile_directory:render
-    subscriptions: [manifest.json, index.jsonl]
-    strategy: eager
-    templates: [compile_directory.html]
-  - id: compilation_metrics
-    name: Compilation metrics
-    entry: tlparse_tasks.modules.compilation_metrics:render
-    subscriptions: [index.jsonl, compilation_metrics.jsonl, guards.jsonl, string_table.json]
-    strategy: hybrid
-    templates: [page.html, compilation_metrics.html, bwd_compilation_metrics.html,
-                aot_autograd_backward_compilation_metrics.html, failures_and_restarts.html,
-                compilation_metrics_index.html, metrics_macros.html]
-    options: {drain: legacy}
-"""
+MODULES_YAML = modules_yaml_with("stack_trie", "compile_directory", "compilation_metrics")
 # Legacy's "Not availble for restarts(yet)!" (typo and all) is reworded on our failures page.
 REWORDED = {"failures_and_restarts.html": {"availble", "restarts(yet)!"}}
 STRINGS = [entry({"str": ["/home/user/model.py", 0]}),
@@ -71,10 +43,7 @@ def build(log: Path, out: Path, *extra: str) -> Path:
 
 def render_module(log: Path, out: Path, *, eager: bool = False, options: dict[str, Any] | None = None) -> ModuleOutput:
     """Stage 1, then this module alone, in this process."""
-    parse_log(log, out, stderr=None)
-    ctx = ModuleContext("compilation_metrics", out, options or {}, {"eager": eager, "mode": "default"},
-                        [str(d) for d in template_dirs()])
-    return compilation_metrics.render(ctx)
+    return render_alone("compilation_metrics", log, out, eager=eager, options=options or {})
 
 
 def frame(line: int, name: str, filename: int = 0) -> dict[str, Any]:
@@ -118,48 +87,6 @@ def cells_of(row: str) -> list[str]:
 
 def frame_texts(block: str) -> list[str]:
     return [html.unescape(re.sub(r"<[^>]+>", "", li)).strip() for li in re.findall(r"<li>(.*?)</li>", block, re.S)]
-
-
-class _Words(HTMLParser):
-    """Visible words the way the legacy-diff check reads a page (tlparse_tasks/legacy_diff.py)."""
-
-    HIDDEN = frozenset({"script", "style", "title", "head"})
-    BLOCK = frozenset({"p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "br", "pre", "table", "ul",
-                       "ol", "details", "summary"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.HIDDEN:
-            self.hidden += 1
-        elif tag in self.BLOCK:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.HIDDEN:
-            self.hidden = max(0, self.hidden - 1)
-        elif tag in self.BLOCK:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
-
-
-def words(path: Path) -> Counter[str]:
-    parser = _Words()
-    parser.feed(path.read_text(encoding="utf-8"))
-    result: Counter[str] = Counter()
-    for word in "".join(parser.parts).split():
-        word = word.strip(",;:()\"'")
-        if not re.fullmatch(r"\[!?[-\w]+(?:/[-\w]+)+\]", word):
-            word = word.strip("[]")
-        if word:
-            result[word] += 1
-    return result
 
 
 # -- legacy integration tests 3 and 4 -----------------------------------------------------------

@@ -7,60 +7,31 @@ import html
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser_support import CHROMIUM, PageWatch, build_report
+from tests.browser_support import PageWatch, build_report
 from tests.conftest import LEGACY_TESTS, REPO, TORCH_213, corpus_copy
+from tests.fixture_modules import LEGACY, modules_yaml_with, render_alone
 from tests.logs import cid, entry, write
-from tlparse_tasks.module_api import ModuleContext, ModuleOutput
+from tlparse_tasks.module_api import ModuleOutput
 from tlparse_tasks.modules import guards
-from tlparse_tasks.parse.parser import parse_log
-from tlparse_tasks.resources import template_dirs
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-LEGACY = REPO / ".legacy-venv" / "bin" / "tlparse"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"]
 HOSTILE_CODE = "<script>alert(1)</script>"
 HOSTILE_FN = "<img src=x onerror=alert(2)>"
 HOSTILE_FILE = "</td><script>alert(3)</script>.py"
 CODE_CELL = re.compile(r'<code class="tlp-guard-code">(.*?)</code>', re.S)
 
-MODULES_YAML = """\
-version: 1
-modules:
-  - id: stack_trie
-    name: Stack trie
-    entry: tlparse_tasks.modules.stack_trie:render
-    subscriptions: [manifest.json]
-    strategy: eager
-    templates: [stack_trie.html]
-  - id: compile_directory
-    name: Compile directory
-    entry: tlparse_tasks.modules.compile_directory:render
-    subscriptions: [manifest.json, index.jsonl]
-    strategy: eager
-    templates: [compile_directory.html]
-  - id: guards
-    name: Guards
-    entry: tlparse_tasks.modules.guards:render
-    subscriptions: [guards.jsonl, manifest.json, string_table.json]
-    strategy: lazy
-    templates: [page.html, guards.html, guards_index.html, guards_stack.html, static/guards.js]
-"""
-
+MODULES_YAML = modules_yaml_with("stack_trie", "compile_directory", "guards")
 
 def render_guards(log: Path, out: Path, *, eager: bool = False) -> ModuleOutput:
     """Stage 1, then the guards module alone, in this process."""
-    parse_log(log, out, stderr=None)
-    ctx = ModuleContext("guards", out, {}, {"eager": eager, "mode": "default"}, [str(d) for d in template_dirs()])
-    return guards.render(ctx)
+    return render_alone("guards", log, out, eager=eager)
 
 
 def build_with_config(log: Path, out: Path, *extra: str) -> Path:
@@ -302,19 +273,6 @@ def guard_page(tmp_path: Path) -> Path:
     ]))
     build_with_config(log, tmp_path / "out")
     return tmp_path / "out" / "-_0_0_0" / "dynamo_guards_0.html"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"headless Chromium not found at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.mark.browser

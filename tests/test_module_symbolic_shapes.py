@@ -12,39 +12,19 @@ import pytest
 
 from tests.browser_support import build_report
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
+from tests.fixture_modules import modules_yaml_with, render_alone
 from tests.logs import cid, entry, write
-from tlparse_tasks.module_api import ModuleContext, ModuleOutput
+from tlparse_tasks.module_api import ModuleOutput
 from tlparse_tasks.modules import symbolic_shapes
-from tlparse_tasks.parse.parser import parse_log
-from tlparse_tasks.resources import template_dirs
 
 HOSTILE = "<script>alert(1)</script>"
 USER_FRAME = [{"line": 12, "name": "forward", "filename": 0, "loc": "return x.view(4, -1)"}]
 FRAMEWORK_FRAME = [{"line": 99, "name": "evaluate_expr", "filename": 1}]
-MODULES_YAML = """\
-version: 1
-modules:
-  - id: compile_directory
-    name: Compile directory
-    entry: tlparse_tasks.modules.compile_directory:render
-    subscriptions: [manifest.json, index.jsonl]
-    strategy: eager
-    templates: [compile_directory.html]
-  - id: symbolic_shapes
-    name: Symbolic shapes
-    entry: tlparse_tasks.modules.symbolic_shapes:render
-    subscriptions: [guards.jsonl, string_table.json, manifest.json]
-    strategy: lazy
-    templates: [page.html, symbolic_shapes.html, symbolic_shapes_index.html, guards_stack.html]
-"""
-
+MODULES_YAML = modules_yaml_with("compile_directory", "symbolic_shapes")
 
 def render_shapes(log: Path, out: Path, *, eager: bool = False) -> tuple[ModuleOutput, str]:
     """Stage 1, then the module alone; returns its output and the page text."""
-    parse_log(log, out, stderr=None)
-    ctx = ModuleContext("symbolic_shapes", out, {}, {"eager": eager, "mode": "default"},
-                        [str(d) for d in template_dirs()])
-    output = symbolic_shapes.render(ctx)
+    output = render_alone("symbolic_shapes", log, out, eager=eager)
     return output, (out / "symbolic_shapes.html").read_text()
 
 
