@@ -159,3 +159,18 @@ def test_stale_files_are_removed_when_the_log_is_replaced(tmp_path: Path) -> Non
     write(log, entry({"artifact": {"name": "second", "encoding": "string"}, **cid()}, "2"))
     report(log, out)
     assert (out / "-_0_0_0/second_0.txt").is_file() and not (out / "-_0_0_0/first_0.txt").exists()
+
+
+def test_every_graph_type_is_written_verbatim(tmp_path: Path) -> None:
+    """Spec §2.2: sentinel graphs, graph_dump and optimize_ddp_split_child, each numbered in order."""
+    kinds = ["dynamo_output_graph", "aot_forward_graph", "aot_backward_graph", "aot_inference_graph",
+             "aot_joint_graph", "inductor_pre_grad_graph", "inductor_post_grad_graph",
+             "optimize_ddp_split_graph", "compiled_autograd_graph"]
+    lines = [entry({kind: {}, **cid()}, f"graph of {kind}\n  body") for kind in kinds]
+    lines.append(entry({"graph_dump": {"name": "my_dump"}, **cid()}, "dumped graph"))
+    lines.append(entry({"optimize_ddp_split_child": {"name": "submod_0"}, **cid()}, "child graph"))
+    out = report(write(tmp_path / "t.log", "".join(lines)), tmp_path / "out")
+    for number, kind in enumerate(kinds):
+        assert (out / f"-_0_0_0/{kind}_{number}.txt").read_text() == f"graph of {kind}\n  body"
+    assert (out / "-_0_0_0/my_dump_9.txt").read_text() == "dumped graph"
+    assert (out / "-_0_0_0/optimize_ddp_split_child_submod_0_10.txt").read_text() == "child graph"
