@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ class RunConfig:
     selected: tuple[str, ...] | None = None
     skipped: tuple[str, ...] = ()
     show_progress: bool | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def parse_options(self) -> dict[str, Any]:
