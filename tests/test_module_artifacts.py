@@ -174,3 +174,10 @@ def test_every_graph_type_is_written_verbatim(tmp_path: Path) -> None:
         assert (out / f"-_0_0_0/{kind}_{number}.txt").read_text() == f"graph of {kind}\n  body"
     assert (out / "-_0_0_0/my_dump_9.txt").read_text() == "dumped graph"
     assert (out / "-_0_0_0/optimize_ddp_split_child_submod_0_10.txt").read_text() == "child graph"
+
+
+def test_export_mode_writes_the_exported_program_and_says_what_is_missing(tmp_path: Path) -> None:
+    out = report(corpus_copy(LEGACY_TESTS / "export.log", tmp_path), tmp_path / "out", "-e")
+    program = (out / "-_-_-_-/exported_program_1.txt").read_text()
+    assert program.startswith("ExportedProgram") or "graph" in program.lower()
+    assert "draft-export report" in (out / "index.html").read_text()

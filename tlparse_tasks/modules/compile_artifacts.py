@@ -86,8 +86,9 @@ def render_codegen(ctx: ModuleContext, record: dict[str, Any]) -> None:
 
 def render(ctx: ModuleContext) -> ModuleOutput:
     ctx.write_text(CSS_FILE, pygments_css())
-    for record in records(ctx, "graphs.jsonl"):
-        write_payload_output(ctx, record)
+    for stream in ("graphs.jsonl", "export.jsonl"):  # export: exported_program_N.txt
+        for record in records(ctx, stream):
+            write_payload_output(ctx, record)
     for record in records(ctx, "codegen.jsonl"):
         render_codegen(ctx, record)
     generic: list[dict[str, Any]] = []
