@@ -8,9 +8,10 @@ guards.jsonl for shape specializations and fast guards), replaying legacy's per-
   before the page is rendered (legacy copies the list after the other parsers ran);
 - a metrics page shows the latest dynamo_start stack logged under its compile id with the
   attempt forced to 0, and drains the specializations / fast guards logged before it under
-  that same key. Like legacy, entries are indexed by their *raw* id, so those logged under
-  attempt 1 (or without an attempt) never match and are not shown; option
-  `drain: normalised` indexes them by the attempt-0 id instead, so every entry is shown.
+  that same key. Legacy indexes entries by their *raw* id, so those logged under attempt 1
+  (or without an attempt) never match and are never shown: a bug. By default
+  (`drain: normalised`) we index them by the attempt-0 id, so every entry is shown;
+  `drain: legacy` reproduces 0.4.3.
 
 The index gets the restart/failure count (inline) and every metrics page with its outcome
 (a lazy shard for the generic `artifacts` renderer; inline with --eager).
@@ -57,7 +58,7 @@ class MetricsPass:
     def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self.strings = load_strings(ctx)
-        drain = ctx.options.get("drain", "legacy")
+        drain = ctx.options.get("drain", "normalised")
         if drain not in DRAIN_MODES:
             raise ValueError(f"compilation_metrics: option drain must be one of {DRAIN_MODES}, not {drain!r}")
         self.normalise = drain == "normalised"
