@@ -395,7 +395,8 @@ def test_eager_index_entry_lists_pages_inline(tmp_path: Path) -> None:
     log = write(tmp_path / "t.log", cm(cid(), graph_op_count=0))
     (entry_,) = render_module(log, tmp_path / "out", eager=True).index_entries
     assert entry_.kind == "html" and entry_.shard == ""
-    assert '<a href="-_0_0_0/compilation_metrics_0.html">[0/0] compilation metrics</a> empty graph' in entry_.html
+    assert ('<a href="-_0_0_0/compilation_metrics_0.html">[0/0] compilation metrics</a>'
+            ' <span class="tlp-suffix">empty graph</span>') in entry_.html
     assert not (tmp_path / "out/data").exists()
 
 

@@ -56,6 +56,14 @@ class IndexEntry:
     order: int = 0  # page position: lower first; notices < 0 < main content < 90 diagnostics
 
 
+def listed_file(url: str | None, name: str, number: int | None, suffix: str = "",
+                readable_url: str | None = None, external: bool = False) -> dict[str, Any]:
+    """One item of a file list, as the `artifacts` renderer (modules.js) and the
+    `artifact_list.html` macro both show it."""
+    return {"url": url, "name": name, "number": number, "suffix": suffix,
+            "readable_url": readable_url, "external": external}
+
+
 @dataclass
 class ModuleOutput:
     files: list[str] = field(default_factory=list)

@@ -6,6 +6,8 @@ import functools
 
 import jinja2
 
+from .safepath import safe_href
+
 
 @functools.lru_cache(maxsize=8)
 def jinja_env(template_dirs: tuple[str, ...]) -> jinja2.Environment:
@@ -17,4 +19,5 @@ def jinja_env(template_dirs: tuple[str, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["safe_href"] = safe_href
     return env

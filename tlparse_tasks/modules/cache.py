@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from .artifact_files import write_payload_output
 from .common import display_of, output_of, records
 
@@ -47,8 +47,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
             setattr(row, status, getattr(row, status) + 1)
         output = output_of(record)
         if output is not None:
-            items.append({"url": output["url"], "name": f"{display} {name}", "number": output["number"],
-                          "suffix": output["suffix"], "readable_url": None, "external": False})
+            items.append(listed_file(output["url"], f"{display} {name}", output["number"], output["suffix"]))
     summary = ctx.manifest["cache_summary"]
     output = ModuleOutput()
     lazy = bool(items) and not ctx.eager

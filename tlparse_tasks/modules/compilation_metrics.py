@@ -23,7 +23,7 @@ import heapq
 from collections.abc import Iterator
 from typing import Any
 
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
 from ..parse.compile_id import group_of_directory
 from . import metrics_model as mm
@@ -155,9 +155,8 @@ class MetricsPass:
         self.listed(output, display, kind, page.status)
 
     def listed(self, output: dict[str, Any], display: str, kind: str, status: str) -> None:
-        self.summary.pages.append({
-            "url": output["url"], "name": f"{display} {PAGE_NAMES[kind]}", "number": output["number"],
-            "suffix": mm.STATUS_TEXT[status], "readable_url": None, "external": False})
+        self.summary.pages.append(listed_file(output["url"], f"{display} {PAGE_NAMES[kind]}",
+                                              output["number"], mm.STATUS_TEXT[status]))
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:

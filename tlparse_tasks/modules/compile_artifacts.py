@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from .artifact_files import write_payload_output
 from .code_html import CSS_FILE, highlighted_lines, pygments_css
 from .common import depth_prefix, display_of, output_of, records
@@ -114,5 +114,4 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 def _generic_item(record: dict[str, Any]) -> dict[str, Any]:
     """An entry of a type this tool has no page for: named by type, compile id and log line."""
     name = f"{record['type']} {display_of(record['compile_id'])} (log line {record['line']})"
-    return {"url": record.get("payload_file"), "name": name, "number": record["line"],
-            "suffix": "", "readable_url": None, "external": False}
+    return listed_file(record.get("payload_file"), name, record["line"])

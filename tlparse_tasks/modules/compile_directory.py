@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..jsonfmt import serde_dumps
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse.compile_id import UNKNOWN_GROUP, group_of_directory
-from ..safepath import safe_href
 
 LEGACY_UNKNOWN_KEY = "unknown"
 
@@ -34,13 +33,11 @@ class Artifact:
                 "suffix": self.suffix, "url": self.url}
 
     @property
-    def href(self) -> str | None:
-        """Where the entry links to; None for a URL that could run script."""
-        return safe_href(self.url)
+    def external(self) -> bool:
+        return self.is_link
 
     def shard_json(self) -> dict[str, Any]:
-        return {"url": self.url, "name": self.name, "number": self.number, "suffix": self.suffix,
-                "readable_url": self.readable_url, "external": self.is_link}
+        return listed_file(self.url, self.name, self.number, self.suffix, self.readable_url, self.external)
 
 
 @dataclass

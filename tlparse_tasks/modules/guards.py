@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse.compile_id import group_of_directory
 from ..parse.envelope import STACK
 from .common import Frame, depth_prefix, display_of, format_value, frames, load_strings, output_of, records
@@ -114,8 +114,7 @@ class GuardFile:
     detail: str
 
     def shard_json(self, display: str) -> dict[str, Any]:
-        return {"url": self.url, "name": f"{display} {self.name} ({self.detail})", "number": self.number,
-                "suffix": "", "readable_url": None, "external": False}
+        return listed_file(self.url, f"{display} {self.name} ({self.detail})", self.number)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse.compile_id import group_of_directory
 from .common import format_value, load_strings, records
 from .guards import StackView, plural, stack_view
@@ -144,8 +144,7 @@ class Section:
         return ", ".join(plural(n, one, many) for n, one, many in parts if n)
 
     def shard_json(self) -> dict[str, Any]:
-        return {"url": f"{PAGE}#{self.anchor}", "name": f"{self.display}: {self.counts}", "number": self.total,
-                "suffix": "", "readable_url": None, "external": False}
+        return listed_file(f"{PAGE}#{self.anchor}", f"{self.display}: {self.counts}", self.total)
 
 
 @dataclass
