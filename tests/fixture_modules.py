@@ -49,5 +49,6 @@ def render_alone(module_id: str, log: Path, out: Path, *, eager: bool = False,
     parse_log(log, out, stderr=None)
     spec = next(m for m in yaml.safe_load(default_modules_yaml().read_text())["modules"] if m["id"] == module_id)
     ctx = ModuleContext(module_id, out, options if options is not None else dict(spec.get("options") or {}),
-                        {"eager": eager, "mode": "default"}, [str(d) for d in template_dirs()])
+                        {"eager": eager, "mode": "default"}, [str(d) for d in template_dirs()],
+                        tuple(spec.get("templates") or ()))
     return load_entry(spec["entry"])(ctx)  # type: ignore[no-any-return]

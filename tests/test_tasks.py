@@ -97,3 +97,31 @@ def test_doit_tasks_are_named_for_selection(cfg: RunConfig) -> None:
     names = [t.name for t in tasks_for(cfg)]
     assert names[0] == "parse" and names[-1] == "assemble"
     assert "module:stack_trie" in names and "module:compile_directory" in names
+
+
+def test_each_module_declares_every_template_it_renders_or_imports() -> None:
+    """A template missing from `templates:` would not be a file_dep, so editing it would leave
+    stale pages: every `extends`/`import`/`include` must be declared by the module."""
+    import jinja2.meta
+
+    from tlparse_tasks.render import jinja_env
+    from tlparse_tasks.resources import template_dirs
+
+    env = jinja_env(tuple(str(d) for d in template_dirs()))
+    for spec in load_config(default_modules_yaml()).modules:
+        declared = set(spec.templates)
+        for name in spec.templates:
+            if not name.endswith(".html"):
+                continue
+            source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+            referenced = set(jinja2.meta.find_referenced_templates(env.parse(source)))
+            assert referenced <= declared, f"{spec.id}: {name} uses {referenced - declared}"
+
+
+def test_a_module_may_only_render_templates_it_declared(tmp_path: Path) -> None:
+    from tlparse_tasks.module_api import ModuleContext
+    from tlparse_tasks.resources import template_dirs
+
+    ctx = ModuleContext("stack_trie", tmp_path, {}, {}, [str(d) for d in template_dirs()], ("stack_trie.html",))
+    with pytest.raises(ValueError, match="renders cache.html, which modules.yaml does not declare"):
+        ctx.render("cache.html", summary={}, rows=[], items=[], total=0)

@@ -38,7 +38,8 @@ def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dir
     """Render one module and record what it produced in `OUT/.modules/<id>.json`."""
     out_path = Path(out)
     render = load_entry(spec["entry"])
-    ctx = ModuleContext(spec["id"], out_path, dict(spec.get("options") or {}), run, template_dirs)
+    ctx = ModuleContext(spec["id"], out_path, dict(spec.get("options") or {}), run, template_dirs,
+                        tuple(spec.get("templates") or ()))
     output = render(ctx)
     if not isinstance(output, ModuleOutput):
         raise TypeError(f"module {spec['id']} returned {type(output).__name__}, not ModuleOutput")

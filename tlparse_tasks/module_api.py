@@ -82,6 +82,7 @@ class ModuleContext:
     options: dict[str, Any]
     run: dict[str, Any]
     template_dirs: list[str]
+    templates: tuple[str, ...] | None = None  # those declared in modules.yaml (None: any)
     written: list[str] = field(default_factory=list)
 
     @property
@@ -108,6 +109,10 @@ class ModuleContext:
                     yield orjson.loads(line)
 
     def render(self, template: str, **data: Any) -> str:
+        """Render a template the module declared: undeclared ones would not be file_deps, and
+        editing them would leave stale pages."""
+        if self.templates is not None and template not in self.templates:
+            raise ValueError(f"module {self.module_id} renders {template}, which modules.yaml does not declare")
         return jinja_env(tuple(self.template_dirs)).get_template(template).render(**data)
 
     def write_bytes(self, relative: str, data: bytes) -> str:
