@@ -123,5 +123,5 @@ def test_a_module_may_only_render_templates_it_declared(tmp_path: Path) -> None:
     from tlparse_tasks.resources import template_dirs
 
     ctx = ModuleContext("stack_trie", tmp_path, {}, {}, [str(d) for d in template_dirs()], ("stack_trie.html",))
-    with pytest.raises(ValueError, match="renders cache.html, which modules.yaml does not declare"):
+    with pytest.raises(ValueError, match=r"renders cache\.html, which modules\.yaml does not declare"):
         ctx.render("cache.html", summary={}, rows=[], items=[], total=0)
