@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tlparse_tasks.legacy_diff import (
+from devtools.legacy_diff import (
     CORPUS,
     DEFAULT_ALLOWLIST,
     DEFAULT_LEGACY,
@@ -390,7 +390,7 @@ def test_corpus_matches_legacy(log: Path) -> None:
 
 def test_json_differing_only_by_float_rounding_is_a_named_item(tmp_path: Path) -> None:
     """Legacy's inexact float parsing shows as `float-rounding`; any other change stays a plain difference."""
-    from tlparse_tasks.legacy_diff import FLOAT_ROUNDING, compare_file, json_rounding_only
+    from devtools.legacy_diff import FLOAT_ROUNDING, compare_file, json_rounding_only
 
     legacy, ours = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     legacy.write_text('{"t":1715885247.9018197,"n":1}\n{"x":"same"}\n')
@@ -407,7 +407,7 @@ def test_json_differing_only_by_float_rounding_is_a_named_item(tmp_path: Path) -
 
 
 def test_html_numbers_off_by_rounding_become_one_named_item() -> None:
-    from tlparse_tasks.legacy_diff import FLOAT_ROUNDING, compare_html
+    from devtools.legacy_diff import FLOAT_ROUNDING, compare_html
 
     legacy = "<p>Dynamo Time: 0.025464773178100582</p><p>Ops: 3</p>"
     assert compare_html(legacy, "<p>Dynamo Time: 0.025464773178100586</p><p>Ops: 3</p>") == [(FLOAT_ROUNDING, 1)]

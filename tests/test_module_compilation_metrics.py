@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from devtools.legacy_diff import FLOAT_ROUNDING, compare_html
 from tests.browser_support import build_report
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.fixture_modules import LEGACY, modules_yaml_with, render_alone
 from tests.logs import cid, entry, write
-from tlparse_tasks.legacy_diff import FLOAT_ROUNDING, compare_html
 from tlparse_tasks.module_api import ModuleOutput
 from tlparse_tasks.modules import metrics_model
 

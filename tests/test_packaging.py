@@ -30,7 +30,7 @@ def test_wheel_install_in_a_fresh_venv_renders_a_report(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip()
     package = Path(site)
     for name in ("modules.yaml", "templates/index.html", "templates/static/modules.js",
-                 "templates/static/style.css", "templates/stack_trie.html", "schemas/manifest.schema.json"):
+                 "templates/static/style.css", "templates/stack_trie.html", "store/schemas/manifest.schema.json"):
         assert (package / name).is_file(), name
     log = write(tmp_path / "t.log", simple_log())
     run = subprocess.run([str(venv / "bin" / "tlparse"), str(log), "-o", str(tmp_path / "out"), "--no-browser"],

@@ -9,11 +9,12 @@ import orjson
 import pytest
 
 from tests.logs import PREFIX, cid, entry, write
-from tlparse_tasks.parse.compile_id import CompileId, group_of_directory
 from tlparse_tasks.parse.glog import parse_glog
-from tlparse_tasks.parse.outputs import OutputPlanner, cache_suffix, numbered
+from tlparse_tasks.parse.outputs import OutputPlanner, numbered
 from tlparse_tasks.parse.parser import parse_log
 from tlparse_tasks.parse.stats import format_stats
+from tlparse_tasks.rules.compile_id import CompileId, group_of_directory
+from tlparse_tasks.rules.status import cache_suffix
 
 
 def test_glog_prefix_is_unanchored_and_keeps_the_leading_space() -> None:

@@ -1,4 +1,4 @@
-"""The intermediate store matches its JSON Schemas (tlparse_tasks/schemas/*.schema.json).
+"""The intermediate store matches its JSON Schemas (tlparse_tasks/store/schemas/*.schema.json).
 
 Every corpus log is parsed once per module; each intermediate file is then validated against its
 schema (JSONL streams line by line). A crafted log covers the shapes the corpus lacks (invalid and
@@ -25,7 +25,7 @@ from tlparse_tasks.config import INTERMEDIATE_FILES
 from tlparse_tasks.parse.parser import parse_log
 from tlparse_tasks.resources import PACKAGE_DIR, schema_path
 
-SCHEMA_DIR = PACKAGE_DIR / "schemas"
+SCHEMA_DIR = PACKAGE_DIR / "store" / "schemas"
 ID_BASE = "https://tlparse-tasks.invalid/schemas/"
 LARGE_LOG = TORCH_213 / "11_large" / "dedicated_log_torch_trace_ubbygp7s.log.xz"
 SIMPLE_213 = TORCH_213 / "01_simple" / "dedicated_log_torch_trace_hv_7_v3h.log"

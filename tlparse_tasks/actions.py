@@ -39,7 +39,7 @@ def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dir
     out_path = Path(out)
     render = load_entry(spec["entry"])
     ctx = ModuleContext(spec["id"], out_path, dict(spec.get("options") or {}), run, template_dirs,
-                        tuple(spec.get("templates") or ()))
+                        tuple(spec.get("templates") or ()), tuple(spec.get("subscriptions") or ()))
     output = render(ctx)
     if not isinstance(output, ModuleOutput):
         raise TypeError(f"module {spec['id']} returned {type(output).__name__}, not ModuleOutput")
@@ -71,7 +71,7 @@ def _remove_stale_files(out: Path, record: Path, keep: set[str]) -> None:
 
 def run_assemble(out: str, records: list[str], run: dict[str, Any], template_dirs: list[str]) -> None:
     """Build index.html, modules.js and style.css from the module records only."""
-    from .index_page import build_index  # local: keeps doit's import of actions light
+    from .assemble.index_page import build_index  # local: keeps doit's import of actions light
 
     out_path = Path(out)
     loaded = [orjson.loads(Path(r).read_bytes()) for r in records]

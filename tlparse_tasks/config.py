@@ -16,13 +16,9 @@ from typing import Any
 
 import yaml
 
-from .parse.store import JSONL_STREAMS
 from .resources import template_path
+from .store.streams import INTERMEDIATE_FILES
 
-INTERMEDIATE_FILES = (
-    "manifest.json", "string_table.json", "chromium_events.json",
-    *(f"{name}.jsonl" for name in JSONL_STREAMS),
-)
 STRATEGIES = ("eager", "lazy", "hybrid")
 MODES = ("default", "export", "multi_rank")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")

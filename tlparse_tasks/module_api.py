@@ -19,6 +19,7 @@ import orjson
 from .atomic import write_bytes, write_chunks
 from .render import jinja_env
 from .safepath import inside
+from .store.reader import StoreReader
 
 SECTION_KINDS = ("html", "link", "lazy", "hybrid")
 
@@ -83,30 +84,29 @@ class ModuleContext:
     run: dict[str, Any]
     template_dirs: list[str]
     templates: tuple[str, ...] | None = None  # those declared in modules.yaml (None: any)
+    subscriptions: tuple[str, ...] | None = None  # those declared in modules.yaml (None: any)
     written: list[str] = field(default_factory=list)
 
-    @property
-    def intermediate(self) -> Path:
-        return self.out / "intermediate"
+    @functools.cached_property
+    def store(self) -> StoreReader:
+        """The intermediate store, limited to this module's subscriptions."""
+        return StoreReader(self.out, self.module_id, self.subscriptions)
 
     @property
     def eager(self) -> bool:
         """`--eager`: everything rendered statically, readable without JavaScript."""
         return bool(self.run.get("eager"))
 
-    @functools.cached_property
+    @property
     def manifest(self) -> dict[str, Any]:
-        return orjson.loads((self.intermediate / "manifest.json").read_bytes())  # type: ignore[no-any-return]
+        return self.store.manifest
 
     def read_json(self, name: str) -> Any:
-        return orjson.loads((self.intermediate / name).read_bytes())
+        return self.store.read_json(name)
 
     def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
-        """Stream the records of an intermediate JSONL file."""
-        with open(self.intermediate / name, "rb") as handle:
-            for line in handle:
-                if line.strip():
-                    yield orjson.loads(line)
+        """Stream the records of a subscribed JSONL file."""
+        return self.store.read_jsonl(name)
 
     def render(self, template: str, **data: Any) -> str:
         """Render a template the module declared: undeclared ones would not be file_deps, and

@@ -1,7 +1,7 @@
-"""Where templates, static assets, schemas and the default modules.yaml live.
+"""Where the built-in templates, static assets, schemas and modules.yaml live: inside the package.
 
-Installed, they sit inside the package (the wheel maps the top-level `templates/` and
-`modules.yaml` into it); in a source checkout they are at the repository root.
+The repository root keeps `modules.yaml` and `templates/` as links into the package, so a source
+checkout and an installed wheel read the very same files.
 """
 
 from __future__ import annotations
@@ -9,24 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def _source_root() -> Path | None:
-    root = PACKAGE_DIR.parent
-    if (root / "pyproject.toml").exists() and (root / "modules.yaml").exists():
-        return root
-    return None
+TEMPLATE_DIR = PACKAGE_DIR / "templates"
+SCHEMA_DIR = PACKAGE_DIR / "store" / "schemas"
 
 
 def template_dirs(config_dir: Path | None = None) -> list[Path]:
-    """Template search path: beside the modules.yaml in use first, then the tool's own."""
-    candidates = []
-    if config_dir is not None:
-        candidates.append(config_dir / "templates")
-    candidates.append(PACKAGE_DIR / "templates")
-    root = _source_root()
-    if root is not None:
-        candidates.append(root / "templates")
+    """Template search path: a `templates/` beside a custom modules.yaml first, then ours."""
+    candidates = [config_dir / "templates"] if config_dir is not None else []
+    candidates.append(TEMPLATE_DIR)
     seen: list[Path] = []
     for candidate in candidates:
         resolved = candidate.resolve()
@@ -44,14 +34,8 @@ def template_path(name: str, config_dir: Path | None = None) -> Path | None:
 
 
 def default_modules_yaml() -> Path:
-    packaged = PACKAGE_DIR / "modules.yaml"
-    if packaged.exists():
-        return packaged
-    root = _source_root()
-    if root is None:
-        raise FileNotFoundError("modules.yaml is missing from the installation")
-    return root / "modules.yaml"
+    return PACKAGE_DIR / "modules.yaml"
 
 
 def schema_path(name: str) -> Path:
-    return PACKAGE_DIR / "schemas" / f"{name}.schema.json"
+    return SCHEMA_DIR / f"{name}.schema.json"

@@ -18,8 +18,9 @@ from doit.tools import config_changed
 
 from . import __version__
 from .actions import STATIC_ASSETS, record_path, run_assemble, run_module, run_parse
-from .config import INTERMEDIATE_FILES, ModulesConfig, ModuleSpec
+from .config import ModulesConfig, ModuleSpec
 from .resources import template_dirs, template_path
+from .store.streams import INTERMEDIATE_FILES
 
 INDEX_TEMPLATE = "index.html"
 

@@ -12,7 +12,7 @@ EVENTS = "chromium_events.json"
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
-    source = ctx.intermediate / EVENTS
+    source = ctx.store.path(EVENTS)
     ctx.write_chunks(EVENTS, file_chunks(source))
     count = ctx.manifest["files"][EVENTS]["count"]
     output = ModuleOutput()

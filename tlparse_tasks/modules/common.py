@@ -9,8 +9,8 @@ from typing import Any
 
 from ..jsonfmt import serde_dumps
 from ..module_api import ModuleContext
-from ..parse.compile_id import UNKNOWN_DISPLAY, CompileId
 from ..parse.stacks import frame_filename, simplify_filename
+from ..rules.compile_id import UNKNOWN_DISPLAY, CompileId
 
 EVAL_WITH_KEY = re.compile(r"<eval_with_key>\.([0-9]+)")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
-from ..parse.compile_id import group_of_directory
+from ..rules.compile_id import group_of_directory
 from . import metrics_model as mm
 from .common import depth_prefix, frames, load_strings, output_of
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..jsonfmt import serde_dumps
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
-from ..parse.compile_id import UNKNOWN_GROUP, group_of_directory
+from ..rules.compile_id import UNKNOWN_GROUP, group_of_directory
 
 LEGACY_UNKNOWN_KEY = "unknown"
 

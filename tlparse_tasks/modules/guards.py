@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
-from ..parse.compile_id import group_of_directory
 from ..parse.envelope import STACK
+from ..rules.compile_id import group_of_directory
 from .common import Frame, depth_prefix, display_of, format_value, frames, load_strings, output_of, records
 
 GUARDS_SCRIPT = "static/guards.js"  # where the filter script goes, relative to OUT

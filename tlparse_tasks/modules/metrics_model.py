@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..parse.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
+from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
 from ..safepath import safe_href
 from .common import Frame, format_value, frames, truthy
 

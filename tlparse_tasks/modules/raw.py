@@ -14,7 +14,7 @@ import orjson
 
 from ..jsonfmt import serde_dumps
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, file_chunks
-from ..parse.store import JSONL_STREAMS
+from ..store.streams import JSONL_STREAMS
 
 TYPED_STREAMS = tuple(f"{name}.jsonl" for name in JSONL_STREAMS if name != "index")
 

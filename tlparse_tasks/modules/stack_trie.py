@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
-from ..parse.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
+from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
 
 EVAL_WITH_KEY = re.compile(r"<eval_with_key>\.([0-9]+)")
 STATUS_LEGEND = (

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
-from ..parse.compile_id import group_of_directory
+from ..rules.compile_id import group_of_directory
 from .common import format_value, load_strings, records
 from .guards import StackView, plural, stack_view
 

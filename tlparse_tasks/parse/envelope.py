@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .compile_id import COMPILE_ID_KEYS
+from ..rules.compile_id import COMPILE_ID_KEYS
 
 Check = Callable[[Any], str | None]  # returns an error text, or None when valid
 

@@ -7,13 +7,14 @@ The order of the checks below is the legacy parser registry order (spec §2.2).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import orjson
 
+from ..rules.names import eval_with_key_number, eval_with_key_page
+from ..rules.status import cache_suffix
 from ..safepath import safe_component
 
 # Sentinel envelopes whose payload is written verbatim as `{dir}/{key}.txt`, in registry order.
@@ -28,7 +29,6 @@ PAYLOAD_SENTINELS = (
     "inductor_pre_grad_graph",
     "dynamo_cpp_guards_str",
 )
-EVAL_WITH_KEY = re.compile(r"<eval_with_key>\.([0-9]+)")
 KERNEL_STACK_TRACES = "inductor_provenance_tracking_kernel_stack_traces"
 
 
@@ -49,17 +49,6 @@ class PlannedOutput:
             "kind": self.kind, "producer": self.producer, "url": self.url, "name": self.name,
             "number": self.number, "suffix": self.suffix, "readable_url": self.readable_url,
         }
-
-
-def cache_suffix(path: str) -> str:
-    """The ❌/✅/❓ marker legacy derives from the full relative path."""
-    if "cache_miss" in path:
-        return "❌"
-    if "cache_hit" in path:
-        return "✅"
-    if "cache_bypass" in path:
-        return "❓"
-    return ""
 
 
 def _is_json(text: str) -> bool:
@@ -145,9 +134,9 @@ class OutputPlanner:
                 errors.append(f"Parser artifact failed: Unsupported encoding: {artifact['encoding']}")
         if envelope.get("dump_file") is not None:
             name = envelope["dump_file"]["name"]
-            match = EVAL_WITH_KEY.search(name)
-            file = f"eval_with_key_{match.group(1)}" if match else safe_component(name)
-            candidates.append(("global", "dump_file", f"dump_file/{file}.html"))
+            number = eval_with_key_number(name)
+            page = eval_with_key_page(number) if number is not None else f"dump_file/{safe_component(name)}.html"
+            candidates.append(("global", "dump_file", page))
         if envelope.get("compilation_metrics") is not None:
             candidates.append(("html", "compilation_metrics", f"{directory}/compilation_metrics.html"))
         return self._number(candidates, payload), errors

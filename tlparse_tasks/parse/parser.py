@@ -18,39 +18,21 @@ import orjson
 
 from .. import __version__
 from ..atomic import write_bytes
+from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
+from ..rules.status import cache_status, cache_status_of_name, metrics_status, worst_status
 from ..safepath import safe_component
+from ..store.streams import JSONL_STREAMS, PARSE_STATE_FILE, intermediate_dir, stream_for
+from ..store.writers import ChromiumArrayWriter, StreamWriter, remove_stale_temps
 from . import stacks
-from .compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
 from .envelope import STACK, envelope_type, optional, unknown_keys, validate
 from .glog import parse_glog
 from .outputs import OutputPlanner, PlannedOutput
 from .stats import empty_stats
-from .store import JSONL_STREAMS, ChromiumArrayWriter, StreamWriter, remove_stale_temps
 
 MANIFEST_VERSION = "2.1"
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: metrics statuses kept as a list per compile id
 MAX_REPORTED_PROBLEMS = 100
 
-# Which intermediate file each envelope type goes to; anything unlisted is a generic artifact.
-ROUTES: dict[str, str] = {
-    **{key: "graphs" for key in (
-        "dynamo_output_graph", "aot_forward_graph", "aot_backward_graph", "aot_inference_graph",
-        "aot_joint_graph", "inductor_pre_grad_graph", "inductor_post_grad_graph",
-        "optimize_ddp_split_graph", "optimize_ddp_split_child", "compiled_autograd_graph",
-        "graph_dump")},
-    "inductor_output_code": "codegen",
-    "dump_file": "codegen",
-    **{key: "guards" for key in (
-        "dynamo_guards", "dynamo_cpp_guards_str", "guard_added_fast", "symbolic_shape_specialization",
-        "guard_added", "propagate_real_tensors_provenance", "create_unbacked_symbol",
-        "expression_created")},
-    **{key: "compilation_metrics" for key in (
-        "compilation_metrics", "bwd_compilation_metrics",
-        "aot_autograd_backward_compilation_metrics", "dynamo_start")},
-    **{key: "tensor_metadata" for key in ("describe_storage", "describe_tensor", "describe_source")},
-    **{key: "export" for key in ("exported_program", "missing_fake_kernel", "mismatched_fake_kernel")},
-}
-CACHE_MARKERS = ("cache_hit", "cache_miss", "cache_bypass")
 RAW_EXTRA_KEYS = ("timestamp", "thread", "pathname", "lineno")
 
 
@@ -285,15 +267,14 @@ class LogParser:
             self.report(record.line, message)
         entry["outputs"] += len(outputs)
 
-        stream = ROUTES.get(kind, "artifacts")
         metadata = envelope.get(kind)
+        stream = stream_for(kind, metadata)
         if kind == "artifact" and metadata is not None:
             name = metadata["name"]
             state["artifact_counts"][name] = state["artifact_counts"].get(name, 0) + 1
-            marker = next((m for m in CACHE_MARKERS if m in name), None)
-            if marker is not None:
-                stream = "cache"
-                self._note_cache(entry, marker)
+            cache = cache_status_of_name(name)
+            if cache is not None:
+                self._note_cache(entry, cache)
         if kind == "compilation_metrics" and metadata is not None:
             if cid is not None:
                 self._note_metrics(cid, metadata)
@@ -346,21 +327,16 @@ class LogParser:
             entries[group] = entry
         return entry
 
-    def _note_cache(self, entry: dict[str, Any], marker: str) -> None:
-        status = marker.removeprefix("cache_")
+    def _note_cache(self, entry: dict[str, Any], status: str) -> None:
         self.state["cache"][status] += 1
         entry["cache"][status] = entry["cache"].get(status, 0) + 1
 
     def _note_metrics(self, cid: CompileId, metrics: dict[str, Any]) -> None:
         key = cid.metrics_key().directory
-        summary = self.state["metrics"].setdefault(key, {"error": False, "empty": False, "break": False})
-        if metrics.get("fail_type") is not None:
-            summary["error"] = True
-        if not metrics.get("graph_op_count"):
-            summary["empty"] = True
-        restarts = metrics.get("restart_reasons")
-        if restarts is None or len(restarts) > 0:
-            summary["break"] = True  # legacy: a missing list counts as a restart too
+        statuses = self.state["metrics"].setdefault(key, [])
+        status = metrics_status(metrics)
+        if status not in statuses:
+            statuses.append(status)
         self._note_failures(metrics)
 
     def _note_failures(self, metrics: dict[str, Any]) -> None:
@@ -432,10 +408,6 @@ def _guards_json_ok(payload: str) -> bool:
 
 # -- running a whole parse ------------------------------------------------------------------
 
-def intermediate_dir(out: Path) -> Path:
-    return out / "intermediate"
-
-
 def _hash_prefix(path: Path, length: int) -> Any:
     digest = hashlib.sha256()
     remaining = length
@@ -451,7 +423,7 @@ def _hash_prefix(path: Path, length: int) -> Any:
 
 def _load_resume(log: Path, idir: Path, options: ParseOptions) -> dict[str, Any] | None:
     """The saved resume point, if the log has only grown since it was written."""
-    state_path = idir / "parse_state.json"
+    state_path = idir / PARSE_STATE_FILE
     if not state_path.exists():
         return None
     try:
@@ -541,7 +513,7 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
         changed.append("string_table.json")
     if write_bytes(idir / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2)):
         changed.append("manifest.json")
-    write_bytes(idir / "parse_state.json", orjson.dumps({"format": STATE_FORMAT, "resume": new_resume}))
+    write_bytes(idir / PARSE_STATE_FILE, orjson.dumps({"format": STATE_FORMAT, "resume": new_resume}))
     if progress is not None:
         progress.close()
     return ParseResult(manifest, resume is not None, changed)
@@ -567,25 +539,10 @@ def _string_table(strings: dict[str, str]) -> list[str | None]:
 
 
 def compile_status(metrics: dict[str, Any], directory: str) -> str:
-    """Stack-trie colour of a compile id (legacy §2.5)."""
+    """Stack-trie colour of a compile id: the worst outcome of its metrics (attempt 0)."""
     cid = CompileId.from_directory(directory)
-    summary = metrics.get(cid.metrics_key().directory) if cid else None
-    if summary is None:
-        return "missing"
-    if summary["error"]:
-        return "error"
-    if summary["empty"]:
-        return "empty"
-    if summary["break"]:
-        return "break"
-    return "ok"
-
-
-def cache_status(counts: dict[str, int]) -> str | None:
-    for status in ("miss", "hit", "bypass"):
-        if counts.get(status):
-            return status
-    return None
+    statuses = metrics.get(cid.metrics_key().directory) if cid else None
+    return worst_status(statuses or ())
 
 
 def build_manifest(log: Path, size: int, digest: str, state: dict[str, Any],

@@ -2,10 +2,10 @@
 
 Usage (from anywhere; `scripts/legacy-diff` is the same command)::
 
-    python -m tlparse_tasks.legacy_diff LOG [LOG...] [--legacy PATH] [--ours-cmd CMD]
+    python -m devtools.legacy_diff LOG [LOG...] [--legacy PATH] [--ours-cmd CMD]
         [--allowlist legacy_allowlist.yaml] [--keep DIR] [--json] [-v]
-    python -m tlparse_tasks.legacy_diff --corpus [--large]      # what CI checks (see corpus_logs)
-    python -m tlparse_tasks.legacy_diff --legacy-out DIR --ours-out DIR   # compare, run nothing
+    python -m devtools.legacy_diff --corpus [--large]      # what CI checks (see corpus_logs)
+    python -m devtools.legacy_diff --legacy-out DIR --ours-out DIR   # compare, run nothing
 
 Each log is copied (an `.xz` is decompressed) into a scratch directory, then both tools run on that
 copy with `--no-browser --overwrite -o <dir>`. Ours also gets `--eager`: lazy modules then write

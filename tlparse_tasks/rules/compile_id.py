@@ -100,3 +100,9 @@ def group_of_directory(directory: str) -> tuple[str, str]:
         return UNKNOWN_GROUP, UNKNOWN_DISPLAY
     grouped = cid.grouped()
     return grouped.directory, grouped.display
+
+
+def display_of(directory: str) -> str:
+    """`-_0_0_1` → `[0/0_1]`; `unknown`, `unknown_N` and anything malformed → `(unknown)`."""
+    cid = CompileId.from_directory(directory)
+    return cid.display if cid else UNKNOWN_DISPLAY

@@ -7,6 +7,7 @@ its bytes changed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,17 +18,15 @@ import orjson
 from ..atomic import replace_if_changed
 from ..jsonfmt import serde_dumps
 
-JSONL_STREAMS = (
-    "graphs", "codegen", "guards", "compilation_metrics", "artifacts", "cache",
-    "tensor_metadata", "export", "index",
-)
-
 
 def dumps_line(record: dict[str, Any]) -> bytes:
+    """One JSONL line. orjson refuses integers beyond 64 bits and very deep nesting; the
+    standard library writes both (as exact integers), so the record is kept whole."""
     try:
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:  # e.g. an integer beyond 64 bits: keep it as text
-        return orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_BIGINT)
+    except TypeError:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass") + b"\n"
 
 
 class StreamWriter:

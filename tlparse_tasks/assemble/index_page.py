@@ -8,8 +8,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from . import __version__
-from .parse.stats import strict_failures
+from .. import __version__
+from ..parse.stats import strict_failures
 
 
 @dataclass

@@ -1,0 +1,46 @@
+"""Reading the store from a module: only the files it subscribes to, streamed."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .streams import intermediate_dir
+
+
+class SubscriptionError(PermissionError):
+    """A module read a store file it did not declare in modules.yaml (it would go stale)."""
+
+
+class StoreReader:
+    """The store of one report as one module may see it."""
+
+    def __init__(self, out: Path, module_id: str, subscriptions: tuple[str, ...] | None) -> None:
+        self.root = intermediate_dir(out)
+        self.module_id = module_id
+        self.subscriptions = subscriptions  # None: any file (tests, tools)
+
+    def path(self, name: str) -> Path:
+        """The path of a subscribed file; refuses any other."""
+        if self.subscriptions is not None and name not in self.subscriptions:
+            raise SubscriptionError(
+                f"module {self.module_id} reads {name}, which it does not subscribe to in modules.yaml")
+        return self.root / name
+
+    @functools.cached_property
+    def manifest(self) -> dict[str, Any]:
+        return self.read_json("manifest.json")  # type: ignore[no-any-return]
+
+    def read_json(self, name: str) -> Any:
+        return orjson.loads(self.path(name).read_bytes())
+
+    def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
+        """Stream the records of a JSONL file, one line at a time."""
+        with open(self.path(name), "rb") as handle:
+            for line in handle:
+                if line.strip():
+                    yield orjson.loads(line)

@@ -1,0 +1,61 @@
+"""The files of the intermediate store and which envelope types go to which file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..rules.status import cache_status_of_name
+
+#: The typed JSONL streams, in the order the parse opens them; `index` holds every line.
+JSONL_STREAMS = (
+    "graphs", "codegen", "guards", "compilation_metrics", "artifacts", "cache",
+    "tensor_metadata", "export", "index",
+)
+#: Every file a module may subscribe to.
+INTERMEDIATE_FILES = (
+    "manifest.json", "string_table.json", "chromium_events.json",
+    *(f"{name}.jsonl" for name in JSONL_STREAMS),
+)
+#: The parse's own resume point: not a subscription, never read by modules.
+PARSE_STATE_FILE = "parse_state.json"
+
+_GRAPHS = (
+    "dynamo_output_graph", "aot_forward_graph", "aot_backward_graph", "aot_inference_graph",
+    "aot_joint_graph", "inductor_pre_grad_graph", "inductor_post_grad_graph",
+    "optimize_ddp_split_graph", "optimize_ddp_split_child", "compiled_autograd_graph", "graph_dump",
+)
+_GUARDS = (
+    "dynamo_guards", "dynamo_cpp_guards_str", "guard_added_fast", "symbolic_shape_specialization",
+    "guard_added", "propagate_real_tensors_provenance", "create_unbacked_symbol", "expression_created",
+)
+_METRICS = (
+    "compilation_metrics", "bwd_compilation_metrics", "aot_autograd_backward_compilation_metrics",
+    "dynamo_start",
+)
+#: Envelope type → stream; anything unlisted is a generic artifact.
+ROUTES: dict[str, str] = {
+    **dict.fromkeys(_GRAPHS, "graphs"),
+    "inductor_output_code": "codegen",
+    "dump_file": "codegen",
+    **dict.fromkeys(_GUARDS, "guards"),
+    **dict.fromkeys(_METRICS, "compilation_metrics"),
+    **dict.fromkeys(("describe_storage", "describe_tensor", "describe_source"), "tensor_metadata"),
+    **dict.fromkeys(("exported_program", "missing_fake_kernel", "mismatched_fake_kernel"), "export"),
+}
+
+
+def stream_for(kind: str, metadata: Any) -> str:
+    """The stream an accepted envelope of type `kind` is written to.
+
+    Cache artifacts (`fx_graph_cache_miss`, …) get a stream of their own.
+    """
+    if kind == "artifact" and isinstance(metadata, dict) and \
+            cache_status_of_name(str(metadata.get("name", ""))) is not None:
+        return "cache"
+    return ROUTES.get(kind, "artifacts")
+
+
+def intermediate_dir(out: Path) -> Path:
+    """Where a report's store lives."""
+    return out / "intermediate"
