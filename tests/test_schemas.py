@@ -3,7 +3,8 @@
 Every corpus log is parsed once per module; each intermediate file is then validated against its
 schema (JSONL streams line by line). A crafted log covers the shapes the corpus lacks (invalid and
 other-rank lines, key conflicts, null metadata, links, broken lines), and negative tests show the
-schemas can fail.
+schemas can fail. Definitions the streams share (typed record, planned output…) live once, in
+common.schema.json; a `referencing` registry resolves the cross-file `$ref`s offline.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 from tests.conftest import CORPUS, LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.logs import cid, entry, write
-from tlparse_tasks.config import INTERMEDIATE_FILES
 from tlparse_tasks.parse.parser import parse_log
-from tlparse_tasks.resources import PACKAGE_DIR, schema_path
+from tlparse_tasks.resources import PACKAGE_DIR
+from tlparse_tasks.store.streams import INTERMEDIATE_FILES, JSONL_STREAMS
 
 SCHEMA_DIR = PACKAGE_DIR / "store" / "schemas"
 ID_BASE = "https://tlparse-tasks.invalid/schemas/"
@@ -31,6 +33,9 @@ LARGE_LOG = TORCH_213 / "11_large" / "dedicated_log_torch_trace_ubbygp7s.log.xz"
 SIMPLE_213 = TORCH_213 / "01_simple" / "dedicated_log_torch_trace_hv_7_v3h.log"
 EXPORT_213 = TORCH_213 / "08_export" / "dedicated_log_torch_trace_f5jej_pq.log"
 PRIVATE_FILES = {"parse_state.json"}  # resume state, deliberately without a schema
+SHARED = "common"  # common.schema.json: shared `$defs` only, the schema of no file
+SHARED_DEFS = ("typedRecord", "plannedOutput", "compileId", "glogTimestamp")
+TYPED_STREAMS = [name for name in JSONL_STREAMS if name != "index"]
 
 
 def corpus_logs() -> list[Path]:
@@ -50,8 +55,39 @@ def schema_name(filename: str) -> str:
 
 
 @cache
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema file by name (`graphs`, `common`, …); read once, never mutated."""
+    return {schema_name(p.name): json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(SCHEMA_DIR.glob("*.schema.json"))}
+
+
+@cache
+def registry() -> Registry[Any]:
+    """Every schema under its `$id`, so `common.schema.json#/$defs/…` resolves without a network."""
+    return Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in all_schemas().values())
+
+
+@cache
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_path(name).read_text(encoding="utf-8")))
+    return Draft202012Validator(all_schemas()[name], registry=registry())
+
+
+def resolve(schema: dict[str, Any], ref: str) -> Any:
+    """What `ref`, written inside `schema`, points at (raises if it points nowhere)."""
+    return registry().resolver(base_uri=schema["$id"]).lookup(ref).contents
+
+
+def refs_in(node: Any) -> Iterator[str]:
+    """Every `$ref` value anywhere in a schema."""
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from refs_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs_in(value)
 
 
 def documents(path: Path) -> Iterator[tuple[str, Any]]:
@@ -95,15 +131,10 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
 
 # -- the schemas themselves --------------------------------------------------------------------
 
-def all_schemas() -> dict[str, dict[str, Any]]:
-    return {schema_name(p.name): json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(SCHEMA_DIR.glob("*.schema.json"))}
-
-
-@pytest.mark.parametrize("name", sorted(schema_name(f) for f in INTERMEDIATE_FILES))
+@pytest.mark.parametrize("name", [*sorted(schema_name(f) for f in INTERMEDIATE_FILES), SHARED])
 def test_schema_is_valid_draft_2020_12(name: str) -> None:
     """Each schema is itself valid, self-describing and identified by its file name."""
-    schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    schema = all_schemas()[name]
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == f"{ID_BASE}{name}.schema.json"
@@ -114,17 +145,25 @@ def test_every_intermediate_file_has_a_schema(parsed: Callable[[Path], Path]) ->
     """Schemas and intermediate files correspond one to one (parse_state.json is private)."""
     written = {p.name for p in parsed(LEGACY_TESTS / "simple.log").iterdir()} - PRIVATE_FILES
     assert written == set(INTERMEDIATE_FILES)
-    assert set(all_schemas()) == {schema_name(f) for f in INTERMEDIATE_FILES}
+    assert set(all_schemas()) == {schema_name(f) for f in INTERMEDIATE_FILES} | {SHARED}
 
 
-def test_shared_definitions_are_identical() -> None:
-    """The `$defs` copied into several schemas (typed record, planned output) never drift apart."""
-    seen: dict[str, tuple[str, Any]] = {}
-    for name, schema in all_schemas().items():
-        for key, definition in schema.get("$defs", {}).items():
-            first = seen.setdefault(key, (name, definition))
-            assert definition == first[1], f"$defs/{key} differs between {first[0]} and {name}"
-    assert {"typedRecord", "plannedOutput"} <= set(seen)
+def test_stream_schemas_refer_to_the_shared_definitions() -> None:
+    """Typed streams are common.schema.json's typed record and the index uses its planned output;
+    no schema keeps a copy of a shared definition, and every `$ref` anywhere resolves."""
+    schemas = all_schemas()
+    assert set(schemas[SHARED]) == {"$schema", "$id", "title", "description", "$defs"}
+    assert set(schemas[SHARED]["$defs"]) == set(SHARED_DEFS)
+    for name in TYPED_STREAMS:
+        assert schemas[name]["$ref"] == "common.schema.json#/$defs/typedRecord", name
+    index = schemas["index"]["properties"]
+    assert index["outputs"]["items"]["$ref"] == "common.schema.json#/$defs/plannedOutput"
+    assert {"$ref": "common.schema.json#/$defs/compileId"} in index["compile_id"]["anyOf"]
+    for name, schema in schemas.items():
+        if name != SHARED:
+            assert not set(schema.get("$defs", {})) & set(SHARED_DEFS), f"{name} copies a shared $def"
+        for ref in refs_in(schema):
+            resolve(schema, ref)
 
 
 def test_record_envelopes_are_closed() -> None:
@@ -132,7 +171,7 @@ def test_record_envelopes_are_closed() -> None:
     schemas = all_schemas()
     for name in ("manifest", "index", "string_table"):
         assert schemas[name]["additionalProperties"] is False, name
-    defs = schemas["graphs"]["$defs"]
+    defs = schemas[SHARED]["$defs"]
     assert defs["typedRecord"]["additionalProperties"] is False
     assert defs["plannedOutput"]["additionalProperties"] is False
     assert defs["typedRecord"]["properties"]["extra"]["additionalProperties"] is True
@@ -229,17 +268,19 @@ def test_edge_case_store_matches_schemas(edge_case_store: Path) -> None:
 # -- the schemas can fail ------------------------------------------------------------------------
 
 def first_record(intermediate: Path, stream: str) -> dict[str, Any]:
-    return next(documents(intermediate / f"{stream}.jsonl"))[1]
+    record: dict[str, Any] = next(documents(intermediate / f"{stream}.jsonl"))[1]
+    return record
 
 
 def is_valid(name: str, document: Any) -> bool:
-    return validator(name).is_valid(document)
+    return bool(validator(name).is_valid(document))
 
 
 def required_keys(name: str) -> list[str]:
-    """The required keys of a record schema (typed streams keep theirs in `$defs/typedRecord`)."""
-    schema = validator(name).schema
-    return schema.get("required") or schema["$defs"]["typedRecord"]["required"]
+    """The required keys of a record schema (typed streams take theirs from the typed record they `$ref`)."""
+    schema = all_schemas()[name]
+    required: list[str] = schema.get("required") or resolve(schema, schema["$ref"])["required"]
+    return required
 
 
 @pytest.mark.parametrize("stream", [schema_name(f) for f in INTERMEDIATE_FILES if f.endswith(".jsonl")])
@@ -270,6 +311,9 @@ def test_wrong_shapes_fail(parsed: Callable[[Path], Path]) -> None:
         ("index", index, lambda r: r.update(status="fine")),
         ("index", index, lambda r: r.update(status="other_rank")),  # other_rank has no compile id
         ("index", index, lambda r: r["raw"].pop("timestamp")),
+        ("index", index, lambda r: r["raw"].update(timestamp="yesterday")),  # shared glogTimestamp
+        ("index", index, lambda r: r.update(compile_id="0/0")),  # shared compileId
+        ("index", index, lambda r: r["outputs"][0].update(kind="file")),  # shared plannedOutput
         ("string_table", {"string_table": ["a"]}, lambda r: r.update(string_table=[])),
         ("string_table", {"string_table": ["a"]}, lambda r: r.update(string_table=[1])),
     ]
