@@ -11,17 +11,13 @@ import orjson
 from . import __version__
 from .atomic import write_bytes
 from .config import load_entry
-from .module_api import ModuleContext, ModuleOutput
+from .module_api import ModuleContext, ModuleOutput, record_path
 from .parse.parser import ParseOptions, parse_log
 from .progress import ByteProgress
 from .render import jinja_env
 
 PROGRESS_MIN_BYTES = 4 << 20
 STATIC_ASSETS = ("modules.js", "style.css")
-
-
-def record_path(out: Path, module_id: str) -> Path:
-    return out / ".modules" / f"{module_id}.json"
 
 
 def run_parse(log: str, out: str, options: dict[str, Any], show_progress: bool | None = None) -> None:
@@ -34,21 +30,20 @@ def run_parse(log: str, out: str, options: dict[str, Any], show_progress: bool |
     parse_log(log_path, Path(out), ParseOptions(**options), stderr=sys.stderr, progress=progress)
 
 
-def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dirs: list[str]) -> None:
+def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dirs: list[str],
+               fingerprint: str = "") -> None:
     """Render one module and record what it produced in `OUT/.modules/<id>.json`."""
     out_path = Path(out)
     render = load_entry(spec["entry"])
     ctx = ModuleContext(spec["id"], out_path, dict(spec.get("options") or {}), run, template_dirs,
-                        tuple(spec.get("templates") or ()), tuple(spec.get("subscriptions") or ()))
+                        tuple(spec.get("templates") or ()), tuple(spec.get("subscriptions") or ()),
+                        strategy=str(spec.get("strategy", "eager")), fingerprint=fingerprint)
     output = render(ctx)
     if not isinstance(output, ModuleOutput):
         raise TypeError(f"module {spec['id']} returned {type(output).__name__}, not ModuleOutput")
-    for relative in ctx.written:
-        if relative not in output.files:
-            output.files.append(relative)
-    record = {"module": spec, "tool_version": __version__, **output.to_json()}
+    record = ctx.record(output, spec, __version__)
     path = record_path(out_path, spec["id"])
-    _remove_stale_files(out_path, path, set(output.files))
+    _remove_stale_files(out_path, path, set(record["files"]))
     write_bytes(path, orjson.dumps(record, option=orjson.OPT_INDENT_2))
 
 

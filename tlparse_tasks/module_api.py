@@ -9,6 +9,7 @@ else.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,36 +22,27 @@ from .render import jinja_env
 from .safepath import inside
 from .store.reader import StoreReader
 
-SECTION_KINDS = ("html", "link", "lazy", "hybrid")
+SECTION_KINDS = ("html", "hybrid")
+RECORDS_DIR = ".modules"
 
 
-@dataclass
-class DirectoryEntry:
-    """One item under a compile id in the compile directory."""
-
-    compile_id: str
-    name: str
-    url: str
-    number: int | None = None
-    suffix: str = ""
-    cache_status: str | None = None
-    readable_url: str | None = None
-    lazy_loader: str | None = None
+def record_path(out: Path, module_id: str) -> Path:
+    """Where a module records what it wrote (`assemble`, `doit clean` and re-runs read it)."""
+    return out / RECORDS_DIR / f"{module_id}.json"
 
 
 @dataclass
 class IndexEntry:
     """A block of the index page.
 
-    kind: `html` (rendered markup), `link` (href + text), `lazy` (a shard that modules.js
-    loads and renders with `renderer` when opened) or `hybrid` (html summary plus lazy detail).
+    kind: `html` (rendered markup) or `hybrid` (an html summary plus a shard that modules.js
+    loads and renders with `renderer` when the reader opens it).
     """
 
     section: str
     title: str
     kind: str = "html"
     html: str = ""
-    href: str = ""
     shard: str = ""
     shard_module: str = ""
     renderer: str = ""
@@ -67,13 +59,25 @@ def listed_file(url: str | None, name: str, number: int | None, suffix: str = ""
 
 @dataclass
 class ModuleOutput:
+    """What a module made: its files (also those it did not list: the context adds every write)
+    and its blocks on the index page."""
+
     files: list[str] = field(default_factory=list)
-    directory_entries: list[DirectoryEntry] = field(default_factory=list)
     index_entries: list[IndexEntry] = field(default_factory=list)
-    scripts: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Unit:
+    """A slice of a module's work (one compile id, one page) that a re-run may skip.
+
+    `digest` covers exactly the data the slice's templates saw; `files` are what it wrote.
+    """
+
+    digest: str
+    files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -85,7 +89,47 @@ class ModuleContext:
     template_dirs: list[str]
     templates: tuple[str, ...] | None = None  # those declared in modules.yaml (None: any)
     subscriptions: tuple[str, ...] | None = None  # those declared in modules.yaml (None: any)
+    strategy: str = "eager"
+    fingerprint: str = ""  # the task's own digest (code, templates, options): salts unit digests
     written: list[str] = field(default_factory=list)
+    units: dict[str, Unit] = field(default_factory=dict)
+    _unit: Unit | None = None
+
+    @property
+    def lazy(self) -> bool:
+        """Defer costly rendering to the browser: a lazy or hybrid module, unless `--eager`."""
+        return self.strategy in ("lazy", "hybrid") and not self.eager
+
+    @functools.cached_property
+    def previous_units(self) -> dict[str, Unit]:
+        """The units the last run of this module recorded (none when its record is unreadable)."""
+        try:
+            record = orjson.loads(record_path(self.out, self.module_id).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        units = record.get("units") if isinstance(record, dict) else None
+        if not isinstance(units, dict):
+            return {}
+        return {key: Unit(str(u.get("digest")), [str(f) for f in u.get("files", ())])
+                for key, u in units.items() if isinstance(u, dict)}
+
+    def unit(self, key: str, data: Any) -> bool:
+        """Start the unit `key` whose templates will see `data`; True when it must be rendered.
+
+        When the last run rendered the same data with the same code and its files are still
+        there, the files carry over and the caller skips the work (returns False). Otherwise
+        every write until the next `unit()` call is attributed to this unit.
+        """
+        digest = unit_digest(self.fingerprint, data)
+        previous = self.previous_units.get(key)
+        if previous is not None and previous.digest == digest and all(
+                (self.out / f).is_file() for f in previous.files):
+            self.units[key] = previous
+            self.written.extend(previous.files)
+            self._unit = None
+            return False
+        self._unit = self.units[key] = Unit(digest)
+        return True
 
     @functools.cached_property
     def store(self) -> StoreReader:
@@ -118,14 +162,26 @@ class ModuleContext:
     def write_bytes(self, relative: str, data: bytes) -> str:
         """Write a report file at `relative` (inside OUT only) and remember it."""
         write_bytes(inside(self.out, relative), data)
-        self.written.append(relative)
+        self._wrote(relative)
         return relative
 
     def write_chunks(self, relative: str, chunks: Iterable[bytes]) -> str:
         """Stream a large file (inside OUT only) without holding it in memory."""
         write_chunks(inside(self.out, relative), chunks)
-        self.written.append(relative)
+        self._wrote(relative)
         return relative
+
+    def _wrote(self, relative: str) -> None:
+        self.written.append(relative)
+        if self._unit is not None:
+            self._unit.files.append(relative)
+
+    def record(self, output: ModuleOutput, spec: dict[str, Any], version: str) -> dict[str, Any]:
+        """`OUT/.modules/<id>.json`: the module, every file it wrote, its index blocks, its units."""
+        files = list(dict.fromkeys([*output.files, *self.written]))
+        return {"module": spec, "tool_version": version, "files": files,
+                "index_entries": [asdict(e) for e in output.index_entries],
+                "units": {k: asdict(u) for k, u in sorted(self.units.items())}}
 
     def write_text(self, relative: str, text: str) -> str:
         return self.write_bytes(relative, text.encode("utf-8", "surrogateescape"))
@@ -135,6 +191,19 @@ class ModuleContext:
         relative = f"data/{self.module_id}/{shard}.js"
         self.write_bytes(relative, shard_script(self.module_id, shard, data))
         return relative
+
+
+def unit_digest(fingerprint: str, data: Any) -> str:
+    """A digest of what a unit's templates see (dataclasses, dicts, strings…)."""
+    digest = hashlib.blake2b(fingerprint.encode(), digest_size=16)
+    digest.update(orjson.dumps(data, default=_fallback, option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
 
 
 def file_chunks(path: Path, limit: int | None = None, size: int = 1 << 20) -> Iterator[bytes]:

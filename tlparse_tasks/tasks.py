@@ -8,6 +8,8 @@ links them.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,19 +104,32 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
+def module_source(spec: ModuleSpec) -> Path | None:
+    """The Python file of a module's entry point (found without importing it)."""
+    found = importlib.util.find_spec(spec.entry.partition(":")[0])
+    return Path(found.origin) if found is not None and found.origin else None
+
+
 def task_module(cfg: RunConfig, spec: ModuleSpec) -> dict[str, Any]:
-    """One report module: re-run only when its subscriptions, templates or options change."""
+    """One report module: re-run when its subscriptions, templates, source file or options change.
+
+    The same digest salts the module's per-unit digests, so a code or template change re-renders
+    every unit while a grown log re-renders only the units whose data changed.
+    """
+    source = module_source(spec)
     templates = _resolve_templates(cfg, spec.templates)
     run = cfg.module_run_options()
-    digest = {"module": spec.to_json(), "run": run, "templates": _digest_files(templates),
+    digest = {"module": spec.to_json(), "run": run,
+              "templates": _digest_files([*templates, *([source] if source else [])]),
               "version": __version__}
+    fingerprint = hashlib.sha256(json.dumps(digest, sort_keys=True).encode()).hexdigest()
     return {
         "basename": "module",
         "name": spec.id,
         "doc": spec.name,
-        "actions": [(run_module, [spec.to_json(), norm(cfg.out), run, cfg.template_dirs])],
+        "actions": [(run_module, [spec.to_json(), norm(cfg.out), run, cfg.template_dirs, fingerprint])],
         "file_dep": sorted({intermediate_file(cfg, s) for s in spec.subscriptions}
-                           | {norm(t) for t in templates}),
+                           | {norm(t) for t in templates} | ({norm(source)} if source else set())),
         "targets": [norm(record_path(cfg.out, spec.id))],
         "uptodate": [config_changed(digest)],
         "verbosity": 2,

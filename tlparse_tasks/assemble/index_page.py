@@ -21,7 +21,6 @@ class Block:
     title: str
     kind: str
     html: Markup
-    href: str
     shard: str
     shard_module: str
     renderer: str
@@ -59,7 +58,7 @@ def blocks_from_records(records: list[dict[str, Any]]) -> list[Block]:
     entries.sort(key=lambda item: (item[0], item[1]))
     # Module HTML was rendered by autoescaping templates, so it is trusted markup here.
     return [Block(record["module"]["id"], entry["section"], entry["title"], entry["kind"],
-                  Markup(entry["html"]), entry["href"], entry["shard"],
+                  Markup(entry["html"]), entry["shard"],
                   entry["shard_module"] or record["module"]["id"], entry["renderer"])
             for _, _, record, entry in entries]
 
