@@ -52,3 +52,25 @@ def write_chunks(path: Path, chunks: Iterable[bytes]) -> bool:
         os.unlink(temp)
         raise
     return replace_if_changed(Path(temp), path)
+
+
+def link_or_copy(source: Path, path: Path) -> bool:
+    """Make `path` hold `source`'s bytes without storing them twice: a hard link when the two
+    share a filesystem, else a copy. Atomic (a temp name, then `os.replace`), never writing
+    into `source`: every writer in this tool replaces files, so a linked file is never edited
+    in place. Returns True if `path` changed."""
+    try:
+        if path.exists() and os.path.samefile(source, path):
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name[:40]}.{os.getpid()}.link.tmp")
+    temp.unlink(missing_ok=True)
+    try:
+        os.link(source, temp)
+    except OSError:  # another filesystem, or links not allowed
+        with open(source, "rb") as src:
+            return write_chunks(path, iter(lambda: src.read(1 << 20), b""))
+    os.replace(temp, path)
+    return True

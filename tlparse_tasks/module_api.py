@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .atomic import write_bytes, write_chunks
+from .atomic import link_or_copy, write_bytes, write_chunks
 from .render import jinja_env
 from .safepath import inside
 from .store.reader import StoreReader
@@ -168,6 +168,13 @@ class ModuleContext:
     def write_chunks(self, relative: str, chunks: Iterable[bytes]) -> str:
         """Stream a large file (inside OUT only) without holding it in memory."""
         write_chunks(inside(self.out, relative), chunks)
+        self._wrote(relative)
+        return relative
+
+    def link_file(self, relative: str, source: Path) -> str:
+        """Put `source` (a store file, the log) at `relative` as a hard link where possible:
+        the same bytes are not stored twice."""
+        link_or_copy(source, inside(self.out, relative))
         self._wrote(relative)
         return relative
 

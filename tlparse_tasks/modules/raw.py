@@ -2,7 +2,7 @@
 
 `raw.jsonl` is the legacy machine format: the string table first, then one sorted-key object per
 envelope (with timestamp, thread, pathname, lineno and `payload_filename`). `payloads/` keeps
-the payloads no other file holds; `raw.log` is a byte copy of the log.
+the payloads no other file holds; `raw.log` is the log itself (a hard link where possible).
 """
 
 from __future__ import annotations
@@ -39,10 +39,20 @@ def write_payloads(ctx: ModuleContext) -> int:
     return count
 
 
+def write_raw_log(ctx: ModuleContext) -> None:
+    """raw.log holds exactly the bytes that were parsed: a hard link to the log when it has not
+    grown since (torch only appends to its logs), else a copy of the parsed prefix."""
+    source = ctx.manifest["source"]
+    log = Path(source["path"])
+    if log.stat().st_size == source["size"]:
+        ctx.link_file("raw.log", log)
+    else:
+        ctx.write_chunks("raw.log", file_chunks(log, limit=source["size"]))
+
+
 def render(ctx: ModuleContext) -> ModuleOutput:
     ctx.write_chunks("raw.jsonl", raw_jsonl_chunks(ctx))
-    source = ctx.manifest["source"]  # exactly the bytes that were parsed
-    ctx.write_chunks("raw.log", file_chunks(Path(source["path"]), limit=source["size"]))
+    write_raw_log(ctx)
     payloads = write_payloads(ctx)
     html = ctx.render("raw.html", payloads=payloads, source=ctx.manifest["source"])
     return ModuleOutput(index_entries=[IndexEntry(section="downloads", title="Downloads", order=100, html=html)])
