@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,3 +90,150 @@ def test_cli_reports_config_errors_in_one_line(tmp_path: Path, capsys: pytest.Ca
     assert main(["--modules-config", str(tmp_path / "modules.yaml"), "--list-modules"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error: ") and ":7: modules[stack_trie].strategy" in err[0]
+
+
+# -- typed module options ----------------------------------------------------------------------
+
+OPTIONS_MODULE = "options_fixture_module"  # written into tmp_path by the `options_module` fixture
+DEFAULT_OPTIONS = '''\
+    mode: Literal["fast", "slow"] = "fast"
+    limit: int = 10
+    ratio: float = 0.5
+    label: str | None = None
+    verbose: bool = False
+'''
+
+
+def options_module_source(options_body: str = DEFAULT_OPTIONS, decorator: str = "@dataclass(frozen=True)") -> str:
+    """A report module whose `Options` has this body; it writes the options it got to options.json."""
+    return f'''\
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from tlparse_tasks.module_api import ModuleOutput
+
+
+{decorator}
+class Options:
+{options_body}
+
+def render(ctx):
+    ctx.write_text("options.json", json.dumps(ctx.options, sort_keys=True))
+    return ModuleOutput()
+'''
+
+
+@pytest.fixture
+def options_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Writes `options_fixture_module.py` on sys.path: the default source, or the test's own."""
+    folder = tmp_path / "modules_on_path"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+
+    def write_module(source: str) -> None:
+        sys.modules.pop(OPTIONS_MODULE, None)
+        (folder / f"{OPTIONS_MODULE}.py").write_text(source)
+
+    write_module(options_module_source())
+    yield write_module
+    sys.modules.pop(OPTIONS_MODULE, None)
+
+
+def with_options(options: str) -> str:
+    """GOOD plus a module `opts` whose `options:` YAML (indented, may span lines) starts on line 14."""
+    return GOOD + f"""\
+  - id: opts
+    name: Options
+    entry: {OPTIONS_MODULE}:render
+    subscriptions: [manifest.json]
+    strategy: eager
+{options}"""
+
+
+@pytest.mark.usefixtures("options_module")
+@pytest.mark.parametrize(("options", "line", "expected"), [
+    ("    options: {mdoe: slow}\n", 14,
+     "modules[opts].options.mdoe: unknown option (allowed: mode, limit, ratio, label, verbose)"),
+    ("    options:\n      limit: 3\n      mdoe: slow\n", 16,
+     "modules[opts].options.mdoe: unknown option (allowed: mode, limit, ratio, label, verbose)"),
+    ("    options: {mode: quick}\n", 14, "modules[opts].options.mode: `quick` is not one of fast, slow"),
+    ("    options: {mode: 3}\n", 14, "modules[opts].options.mode: expected one of fast, slow, not an integer"),
+    ("    options:\n      limit: ten\n", 15, "modules[opts].options.limit: expected an integer, not a string"),
+    ("    options: {limit: true}\n", 14, "modules[opts].options.limit: expected an integer, not a boolean"),
+    ("    options: {limit: null}\n", 14, "modules[opts].options.limit: expected an integer, not null"),
+    ("    options: {ratio: [1]}\n", 14, "modules[opts].options.ratio: expected a number, not a list"),
+    ("    options: {label: 7}\n", 14, "modules[opts].options.label: expected a string, not an integer"),
+    ("    options: {verbose: 'yes'}\n", 14, "modules[opts].options.verbose: expected a boolean, not a string"),
+    ("    options: [mode]\n", 14, "modules[opts].options: expected a mapping"),
+])
+def test_option_errors_name_the_file_line_and_key(tmp_path: Path, options: str, line: int, expected: str) -> None:
+    assert error_of(tmp_path, with_options(options)) == f"{tmp_path / 'modules.yaml'}:{line}: {expected}"
+
+
+def test_valid_options_are_typed_and_defaults_fill_the_rest(tmp_path: Path, options_module: object) -> None:
+    spec = load_text(tmp_path, with_options("    options: {mode: slow, ratio: 2, label: x}\n")).get("opts")
+    assert spec.options == {"mode": "slow", "limit": 10, "ratio": 2.0, "label": "x", "verbose": False}
+    assert type(spec.options["ratio"]) is float
+    assert json.loads(json.dumps(spec.to_json()))["options"] == spec.options  # it goes into task digests
+    assert load_text(tmp_path, with_options("")).get("opts").options == {
+        "mode": "fast", "limit": 10, "ratio": 0.5, "label": None, "verbose": False}
+
+
+def test_a_module_without_options_refuses_any(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD + "    options: {colour: blue}\n")
+    assert message == (f"{tmp_path / 'modules.yaml'}:9: modules[stack_trie].options.colour: "
+                       "unknown option (allowed: none; the module declares no options)")
+
+
+def test_a_required_option_must_be_given(tmp_path: Path, options_module: Callable[[str], None]) -> None:
+    options_module(options_module_source("    mode: Literal['fast', 'slow']\n    limit: int = 1\n"))
+    assert ":14: modules[opts].options.mode: missing required option" in error_of(
+        tmp_path, with_options("    options: {limit: 2}\n"))
+    assert ":9: modules[opts].options.mode: missing required option" in error_of(tmp_path, with_options(""))
+    assert load_text(tmp_path, with_options("    options: {mode: slow}\n")).get("opts").options == {
+        "mode": "slow", "limit": 1}
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("    names: list[str] = ()\n", "unsupported option type `list[str]`"),
+    ("    limit: int = 'ten'\n", "default of `limit`: expected an integer, not a string"),
+    ("    limit: Missing = 1\n", "name 'Missing' is not defined"),
+])
+def test_a_bad_declaration_is_reported_at_the_entry(tmp_path: Path, options_module: Callable[[str], None],
+                                                    body: str, expected: str) -> None:
+    options_module(options_module_source(body))
+    message = error_of(tmp_path, with_options(""))
+    assert f":11: modules[opts].entry: `{OPTIONS_MODULE}.Options`: {expected}" in message
+
+
+def test_options_must_be_a_dataclass(tmp_path: Path, options_module: Callable[[str], None]) -> None:
+    options_module(options_module_source(decorator=""))
+    assert f"`{OPTIONS_MODULE}.Options`: must be a dataclass" in error_of(tmp_path, with_options(""))
+
+
+def test_the_shipped_drain_option_is_checked(tmp_path: Path) -> None:
+    """The example from the brief: a typo in compilation_metrics' `drain` is one line, before any work."""
+    shipped = default_modules_yaml().read_text()
+    assert load_config(default_modules_yaml()).get("compilation_metrics").options == {"drain": "normalised"}
+    for edit, expected in [(("drain:", "drian:"), "modules[compilation_metrics].options.drian: "
+                                                  "unknown option (allowed: drain)"),
+                           (("drain: normalised", "drain: normalized"), "modules[compilation_metrics].options"
+                            ".drain: `normalized` is not one of legacy, normalised")]:
+        text = shipped.replace(*edit)
+        line = next(n for n, row in enumerate(text.splitlines(), 1) if edit[1] in row)
+        assert error_of(tmp_path, text) == f"{tmp_path / 'modules.yaml'}:{line}: {expected}"
+
+
+def test_valid_options_reach_the_module(tmp_path: Path, simple_log: Path, options_module: object) -> None:
+    """Through the real command: the module's ctx.options are the checked values, defaults included."""
+    from tlparse_tasks.cli import main
+
+    config = tmp_path / "modules.yaml"
+    config.write_text(with_options("    options:\n      mode: slow\n      limit: 3\n"))
+    out = tmp_path / "out"
+    assert main([str(simple_log), "-o", str(out), "--no-browser", "-j", "1", "--modules-config", str(config)]) == 0
+    assert json.loads((out / "options.json").read_text()) == {
+        "mode": "slow", "limit": 3, "ratio": 0.5, "label": None, "verbose": False}

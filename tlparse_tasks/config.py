@@ -3,16 +3,24 @@
 Validation is strict and specific, in the manner of MkDocs' config schema: every error names
 the file, the line and the key, unknown keys are refused, subscriptions must name real
 intermediate files, and every entry point must import.
+
+A module's `options:` are typed by an `Options` dataclass beside its entry function (MkDocs
+plugins declare their config the same way). They are checked here, before any work, so a typo
+in modules.yaml is a one-line error instead of a traceback mid-run; defaults fill the rest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -23,6 +31,8 @@ STRATEGIES = ("eager", "lazy", "hybrid")
 MODES = ("default", "export", "multi_rank")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+#: The dataclass, in the module that holds a module's entry function, that types its options.
+OPTIONS_ATTRIBUTE = "Options"
 
 
 class ConfigError(ValueError):
@@ -75,6 +85,96 @@ def load_entry(entry: str) -> Callable[..., Any]:
     if not callable(function):
         raise TypeError(f"{entry} is not callable")
     return function  # type: ignore[no-any-return]
+
+
+# -- typed module options ----------------------------------------------------------------------
+
+class OptionValueError(ValueError):
+    """A value that does not fit its option's declared type; the message says why."""
+
+
+_SCALARS: dict[type, str] = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+_KINDS: dict[type, str] = {**_SCALARS, type(None): "null", list: "a list", dict: "a mapping"}
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One declared option: how to check a value and, unless it is required, its default."""
+
+    name: str
+    check: Callable[[Any], Any]  # the value to keep (JSON-serialisable), or OptionValueError
+    default: Any = _NO_DEFAULT
+
+    @property
+    def required(self) -> bool:
+        return self.default is _NO_DEFAULT
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), f"a {type(value).__name__}")
+
+
+def _scalar(kind: type, value: Any) -> Any:
+    if type(value) is kind:  # `is`: a YAML boolean is no integer
+        return value
+    if kind is float and type(value) is int:
+        return float(value)
+    raise OptionValueError(f"expected {_SCALARS[kind]}, not {_kind(value)}")
+
+
+def _choice(choices: tuple[Any, ...], value: Any) -> Any:
+    if any(type(value) is type(choice) and value == choice for choice in choices):
+        return value
+    allowed = ", ".join(str(choice) for choice in choices)
+    if any(type(value) is type(choice) for choice in choices):
+        raise OptionValueError(f"`{value}` is not one of {allowed}")
+    raise OptionValueError(f"expected one of {allowed}, not {_kind(value)}")
+
+
+def _optional(check: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else check(value)
+
+
+def _checker(annotation: Any) -> Callable[[Any], Any]:
+    """The check for one option's annotation: bool, int, float, str, Literal[...] or `X | None`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal and all(type(arg) in _SCALARS for arg in args):
+        return partial(_choice, args)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        (inner,) = (arg for arg in args if arg is not type(None))
+        return partial(_optional, _checker(inner))
+    if annotation in _SCALARS:
+        return partial(_scalar, annotation)
+    raise TypeError(f"unsupported option type `{annotation}` (use bool, int, float, str, Literal[...] or X | None)")
+
+
+def option_specs(declaration: Any) -> dict[str, OptionSpec]:
+    """The options an `Options` dataclass declares, its defaults checked against their types."""
+    if not (isinstance(declaration, type) and dataclasses.is_dataclass(declaration)):
+        raise TypeError("must be a dataclass")
+    hints = typing.get_type_hints(declaration)
+    specs: dict[str, OptionSpec] = {}
+    for option in dataclasses.fields(declaration):
+        check = _checker(hints[option.name])
+        default: Any = _NO_DEFAULT
+        if option.default is not dataclasses.MISSING:
+            default = option.default
+        elif option.default_factory is not dataclasses.MISSING:
+            default = option.default_factory()
+        if default is not _NO_DEFAULT:
+            try:
+                default = check(default)
+            except OptionValueError as error:
+                raise TypeError(f"default of `{option.name}`: {error}") from None
+        specs[option.name] = OptionSpec(option.name, check, default)
+    return specs
+
+
+def declared_options(entry: str) -> dict[str, OptionSpec]:
+    """The options of the module whose entry point is `entry` (none without an `Options`)."""
+    declaration = getattr(importlib.import_module(entry.partition(":")[0]), OPTIONS_ATTRIBUTE, None)
+    return {} if declaration is None else option_specs(declaration)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -206,12 +306,52 @@ def _module(reader: _Reader, node: yaml.Node, where: str, check_entries: bool) -
             if template_path(template, reader.path.parent) is None:
                 raise reader.fail(item, f"{where}.templates", f"no template named `{template}`")
             templates.append(template)
-    options: dict[str, Any] = {}
-    if "options" in fields:
-        options_node = value("options")
-        if not isinstance(options_node, yaml.MappingNode):
-            raise reader.fail(options_node, f"{where}.options", "expected a mapping")
-        options = yaml.safe_load(yaml.serialize(options_node)) or {}
+    options = _options(reader, node, fields, where, check_entries)
     description = reader.string(value("description"), f"{where}.description") if "description" in fields else ""
     return ModuleSpec(module_id, name, entry, tuple(subscriptions), strategy, tuple(modes),
                       tuple(templates), options, description)
+
+
+def _options(reader: _Reader, module_node: yaml.Node, fields: dict[str, tuple[yaml.Node, yaml.Node]],
+             where: str, check_entries: bool) -> dict[str, Any]:
+    """A module's `options:`, checked against the `Options` its entry's module declares.
+
+    Without `check_entries` nothing is imported, so nothing is declared: options stay as written.
+    """
+    node = fields["options"][1] if "options" in fields else None
+    if node is not None and not isinstance(node, yaml.MappingNode):
+        raise reader.fail(node, f"{where}.options", "expected a mapping")
+    if not check_entries:
+        return (yaml.safe_load(yaml.serialize(node)) or {}) if node is not None else {}
+    entry_node = fields["entry"][1]
+    try:
+        declared = declared_options(entry_node.value)
+    except (TypeError, NameError) as error:
+        declaration = f"{entry_node.value.partition(':')[0]}.{OPTIONS_ATTRIBUTE}"
+        raise reader.fail(entry_node, f"{where}.entry", f"`{declaration}`: {error}") from None
+    return _checked_options(reader, node, module_node, f"{where}.options", declared)
+
+
+def _checked_options(reader: _Reader, node: yaml.Node | None, module_node: yaml.Node, where: str,
+                     declared: dict[str, OptionSpec]) -> dict[str, Any]:
+    """`options:` (`node`, None when absent) checked against their declaration, defaults filled
+    in, in declared order."""
+    given = reader.mapping(node, where) if node is not None else {}
+    allowed = ", ".join(declared) or "none; the module declares no options"
+    for key, (key_node, _) in given.items():
+        if key not in declared:
+            raise reader.fail(key_node, f"{where}.{key}", f"unknown option (allowed: {allowed})")
+    options: dict[str, Any] = {}
+    for name, spec in declared.items():
+        if name not in given:
+            if spec.required:
+                raise reader.fail(node if node is not None else module_node, f"{where}.{name}",
+                                  "missing required option")
+            options[name] = spec.default
+            continue
+        value_node = given[name][1]
+        try:
+            options[name] = spec.check(yaml.safe_load(yaml.serialize(value_node)))
+        except OptionValueError as error:
+            raise reader.fail(value_node, f"{where}.{name}", str(error)) from None
+    return options

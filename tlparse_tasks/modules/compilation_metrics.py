@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
@@ -35,8 +36,16 @@ SHARD = "pages"
 PAGE_NAMES = {"compilation_metrics": "compilation metrics",
               "bwd_compilation_metrics": "backward compilation metrics",
               "aot_autograd_backward_compilation_metrics": "AOT autograd backward compilation metrics"}
-DRAIN_MODES = ("legacy", "normalised")
+Drain = Literal["legacy", "normalised"]
+DRAIN_MODES: tuple[str, ...] = get_args(Drain)
 INDEX, TYPED = 0, 1  # within one log line, the index record is replayed first
+
+
+@dataclass(frozen=True)
+class Options:
+    """This module's `options:` in modules.yaml, checked when it loads (see the docstring above)."""
+
+    drain: Drain = "normalised"
 
 
 def value_of(record: dict[str, Any], key: str) -> Any:
