@@ -45,6 +45,10 @@ def test_default_output_dir_is_tl_out(tmp_path: Path) -> None:
     (["empty", "--latest"], "Error: No files found in directory empty"),
     (["t.log", "--modules", "nope"], "Error: unknown module `nope` (see tlparse --list-modules)"),
     (["--all-ranks-html", "d", "--latest"], "Error: --latest cannot be used with --all-ranks-html"),
+    (["t.log", "-j", "-1"], "Error: -j/--jobs must be 0 (automatic) or a number of processes, not -1"),
+    (["t.log", "-e", "--modules", "stack_trie"],
+     "Error: module `stack_trie` does not run in export mode (see tlparse --list-modules)"),
+    (["d", "--all-ranks-html", "--modules", "nope"], "Error: unknown module `nope` (see tlparse --list-modules)"),
 ])
 def test_unusable_input_is_one_line_and_exit_1(tmp_path: Path, args: list[str], message: str) -> None:
     write(tmp_path / "t.log", make_simple_log())
@@ -54,6 +58,7 @@ def test_unusable_input_is_one_line_and_exit_1(tmp_path: Path, args: list[str], 
     assert result.returncode == 1
     assert result.stderr.strip() == message
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "tl_out").exists()  # refused before anything was written
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -188,14 +193,19 @@ def test_browser_is_not_opened_when_stdout_is_not_a_tty(tmp_path: Path, monkeypa
     assert len(opened) == 1
 
 
-def test_all_ranks_html_builds_one_report_per_rank_and_a_landing_page(tmp_path: Path) -> None:
+def messy_rank_logs(tmp_path: Path) -> Path:
+    """Two rank logs plus files that are not rank logs."""
     from tests.conftest import LEGACY_TESTS
 
     logs = tmp_path / "logs"
     logs.mkdir()
-    source = LEGACY_TESTS / "multi_rank_messy_input"
-    for path in source.iterdir():
+    for path in (LEGACY_TESTS / "multi_rank_messy_input").iterdir():
         (logs / path.name).write_bytes(path.read_bytes())
+    return logs
+
+
+def test_all_ranks_html_builds_one_report_per_rank_and_a_landing_page(tmp_path: Path) -> None:
+    logs = messy_rank_logs(tmp_path)
     out = tmp_path / "o"
     result = run(str(logs), "--all-ranks-html", "-o", str(out), "--no-browser")
     assert result.returncode == 0, result.stderr
@@ -209,3 +219,24 @@ def test_all_ranks_html_builds_one_report_per_rank_and_a_landing_page(tmp_path: 
     empty.mkdir()
     result = run(str(empty), "--all-ranks-html", "-o", str(tmp_path / "p"), "--no-browser")
     assert result.returncode == 1 and "No rank log files found in directory" in result.stderr
+
+
+def test_all_ranks_html_applies_the_run_options_to_every_rank(tmp_path: Path) -> None:
+    """--modules, -j, -p and --strict mean the same per rank as for one log."""
+    logs = messy_rank_logs(tmp_path)
+    rank_1 = logs / "dedicated_log_torch_trace_rank_1.log"
+    rank_1.write_text(rank_1.read_text() + "this is not a log line\n")
+    out = tmp_path / "o"
+    result = run(str(logs), "--all-ranks-html", "-o", str(out), "--no-browser", "--modules",
+                 "compile_directory,raw", "-j", "2", "--strict")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: rank 1: Something went wrong (--strict: the log had parse problems; see above)")
+    stats = [line for line in result.stderr.splitlines() if line.startswith("Stats {")]
+    assert len(stats) == 2 and stats[0] == "Stats { ok: 64 }" and stats[1] != stats[0]  # one per rank
+    assert (out / "index.html").is_file()  # the report is kept, as for one log
+    for rank in (0, 1):
+        assert (out / f"rank_{rank}" / "compile_directory.json").is_file()
+        assert (out / f"rank_{rank}" / "raw.jsonl").is_file()
+        assert "Stack trie" not in (out / f"rank_{rank}" / "index.html").read_text()
+    assert not (out / "rank_0" / "chromium_events.json").exists()

@@ -46,6 +46,53 @@ def test_doit_task_selection(tmp_path: Path) -> None:
     assert "Compile directory" not in (out / "index.html").read_text()
 
 
+def test_doit_list_writes_nothing(tmp_path: Path) -> None:
+    """Listing reads: no OUT, no dependency DB, not even the default `tl_out` of the working dir."""
+    for args in (["list"], ["list", "--all", f"out={tmp_path / 'out'}"], ["out=" + str(tmp_path / "o2"), "list"]):
+        result = doit("-f", str(REPO / "dodo.py"), *args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "assemble" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_doit_forget_without_a_task_name_forgets_the_report(tmp_path: Path) -> None:
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    assert doit(f"log={log}", f"out={out}").returncode == 0
+    forget = doit("forget", f"log={log}", f"out={out}")
+    assert forget.returncode == 0, forget.stderr
+    assert "forgetting module:stack_trie" in forget.stdout
+    again = doit(f"log={log}", f"out={out}")
+    assert ".  module:stack_trie" in again.stdout and ".  assemble" in again.stdout  # ran again
+
+
+def test_doit_clean_removes_what_the_report_wrote_and_nothing_else(tmp_path: Path) -> None:
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    assert doit(f"log={log}", f"out={out}").returncode == 0
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {"index.html", "modules.js", "style.css", "compile_directory.json", "raw.jsonl",
+            "intermediate/manifest.json", ".modules/raw.json"} <= written
+    (out / "notes.txt").write_text("mine")
+    (out / "-_0_0_0" / "mine.txt").write_text("mine too")
+    result = doit("clean", f"log={log}", f"out={out}")
+    assert result.returncode == 0, result.stderr
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert left == ["-_0_0_0", "-_0_0_0/mine.txt", ".tlparse-doit.db", "notes.txt"]
+    rebuilt = doit(f"log={log}", f"out={out}")
+    assert rebuilt.returncode == 0 and (out / "index.html").is_file()
+
+
+def test_doit_refuses_an_unknown_module_in_one_line(tmp_path: Path) -> None:
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    for var in ("modules=nosuch", "skip=nosuch"):
+        result = doit(f"log={log}", f"out={out}", var)
+        assert result.returncode != 0
+        assert result.stderr.strip() == "ERROR: unknown module `nosuch` (see tlparse --list-modules)"
+    assert not out.exists()
+
+
 NEW_MODULE = '''"""A module added by a user: counts compile ids."""
 
 from tlparse_tasks.module_api import IndexEntry, ModuleContext, ModuleOutput

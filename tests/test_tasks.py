@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tlparse_tasks.actions import run_assemble, run_module, run_parse
+from tlparse_tasks.actions import clean_assemble, clean_module, clean_parse, run_assemble, run_module, run_parse
 from tlparse_tasks.config import INTERMEDIATE_FILES, load_config
 from tlparse_tasks.loader import tasks_for
 from tlparse_tasks.resources import default_modules_yaml
-from tlparse_tasks.tasks import RunConfig, generate_tasks, norm, task_assemble, task_module, task_parse
+from tlparse_tasks.tasks import (
+    RunConfig,
+    doit_config,
+    generate_tasks,
+    norm,
+    task_assemble,
+    task_module,
+    task_parse,
+)
 
 
 @pytest.fixture
@@ -40,7 +48,7 @@ def test_module_task_depends_on_its_subscriptions_and_templates(cfg: RunConfig) 
     assert (task["basename"], task["name"]) == ("module", "compile_directory")
     deps = {Path(d).name for d in task["file_dep"]}
     assert deps == {"manifest.json", "index.jsonl", "compile_directory.html", "compile_directory_download.html",
-                    "artifact_list.html"}
+                    "artifact_list.html", "compile_directory.py"}  # its subscriptions, templates, source
     assert task["targets"] == [norm(cfg.out / ".modules" / "compile_directory.json")]
     assert len(task["uptodate"]) == 1  # two config_changed in one task re-run forever
 
@@ -91,6 +99,26 @@ def test_actions_are_picklable_for_parallel_runs(cfg: RunConfig) -> None:
             func, args = action
             assert func in (run_parse, run_module, run_assemble)
             pickle.dumps((func, args))
+
+
+def test_clean_actions_are_module_functions_of_plain_data(cfg: RunConfig) -> None:
+    """doit clean runs them; like the actions they must pickle (no lambdas, no closures)."""
+    cleans = {t.get("name", t["basename"]): t["clean"] for t in generate_tasks(cfg)}
+    assert cleans["parse"] == [(clean_parse, [norm(cfg.out)])]
+    assert cleans["stack_trie"] == [(clean_module, [norm(cfg.out), "stack_trie"])]
+    assert cleans["assemble"] == [(clean_assemble, [norm(cfg.out)])]
+    pickle.dumps(cleans)
+
+
+def test_doit_config_is_pure_and_names_every_task(cfg: RunConfig) -> None:
+    config = doit_config(cfg)
+    assert not cfg.out.exists()  # creating OUT is for the code that runs tasks
+    assert config["dep_file"] == norm(cfg.out / ".tlparse-doit.db")
+    assert config["default_tasks"] == ["parse", "module", "assemble"]
+    names = {t.name for t in tasks_for(cfg)}
+    assert set(config["default_tasks"]) <= names
+    cfg.selected = ()  # no module at all: there is no `module` group to name
+    assert doit_config(cfg)["default_tasks"] == ["parse", "assemble"]
 
 
 def test_doit_tasks_are_named_for_selection(cfg: RunConfig) -> None:

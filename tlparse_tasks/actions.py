@@ -1,8 +1,13 @@
-"""The doit actions: module-level functions taking plain data, so `-n N` can pickle them."""
+"""The doit actions: module-level functions taking plain data, so `-n N` can pickle them.
+
+The parser, the module API and Jinja are imported inside the actions that use them: `doit list`,
+`doit forget` and `tlparse --list-modules` load this file but run none of them.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +15,8 @@ import orjson
 
 from . import __version__
 from .atomic import write_bytes
-from .config import load_entry
-from .module_api import ModuleContext, ModuleOutput, record_path
-from .parse.parser import ParseOptions, parse_log
-from .progress import ByteProgress
-from .render import jinja_env
+from .module_api import RECORDS_DIR, record_path
+from .store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 
 PROGRESS_MIN_BYTES = 4 << 20
 STATIC_ASSETS = ("modules.js", "style.css")
@@ -22,17 +24,26 @@ STATIC_ASSETS = ("modules.js", "style.css")
 
 def run_parse(log: str, out: str, options: dict[str, Any], show_progress: bool | None = None) -> None:
     """Stage 1 as a doit action."""
+    from .parse.parser import ParseOptions, parse_log
+
     log_path = Path(log)
     size = log_path.stat().st_size
     if show_progress is None:
         show_progress = sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
-    progress = ByteProgress(size, log_path.name) if show_progress else None
+    progress = None
+    if show_progress:
+        from .progress import ByteProgress  # tqdm only when a bar is drawn
+
+        progress = ByteProgress(size, log_path.name)
     parse_log(log_path, Path(out), ParseOptions(**options), stderr=sys.stderr, progress=progress)
 
 
 def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dirs: list[str],
                fingerprint: str = "") -> None:
     """Render one module and record what it produced in `OUT/.modules/<id>.json`."""
+    from .config import load_entry
+    from .module_api import ModuleContext, ModuleOutput
+
     out_path = Path(out)
     render = load_entry(spec["entry"])
     ctx = ModuleContext(spec["id"], out_path, dict(spec.get("options") or {}), run, template_dirs,
@@ -55,18 +66,44 @@ def _remove_stale_files(out: Path, record: Path, keep: set[str]) -> None:
         previous = orjson.loads(record.read_bytes()).get("files", [])
     except orjson.JSONDecodeError:
         return
+    _remove_files(out, [r for r in previous if r not in keep])
+
+
+def _remove_files(out: Path, relatives: Iterable[str], dryrun: bool = False) -> list[str]:
+    """Remove these OUT-relative files (never a directory, never anything outside OUT: a symlink
+    is removed itself, not followed), then the directories they leave empty. Returns them."""
     root = out.resolve()
-    for relative in previous:
-        if relative in keep:
+    removed: list[str] = []
+    for relative in relatives:
+        path = out / relative
+        try:
+            inside = root in path.parent.resolve().parents or path.parent.resolve() == root
+        except OSError:
             continue
-        target = (out / relative).resolve()
-        if root in target.parents and target.is_file():
-            target.unlink()
+        if not inside or not (path.is_symlink() or path.is_file()):
+            continue
+        removed.append(relative)
+        if dryrun:
+            continue
+        path.unlink()
+        _remove_empty_parents(path.parent, root)
+    return removed
+
+
+def _remove_empty_parents(directory: Path, root: Path) -> None:
+    """`rmdir` upwards while empty, stopping at OUT."""
+    while directory.resolve() != root and root in directory.resolve().parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
 
 
 def run_assemble(out: str, records: list[str], run: dict[str, Any], template_dirs: list[str]) -> None:
     """Build index.html, modules.js and style.css from the module records only."""
-    from .assemble.index_page import build_index  # local: keeps doit's import of actions light
+    from .assemble.index_page import build_index
+    from .render import jinja_env
 
     out_path = Path(out)
     loaded = [orjson.loads(Path(r).read_bytes()) for r in records]
@@ -79,3 +116,34 @@ def run_assemble(out: str, records: list[str], run: dict[str, Any], template_dir
         if source is None:
             raise FileNotFoundError(f"static asset {asset} is missing")
         write_bytes(out_path / asset, source.read_bytes())
+
+
+# -- `doit clean`: each task removes what it wrote, and only that --------------------------------
+
+def _say(removed: list[str], dryrun: bool) -> None:
+    verb = "would remove" if dryrun else "removed"
+    for relative in removed:
+        print(f"{verb} {relative}")
+
+
+def clean_parse(out: str, dryrun: bool = False) -> None:
+    """The intermediate store (and its resume point)."""
+    names = [*INTERMEDIATE_FILES, PARSE_STATE_FILE]
+    _say(_remove_files(Path(out), [f"intermediate/{n}" for n in names], dryrun), dryrun)
+
+
+def clean_module(out: str, module_id: str, dryrun: bool = False) -> None:
+    """The files the module's record lists, then the record itself."""
+    out_path = Path(out)
+    record = record_path(out_path, module_id)
+    try:
+        files = [f for f in orjson.loads(record.read_bytes()).get("files", []) if isinstance(f, str)]
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        files = []
+    _say(_remove_files(out_path, [*files, f"{RECORDS_DIR}/{module_id}.json"], dryrun), dryrun)
+
+
+def clean_assemble(out: str, dryrun: bool = False) -> None:
+    """index.html and the static assets copied beside it."""
+    _say(_remove_files(Path(out), ["index.html", *STATIC_ASSETS], dryrun), dryrun)
+

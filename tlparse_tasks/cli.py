@@ -1,49 +1,28 @@
-"""`tlparse LOG -o OUT`: the legacy command line, driving the doit build in-process."""
+"""`tlparse LOG -o OUT`: the legacy command line, driving the doit build in-process (run.py)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import orjson
-from doit.reporter import ErrorOnlyReporter
 
 from . import __version__
 from .config import ConfigError, ModulesConfig, load_config
-from .loader import run_doit
-from .parse.stats import format_stats, strict_failures
 from .resources import default_modules_yaml
-from .tasks import RunConfig
+from .run import (
+    QuietReporter,
+    RunError,
+    RunOptions,
+    build_config,
+    build_report,
+    prepare_out,
+    split_names,
+    strict_error,
+    summarize,
+)
 
-
-class CliError(Exception):
-    """A problem with the user's input: printed as one `Error: ...` line, exit 1."""
-
-
-class QuietReporter(ErrorOnlyReporter):
-    """Legacy prints nothing per step; we keep the task outcomes for `-v` and tests."""
-
-    executed: list[str]
-    uptodate: list[str]
-
-    def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
-        super().__init__(outstream, options)
-        self.executed, self.uptodate = [], []
-        QuietReporter.last = self
-
-    def execute_task(self, task: Any) -> None:
-        if task.actions:
-            self.executed.append(task.name)
-
-    def skip_uptodate(self, task: Any) -> None:
-        if task.actions:
-            self.uptodate.append(task.name)
+__all__ = ["QuietReporter", "build_parser", "main"]  # QuietReporter: tests read its `last`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,76 +52,57 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--list-modules", action="store_true", help="list the report modules and exit")
     ours.add_argument("--modules-config", help="use this modules.yaml instead of the built-in one")
     ours.add_argument("-j", "--jobs", type=int, default=0,
-                      help="render modules in N processes (default: one per core, at most 4; 1: serially)")
+                      help="render modules in N processes (default: automatic, serial for small logs)")
     ours.add_argument("--eager", action="store_true", help="render every page statically (no JavaScript needed)")
     ours.add_argument("--parse-only", action="store_true", help="run only stage 1 (the intermediate store)")
     parser.add_argument("-V", "--version", action="version", version=f"tlparse {__version__} (tlparse-tasks)")
     return parser
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    """The run options the flags ask for (validated later, by run.build_config)."""
+    return RunOptions(
+        modules=split_names(args.modules) if args.modules is not None else None,
+        skip=split_names(args.skip_modules), export=args.export, plain_text=args.plain_text,
+        inductor_provenance=args.inductor_provenance, eager=args.eager,
+        custom_header_html=args.custom_header_html, strict=args.strict,
+        strict_compile_id=args.strict_compile_id, jobs=args.jobs, parse_only=args.parse_only,
+    )
 
 
 def resolve_log(path: str | None, latest: bool) -> Path:
     if path is None:
-        raise CliError("the log path is missing (usage: tlparse LOG [-o OUT])")
+        raise RunError("the log path is missing (usage: tlparse LOG [-o OUT])")
     given = Path(path)
     if latest:
         if not given.is_dir():
-            raise CliError(f"Input path {path} is not a directory (required when using --latest)")
+            raise RunError(f"Input path {path} is not a directory (required when using --latest)")
         try:
             files = [p for p in given.iterdir() if p.is_file()]
         except OSError as error:
-            raise CliError(f"Couldn't access directory {path}: {error.strerror}") from None
+            raise RunError(f"Couldn't access directory {path}: {error.strerror}") from None
         if not files:
-            raise CliError(f"No files found in directory {path}")
+            raise RunError(f"No files found in directory {path}")
         return max(files, key=lambda p: (p.stat().st_mtime, p.name))
     if not given.exists():
-        raise CliError(f"{path}: no such file")
+        raise RunError(f"{path}: no such file")
     if given.is_dir():
-        raise CliError(f"{path} is not a file (pass --latest to parse the newest log in it)")
+        raise RunError(f"{path} is not a file (pass --latest to parse the newest log in it)")
     if not given.is_file():
-        raise CliError(f"{path} is not a file")
+        raise RunError(f"{path} is not a file")
     try:
         with open(given, "rb") as handle:
             handle.read(1)
     except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
+        raise RunError(f"cannot read {path}: {error.strerror}") from None
     return given
-
-
-def _is_our_report_of(out: Path, log: Path) -> bool:
-    """True if OUT is a report this tool made from the same log (so it can be updated)."""
-    manifest = out / "intermediate" / "manifest.json"
-    try:
-        data = orjson.loads(manifest.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return False
-    return bool(data.get("source", {}).get("path") == str(log.resolve()))
-
-
-def prepare_out(out: Path, log: Path, overwrite: bool) -> None:
-    """Legacy rules, plus: our own report of the same log is updated incrementally."""
-    if out.exists() and not out.is_dir():
-        raise CliError(f"{out} exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if overwrite:
-            resolved = out.resolve()
-            if resolved == Path(resolved.anchor) or resolved == Path.home().resolve() or \
-                    resolved == Path.cwd().resolve() or resolved in log.resolve().parents:
-                raise CliError(f"refusing to delete {out}: it holds the log or is a top-level directory")
-            shutil.rmtree(out)
-        elif not _is_our_report_of(out, log):
-            raise CliError(f"Directory {out} already exists; pass --overwrite to replace it or use -o OUTDIR")
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def load_modules(path: str | None) -> ModulesConfig:
     try:
         return load_config(Path(path) if path else default_modules_yaml())
     except ConfigError as error:
-        raise CliError(str(error)) from None
+        raise RunError(str(error)) from None
 
 
 def list_modules(config: ModulesConfig) -> str:
@@ -153,57 +113,44 @@ def list_modules(config: ModulesConfig) -> str:
 
 
 def run_report(args: argparse.Namespace, config: ModulesConfig) -> int:
+    """One log → one report; legacy's closing behaviour: stats, strict checks, then the browser."""
     log = resolve_log(args.path, args.latest)
-    out = Path(args.out)
-    known = {m.id for m in config.modules}
-    selected = _split(args.modules) if args.modules is not None else None
-    skipped = _split(args.skip_modules)
-    for name in (*(selected or ()), *skipped):
-        if name not in known:
-            raise CliError(f"unknown module `{name}` (see tlparse --list-modules)")
-    prepare_out(out, log, args.overwrite)
-    cfg = RunConfig(
-        log=log, out=out, modules=config, mode="export" if args.export else "default",
-        plain_text=args.plain_text, export=args.export, inductor_provenance=args.inductor_provenance,
-        eager=args.eager, custom_header_html=args.custom_header_html,
-        selected=selected, skipped=skipped,
-    )
-    argv = ["run"]
-    jobs = args.jobs if args.jobs > 0 else min(4, os.cpu_count() or 1)
-    if jobs > 1 and not args.parse_only:
-        argv += ["-n", str(jobs), "-P", "process"]
-    if args.parse_only:
-        argv.append("parse")
-    code = run_doit(cfg, argv, {"reporter": QuietReporter, "outfile": sys.stderr})
-    if code != 0:
-        raise CliError(f"building the report failed (doit exit code {code})")
+    cfg = build_config(log, Path(args.out), config, options_from_args(args))
+    prepare_out(cfg.out, log, args.overwrite)
+    outcome = build_report(cfg)
     if args.verbose:
-        reporter = QuietReporter.last
-        print(f"ran: {', '.join(reporter.executed) or 'nothing'}; "
-              f"up to date: {', '.join(reporter.uptodate) or 'nothing'}", file=sys.stderr)
-    manifest = orjson.loads((out / "intermediate" / "manifest.json").read_bytes())
-    return finish(args, out, manifest)
-
-
-def finish(args: argparse.Namespace, out: Path, manifest: dict[str, Any]) -> int:
-    """Legacy's closing behaviour: stats, strict checks, then the browser."""
-    stats = manifest["stats"]
-    if not args.export:
-        if args.verbose:
-            for field, count in manifest["unknown_fields"].items():
-                print(f"Unknown field {field} ({count} times)", file=sys.stderr)
-        if manifest["unknown_fields"]:
-            names = ", ".join(f'"{f}"' for f in manifest["unknown_fields"])
-            print(f"Unknown fields: {{{names}}} (kept as generic artifacts in the report)", file=sys.stderr)
-        print(format_stats(stats), file=sys.stderr)
-        if args.strict and strict_failures(stats):
-            raise CliError("Something went wrong (--strict: the log had parse problems; see above)")
-    if args.strict_compile_id and manifest.get("missing_compile_id"):
-        raise CliError("Some log entries did not have compile id")
-    index = out / "index.html"
-    if not args.no_browser and not args.parse_only and sys.stdout.isatty() and index.exists():
-        webbrowser.open(index.resolve().as_uri())
+        print(f"ran: {', '.join(outcome.executed) or 'nothing'}; "
+              f"up to date: {', '.join(outcome.uptodate) or 'nothing'}", file=sys.stderr)
+    summarize(cfg, outcome.manifest, args.verbose, sys.stderr)
+    problem = strict_error(cfg, outcome.manifest)
+    if problem:
+        raise RunError(problem)
+    if not args.parse_only:
+        open_in_browser(cfg.out / "index.html", args.no_browser)
     return 0
+
+
+def run_ranks(args: argparse.Namespace, config: ModulesConfig) -> int:
+    """`--all-ranks-html`: PATH is a directory of per-rank logs."""
+    from .multi_rank import run_all_ranks
+
+    if args.latest:
+        raise RunError("--latest cannot be used with --all-ranks-html")
+    if args.path is None:
+        raise RunError("the log directory is missing (usage: tlparse DIR --all-ranks-html [-o OUT])")
+    landing = run_all_ranks(Path(args.path), Path(args.out), config, options_from_args(args),
+                            args.overwrite, args.verbose)
+    open_in_browser(landing, args.no_browser)
+    return 0
+
+
+def open_in_browser(page: Path, no_browser: bool) -> None:
+    """Legacy opens the report unless --no-browser; we also stay closed when stdout is no terminal."""
+    if no_browser or not sys.stdout.isatty() or not page.exists():
+        return
+    import webbrowser  # costs a few ms at start-up; only needed here
+
+    webbrowser.open(page.resolve().as_uri())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,11 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_modules(config))
             return 0
         if args.all_ranks_html:
-            from .multi_rank import run_all_ranks
-
-            return run_all_ranks(args, config)
+            return run_ranks(args, config)
         return run_report(args, config)
-    except CliError as error:
+    except RunError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -229,4 +174,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
-

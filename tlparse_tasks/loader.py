@@ -12,7 +12,7 @@ from doit.task import Task
 from .tasks import RunConfig, doit_config, generate_tasks
 
 
-class ReportTaskLoader(TaskLoader2):
+class ReportTaskLoader(TaskLoader2):  # type: ignore[misc]  # doit ships no type hints
     """Loads the parse → modules → assemble tasks for one report."""
 
     def __init__(self, cfg: RunConfig, extra_config: dict[str, Any] | None = None) -> None:
@@ -24,7 +24,10 @@ class ReportTaskLoader(TaskLoader2):
         pass
 
     def load_doit_config(self) -> dict[str, Any]:
-        return {**doit_config(self.cfg.out), **self.extra_config}
+        """doit opens (and sqlite creates) the DB right after this: OUT is made here, on the
+        path that runs tasks, never when a module is imported."""
+        self.cfg.out.mkdir(parents=True, exist_ok=True)
+        return {**doit_config(self.cfg), **self.extra_config}
 
     def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Task]:
         return tasks_for(self.cfg)

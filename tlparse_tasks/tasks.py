@@ -19,12 +19,22 @@ from typing import Any
 from doit.tools import config_changed
 
 from . import __version__
-from .actions import STATIC_ASSETS, record_path, run_assemble, run_module, run_parse
+from .actions import (
+    STATIC_ASSETS,
+    clean_assemble,
+    clean_module,
+    clean_parse,
+    run_assemble,
+    run_module,
+    run_parse,
+)
 from .config import ModulesConfig, ModuleSpec
+from .module_api import record_path
 from .resources import template_dirs, template_path
 from .store.streams import INTERMEDIATE_FILES
 
 INDEX_TEMPLATE = "index.html"
+DB_NAME = ".tlparse-doit.db"
 
 
 def norm(path: Path | str) -> str:
@@ -48,6 +58,10 @@ class RunConfig:
     selected: tuple[str, ...] | None = None
     skipped: tuple[str, ...] = ()
     show_progress: bool | None = None
+    jobs: int = 0  # 0: automatic (run.resolve_jobs)
+    parse_only: bool = False
+    strict: bool = False
+    strict_compile_id: bool = False
 
     @property
     def parse_options(self) -> dict[str, Any]:
@@ -100,6 +114,7 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
         "file_dep": [norm(cfg.log)],
         "targets": [intermediate_file(cfg, name) for name in INTERMEDIATE_FILES],
         "uptodate": [config_changed({"options": cfg.parse_options, "version": __version__})],
+        "clean": [(clean_parse, [norm(cfg.out)])],
         "verbosity": 2,
     }
 
@@ -132,6 +147,7 @@ def task_module(cfg: RunConfig, spec: ModuleSpec) -> dict[str, Any]:
                            | {norm(t) for t in templates} | ({norm(source)} if source else set())),
         "targets": [norm(record_path(cfg.out, spec.id))],
         "uptodate": [config_changed(digest)],
+        "clean": [(clean_module, [norm(cfg.out), spec.id])],
         "verbosity": 2,
     }
 
@@ -150,6 +166,7 @@ def task_assemble(cfg: RunConfig, modules: list[ModuleSpec]) -> dict[str, Any]:
         "file_dep": records + [intermediate_file(cfg, "manifest.json")] + [norm(t) for t in templates],
         "targets": [norm(cfg.out / "index.html"), norm(cfg.out / "modules.js")],
         "uptodate": [config_changed(digest)],
+        "clean": [(clean_assemble, [norm(cfg.out)])],
         "verbosity": 2,
     }
 
@@ -163,8 +180,14 @@ def generate_tasks(cfg: RunConfig) -> Iterator[dict[str, Any]]:
     yield task_assemble(cfg, modules)
 
 
-def doit_config(out: Path) -> dict[str, Any]:
-    """The dependency DB lives inside OUT, so separate reports never share state."""
-    out.mkdir(parents=True, exist_ok=True)
-    return {"backend": "sqlite3", "dep_file": norm(out / ".tlparse-doit.db"),
-            "default_tasks": None, "verbosity": 2}
+def default_tasks(cfg: RunConfig) -> list[str]:
+    """Every task of the build by name (`module` is the group of the module tasks), so commands
+    given no task name (`doit forget`, `doit clean`) act on the whole report."""
+    return ["parse", *(["module"] if cfg.active_modules() else []), "assemble"]
+
+
+def doit_config(cfg: RunConfig) -> dict[str, Any]:
+    """The dependency DB lives inside OUT, so separate reports never share state. Pure: the
+    caller creates OUT when tasks are really going to run."""
+    return {"backend": "sqlite3", "dep_file": norm(cfg.out / DB_NAME),
+            "default_tasks": default_tasks(cfg), "verbosity": 2}

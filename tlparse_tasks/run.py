@@ -1,0 +1,272 @@
+"""One report run, the same whoever asks: the `tlparse` command, `doit` (dodo.py), each rank of
+`--all-ranks-html`.
+
+`RunOptions` is what the user asked for; `build_config` validates it once into a `RunConfig`
+(module names, mode, jobs); `prepare_out` applies the legacy output-directory rules; `build_report`
+drives doit in-process and returns what ran. Nothing here prints except `summarize`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+from doit.reporter import ErrorOnlyReporter
+
+from .config import ConfigError, ModulesConfig, load_config
+from .loader import run_doit
+from .parse.stats import format_stats, strict_failures
+from .resources import default_modules_yaml
+from .tasks import RunConfig, doit_config, norm
+
+#: Below this log size the modules run in this process: a process pool costs more than it saves.
+POOL_MIN_LOG_BYTES = 8 << 20
+#: A pool needs at least this many module tasks to pay for itself.
+POOL_MIN_MODULES = 3
+#: Automatic parallelism never asks for more processes than this.
+MAX_AUTO_JOBS = 4
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+#: doit commands that only read the dependency DB: they must not create OUT or the DB.
+READ_ONLY_COMMANDS = frozenset({"list", "info", "dumpdb", "help", "tabcompletion"})
+#: doit's loader options that may come before the command and take a value.
+LOADER_OPTIONS_WITH_VALUE = frozenset({"-f", "--file", "-d", "--dir"})
+
+
+class RunError(Exception):
+    """A problem with the user's input or the run: shown as one `Error: ...` line."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked for, before validation; one of these serves every rank."""
+
+    modules: tuple[str, ...] | None = None
+    skip: tuple[str, ...] = ()
+    export: bool = False
+    plain_text: bool = False
+    inductor_provenance: bool = False
+    eager: bool = False
+    custom_header_html: str = ""
+    strict: bool = False
+    strict_compile_id: bool = False
+    jobs: int = 0
+    parse_only: bool = False
+
+
+def split_names(value: str | None) -> tuple[str, ...]:
+    """`"a, b,"` → `("a", "b")`: the comma lists of `--modules` and `modules=`."""
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def check_options(modules: ModulesConfig, options: RunOptions) -> str:
+    """Refuse unknown or out-of-mode module names and bad job counts; returns the mode."""
+    mode = "export" if options.export else "default"
+    known = {m.id for m in modules.modules}
+    for name in (*(options.modules or ()), *options.skip):
+        if name not in known:
+            raise RunError(f"unknown module `{name}` (see tlparse --list-modules)")
+    in_mode = {m.id for m in modules.for_mode(mode)}
+    for name in options.modules or ():
+        if name not in in_mode:
+            raise RunError(f"module `{name}` does not run in {mode} mode (see tlparse --list-modules)")
+    if options.jobs < 0:
+        raise RunError(f"-j/--jobs must be 0 (automatic) or a number of processes, not {options.jobs}")
+    return mode
+
+
+def build_config(log: Path, out: Path, modules: ModulesConfig, options: RunOptions) -> RunConfig:
+    """The one validated run config, built before anything is written."""
+    mode = check_options(modules, options)
+    return RunConfig(
+        log=log, out=out, modules=modules, mode=mode, plain_text=options.plain_text,
+        export=options.export, inductor_provenance=options.inductor_provenance, eager=options.eager,
+        custom_header_html=options.custom_header_html, selected=options.modules, skipped=options.skip,
+        jobs=options.jobs, parse_only=options.parse_only, strict=options.strict,
+        strict_compile_id=options.strict_compile_id,
+    )
+
+
+# -- doit variables (dodo.py) -----------------------------------------------------------------
+
+def options_from_vars(var: Callable[[str], str]) -> RunOptions:
+    """`doit ... modules=a,b skip=c eager=1 export=1 plain_text=1 inductor_provenance=1`."""
+    def flag(name: str) -> bool:
+        return var(name).strip().lower() in TRUE_WORDS
+
+    return RunOptions(
+        modules=split_names(var("modules")) or None, skip=split_names(var("skip")),
+        export=flag("export"), plain_text=flag("plain_text"),
+        inductor_provenance=flag("inductor_provenance"), eager=flag("eager"),
+        custom_header_html=var("custom_header_html"),
+    )
+
+
+def config_from_vars(get_var: Callable[[str, str], str | None], workdir: str, dodo_dir: Path) -> RunConfig:
+    """dodo.py's RunConfig. doit chdirs to the dodo's folder, so relative paths are taken from
+    where doit ran (`workdir`); a `modules.yaml` beside dodo.py wins over the installed one."""
+    base = Path(workdir)
+
+    def var(name: str, default: str = "") -> str:
+        value = get_var(name, default)
+        return default if value is None else value
+
+    local = dodo_dir / "modules.yaml"
+    modules_yaml = base / var("config") if var("config") else local if local.exists() else default_modules_yaml()
+    try:
+        modules = load_config(modules_yaml)
+    except ConfigError as error:
+        raise RunError(str(error)) from None
+    return build_config(base / var("log", "trace.log"), base / var("out", "tl_out"), modules,
+                        options_from_vars(var))
+
+
+def doit_command(argv: list[str]) -> str:
+    """The command of a `doit ...` command line, by doit's own rule: the first word that is not
+    an option (or the value of `-f`/`-d`, the options allowed before it) nor a `name=value`
+    variable. A task name here means `run`, which is also the safe reading of anything odd."""
+    words = iter(argv)
+    for word in words:
+        if word in LOADER_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-") and "=" not in word:
+            return word
+    return "run"
+
+
+def dodo_doit_config(cfg: RunConfig, argv: list[str]) -> dict[str, Any]:
+    """DOIT_CONFIG for dodo.py. doit opens the dependency DB before any task runs, and sqlite
+    creates the file on open, so read-only commands (`doit list`) get an in-memory DB unless the
+    report already has one; every other command gets OUT (created here) and its DB."""
+    config = doit_config(cfg)
+    db = Path(config["dep_file"])
+    if doit_command(argv) in READ_ONLY_COMMANDS:
+        if not db.is_file():
+            config["dep_file"] = ":memory:"
+    else:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    return config
+
+
+# -- the output directory -----------------------------------------------------------------------
+
+def _is_our_report_of(out: Path, log: Path) -> bool:
+    """True if OUT is a report this tool made from the same log (so it can be updated)."""
+    manifest = out / "intermediate" / "manifest.json"
+    try:
+        data = orjson.loads(manifest.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return bool(data.get("source", {}).get("path") == str(log.resolve()))
+
+
+def prepare_out(out: Path, log: Path, overwrite: bool) -> None:
+    """Legacy rules, plus: our own report of the same log is updated incrementally."""
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out} exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if overwrite:
+            resolved = out.resolve()
+            if resolved == Path(resolved.anchor) or resolved == Path.home().resolve() or \
+                    resolved == Path.cwd().resolve() or resolved in log.resolve().parents:
+                raise RunError(f"refusing to delete {out}: it holds the log or is a top-level directory")
+            shutil.rmtree(out)
+        elif not _is_our_report_of(out, log):
+            raise RunError(f"Directory {out} already exists; pass --overwrite to replace it or use -o OUTDIR")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+class QuietReporter(ErrorOnlyReporter):  # type: ignore[misc]  # doit ships no type hints
+    """Legacy prints nothing per step; we keep the task outcomes for `-v` and tests."""
+
+    last: QuietReporter | None = None  # the latest run's reporter (tests look at it)
+
+    def __init__(self, outstream: TextIO, options: dict[str, Any] | None = None) -> None:
+        super().__init__(outstream, options or {})
+        self.executed: list[str] = []
+        self.uptodate: list[str] = []
+        QuietReporter.last = self
+
+    def execute_task(self, task: Any) -> None:
+        if task.actions:
+            self.executed.append(task.name)
+
+    def skip_uptodate(self, task: Any) -> None:
+        if task.actions:
+            self.uptodate.append(task.name)
+
+
+@dataclass
+class Outcome:
+    """What one report build did."""
+
+    executed: list[str] = field(default_factory=list)
+    uptodate: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_jobs(cfg: RunConfig) -> int:
+    """`-j N` as given; automatic: one process for a small log or a handful of modules (forking
+    a pool costs more than it saves there), else one per core up to MAX_AUTO_JOBS."""
+    if cfg.jobs > 0:
+        return cfg.jobs
+    if cfg.parse_only:
+        return 1
+    try:
+        size = cfg.log.stat().st_size
+    except OSError:
+        size = 0
+    if size < POOL_MIN_LOG_BYTES or len(cfg.active_modules()) < POOL_MIN_MODULES:
+        return 1
+    return min(MAX_AUTO_JOBS, os.cpu_count() or 1)
+
+
+def doit_argv(cfg: RunConfig) -> list[str]:
+    """`doit run` arguments for this config."""
+    argv = ["run"]
+    jobs = resolve_jobs(cfg)
+    if jobs > 1:
+        argv += ["-n", str(jobs), "-P", "process"]
+    if cfg.parse_only:
+        argv.append("parse")
+    return argv
+
+
+def build_report(cfg: RunConfig) -> Outcome:
+    """Run doit over this report's tasks (OUT must have been prepared)."""
+    reporter = QuietReporter(sys.stderr)
+    code = run_doit(cfg, doit_argv(cfg), {"reporter": reporter, "outfile": sys.stderr})
+    if code != 0:
+        raise RunError(f"building the report failed (doit exit code {code})")
+    manifest = orjson.loads(Path(norm(cfg.out / "intermediate" / "manifest.json")).read_bytes())
+    return Outcome(reporter.executed, reporter.uptodate, manifest)
+
+
+def summarize(cfg: RunConfig, manifest: dict[str, Any], verbose: bool, stream: TextIO) -> None:
+    """Legacy's closing lines on stderr: unknown fields, then the stats (not in export mode)."""
+    if cfg.export:
+        return
+    unknown = manifest.get("unknown_fields", {})
+    if verbose:
+        for name, count in unknown.items():
+            print(f"Unknown field {name} ({count} times)", file=stream)
+    if unknown:
+        names = ", ".join(f'"{f}"' for f in unknown)
+        print(f"Unknown fields: {{{names}}} (kept as generic artifacts in the report)", file=stream)
+    print(format_stats(manifest["stats"]), file=stream)
+
+
+def strict_error(cfg: RunConfig, manifest: dict[str, Any]) -> str | None:
+    """Why `--strict` / `--strict-compile-id` fail this report, if they do."""
+    if cfg.strict and not cfg.export and strict_failures(manifest["stats"]):
+        return "Something went wrong (--strict: the log had parse problems; see above)"
+    if cfg.strict_compile_id and manifest.get("missing_compile_id"):
+        return "Some log entries did not have compile id"
+    return None
