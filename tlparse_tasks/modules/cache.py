@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
+from ..rules.compile_id import display_of
+from ..rules.status import cache_status_of_name
 from .artifact_files import write_payload_output
-from .common import display_of, output_of, records
-
-STATUSES = ("hit", "miss", "bypass")
+from .common import output_of, records
 
 
 @dataclass
@@ -27,35 +27,26 @@ class CacheRow:
     bypass: int = 0
 
 
-def status_of(name: str) -> str | None:
-    for status in STATUSES:
-        if f"cache_{status}" in name:
-            return status
-    return None
-
-
 def render(ctx: ModuleContext) -> ModuleOutput:
     rows: dict[str, CacheRow] = {}
     items: list[dict[str, Any]] = []
     for record in records(ctx, "cache.jsonl"):
         write_payload_output(ctx, record)
         name = record["metadata"]["name"]
-        status = status_of(name)
+        status = cache_status_of_name(name)
         display = display_of(record["compile_id"])
         row = rows.setdefault(display, CacheRow(display))
         if status is not None:
             setattr(row, status, getattr(row, status) + 1)
-        output = output_of(record)
-        if output is not None:
-            items.append(listed_file(output["url"], f"{display} {name}", output["number"], output["suffix"]))
+        planned = output_of(record)
+        if planned is not None:
+            items.append(listed_file(planned["url"], f"{display} {name}", planned["number"], planned["suffix"]))
     summary = ctx.manifest["cache_summary"]
-    output = ModuleOutput()
     lazy = bool(items) and not ctx.eager
     if lazy:
         ctx.write_shard("artifacts", items)
     html = ctx.render("cache.html", summary=summary, rows=list(rows.values()),
                       items=[] if lazy else items, total=len(items))
-    output.index_entries.append(IndexEntry(section="cache", title="Cache", kind="hybrid" if lazy else "html",
-                                           html=html, shard="artifacts" if lazy else "",
-                                           renderer="artifacts" if lazy else ""))
-    return output
+    return ModuleOutput(index_entries=[IndexEntry(
+        section="cache", title="Cache", kind="hybrid" if lazy else "html", html=html,
+        shard="artifacts" if lazy else "", renderer="artifacts" if lazy else "")])

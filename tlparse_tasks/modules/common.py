@@ -1,18 +1,16 @@
-"""Helpers shared by report modules: value formatting, stacks, records and their outputs."""
+"""Helpers shared by report modules: value formatting, records and their outputs.
+
+Views that templates show (frames, stacks, plural nouns) are in `kit.py`.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ..jsonfmt import serde_dumps
 from ..module_api import ModuleContext
-from ..parse.stacks import frame_filename, simplify_filename
-from ..rules.compile_id import UNKNOWN_DISPLAY, CompileId
-
-EVAL_WITH_KEY = re.compile(r"<eval_with_key>\.([0-9]+)")
+from ..rules.compile_id import display_of as display_of  # the one display rule, re-exported
 
 
 def format_value(value: Any, as_float: bool = False) -> str:
@@ -37,48 +35,15 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
-def display_of(directory: str) -> str:
-    """`-_0_0_1` → `[0/0_1]`; `unknown_N` → `(unknown)`."""
-    cid = CompileId.from_directory(directory)
-    return cid.display if cid else UNKNOWN_DISPLAY
-
-
 def depth_prefix(relative: str) -> str:
     """`../` repeated so that a page at `relative` can link to files at the report root."""
     return "../" * relative.count("/")
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One stack frame ready for a template."""
-
-    filename: str
-    line: Any
-    name: str
-    loc: str | None
-    href: str | None  # dump_file/eval_with_key_N.html#LN for generated FX code
-
-    @property
-    def location(self) -> str:
-        return f"{self.filename}:{format_value(self.line)}"
 
 
 def load_strings(ctx: ModuleContext) -> dict[str, str]:
     """The intern table (string_table.json): index (as a string, like the parse state) → name."""
     table = ctx.read_json("string_table.json")["string_table"]
     return {str(i): s for i, s in enumerate(table) if s is not None}
-
-
-def frames(stack: list[dict[str, Any]] | None, strings: dict[str, str]) -> list[Frame]:
-    """Resolve a logged stack against the string table."""
-    result = []
-    for frame in stack or []:
-        raw = frame_filename(frame, strings)
-        match = EVAL_WITH_KEY.search(raw)
-        href = f"dump_file/eval_with_key_{match.group(1)}.html#L{frame.get('line')}" if match else None
-        result.append(Frame(simplify_filename(raw), frame.get("line"), str(frame.get("name", "")),
-                            frame.get("loc"), href))
-    return result
 
 
 def output_of(record: dict[str, Any], producer: str | None = None) -> dict[str, Any] | None:

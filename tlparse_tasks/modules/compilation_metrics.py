@@ -26,9 +26,10 @@ from typing import Any, Literal, get_args
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
-from ..rules.compile_id import group_of_directory
+from ..rules.compile_id import display_of, group_of_directory
 from . import metrics_model as mm
-from .common import depth_prefix, frames, load_strings, output_of
+from .common import depth_prefix, load_strings, output_of
+from .kit import stack_of
 
 GUARD_TYPES = ("symbolic_shape_specialization", "guard_added_fast")
 FAILURES_PAGE = "failures_and_restarts.html"
@@ -130,7 +131,7 @@ class MetricsPass:
     # -- pages ----------------------------------------------------------------------------
     def forward(self, record: dict[str, Any], metrics: dict[str, Any]) -> None:
         directory = record["compile_id"]
-        display = mm.raw_display(directory)
+        display = display_of(directory)
         output = output_of(record, "compilation_metrics")
         href = output["url"] if output else None
         self.summary.restarts += len(metrics.get("restart_reasons") or [])
@@ -148,7 +149,7 @@ class MetricsPass:
         files = [mm.file_link(o, page_dir, root) for o in self.files.get(group, [])]
         stack = self.stacks.get(key)
         page = mm.forward_page(metrics, root=root, display=display, files=files,
-                               stack=frames(stack, self.strings) if stack is not None else None,
+                               stack=stack_of(stack, self.strings) if stack is not None else None,
                                specializations=specs, guards=guards)
         self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root))
         self.listed(output, display, "compilation_metrics", page.status)
@@ -158,7 +159,7 @@ class MetricsPass:
         if output is None:
             return
         url = output["url"]
-        display = mm.raw_display(record["compile_id"])
+        display = display_of(record["compile_id"])
         page = mm.backward_page(kind, metrics, root=depth_prefix(url), display=display)
         self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root))
         self.listed(output, display, kind, page.status)

@@ -7,8 +7,6 @@ table is there and the box stays hidden). For every `dynamo_cpp_guards_str` entr
 verbatim at `{dir}/dynamo_cpp_guards_str_N.txt`, byte for byte what legacy writes. The index
 lists both per compile id: a count summary, with the file list loaded on demand (or inline with
 --eager).
-
-The stack helpers here (`StackView`, `stack_view`) are shared with the symbolic_shapes module.
 """
 
 from __future__ import annotations
@@ -20,43 +18,14 @@ from typing import Any
 import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
-from ..parse.envelope import STACK
-from ..rules.compile_id import group_of_directory
-from .common import Frame, depth_prefix, display_of, format_value, frames, load_strings, output_of, records
+from ..rules.compile_id import display_of, group_of_directory
+from .common import depth_prefix, format_value, load_strings, output_of, records
+from .kit import StackView, plural, stack_view
 
 GUARDS_SCRIPT = "static/guards.js"  # where the filter script goes, relative to OUT
 SHARD = "files"
 SECTION = "guards"
 TITLE = "Guards"
-
-
-# -- stacks (also used by symbolic_shapes) ---------------------------------------------------
-
-@dataclass(frozen=True)
-class StackView:
-    """A logged stack ready for a template: resolved frames, or the value as text when it is
-    not a list of frames (guard payloads are not validated as strictly as envelopes)."""
-
-    frames: list[Frame]
-    raw: str | None = None
-
-    @property
-    def last(self) -> Frame | None:
-        """The innermost frame, the one a summary names."""
-        return self.frames[-1] if self.frames else None
-
-
-def stack_view(value: Any, strings: dict[str, str]) -> StackView | None:
-    """None when nothing (null or []) was logged; text when it is not a list of frames."""
-    if value is None or value == []:
-        return None
-    if STACK(value) is None:
-        return StackView(frames(value, strings))
-    return StackView([], format_value(value))  # e.g. a filename that is not an index
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 # -- the guard pages ---------------------------------------------------------------------------
@@ -106,14 +75,14 @@ def guard_rows(payload: str, strings: dict[str, str]) -> tuple[list[GuardRow], s
 
 @dataclass
 class GuardFile:
-    """One file of the index list, as the `artifacts` renderer shows it."""
+    """One file of the index list (shown by artifact_list.html, or by modules.js from a shard)."""
 
     url: str
     name: str
     number: int
     detail: str
 
-    def shard_json(self, display: str) -> dict[str, Any]:
+    def item(self, display: str) -> dict[str, Any]:
         return listed_file(self.url, f"{display} {self.name} ({self.detail})", self.number)
 
 
@@ -175,9 +144,11 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 
 
 def index_entry(ctx: ModuleContext, summary: GuardSummary) -> IndexEntry:
-    lazy = bool(summary.groups) and not ctx.eager
-    html = ctx.render("guards_index.html", summary=summary, inline=not lazy)
+    """The counts, and the file list: inline with --eager, else a shard for modules.js."""
+    items = [f.item(g.display) for g in summary.groups for f in g.files]
+    lazy = bool(items) and not ctx.eager
+    html = ctx.render("guards_index.html", summary=summary, items=[] if lazy else items)
     if not lazy:
         return IndexEntry(section=SECTION, title=TITLE, html=html)
-    ctx.write_shard(SHARD, [f.shard_json(g.display) for g in summary.groups for f in g.files])
+    ctx.write_shard(SHARD, items)
     return IndexEntry(section=SECTION, title=TITLE, kind="hybrid", html=html, shard=SHARD, renderer="artifacts")

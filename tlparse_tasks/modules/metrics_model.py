@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
-from ..safepath import safe_href
-from .common import Frame, format_value, frames, truthy
+from ..module_api import listed_file
+from ..rules.compile_id import UNKNOWN_GROUP, CompileId
+from ..rules.status import metrics_status
+from .common import format_value, truthy
+from .kit import StackView, frame_of, stack_of
 
 # Fields legacy types as f64: an integer in the log still prints as a float ("5" → "5.0").
 F64_FIELDS = frozenset({
@@ -64,11 +66,6 @@ def lookup_key(directory: str) -> str:
     return cid.metrics_key().directory if cid else UNKNOWN_GROUP
 
 
-def raw_display(directory: str) -> str:
-    cid = CompileId.from_directory(directory)
-    return cid.display if cid else UNKNOWN_DISPLAY
-
-
 @dataclass(frozen=True)
 class Row:
     """A label and its printed value; `help` is shown as a `[?]` tooltip."""
@@ -88,31 +85,19 @@ class OtherField:
 
 
 @dataclass(frozen=True)
-class FileLink:
-    """One entry of "Output files"."""
-
-    href: str | None  # None when the URL could run script (shown as text)
-    name: str
-    number: int
-    suffix: str
-    readable_href: str | None
-    external: bool
-
-
-@dataclass(frozen=True)
 class Specialization:
     symbol: str
     sources: list[str]
     value: str
-    user_stack: list[Frame]
-    stack: list[Frame]
+    user_stack: StackView
+    stack: StackView
 
 
 @dataclass(frozen=True)
 class GuardAdded:
     expr: str
-    user_stack: list[Frame]
-    stack: list[Frame]
+    user_stack: StackView
+    stack: StackView
 
 
 @dataclass(frozen=True)
@@ -129,9 +114,9 @@ class MetricsPage:
 
     root: str
     display: str
-    mini_frame: list[Frame]
-    files: list[FileLink]
-    stack: list[Frame] | None
+    mini_frame: StackView | None
+    files: list[dict[str, Any]]  # module_api.listed_file items
+    stack: StackView | None
     times: list[Row]
     failure: Failure | None
     restart_reasons: list[str]
@@ -190,8 +175,8 @@ class Summary:
         return self.restarts + self.failures
 
 
-def file_link(output: dict[str, Any], page_dir: str, root: str) -> FileLink:
-    """An Output files entry with a working href and a real name.
+def file_link(output: dict[str, Any], page_dir: str, root: str) -> dict[str, Any]:
+    """An Output files entry (a `listed_file` item) with a working href and a real name.
 
     Legacy renders `{cid_dir}/` + the URL with its first path component dropped and the rest
     joined with "" (under `<base href="..">`), which breaks dump_file entries
@@ -200,12 +185,11 @@ def file_link(output: dict[str, Any], page_dir: str, root: str) -> FileLink:
     """
     url = output["url"]
     if output["kind"] == "link":
-        return FileLink(safe_href(url), output["name"], output["number"], output["suffix"], None, True)
+        return listed_file(url, output["name"], output["number"], output["suffix"], external=True)
     directory, _, base = url.partition("/")
     name = base if directory == page_dir and base else url
     readable = output.get("readable_url")
-    return FileLink(root + url, name, output["number"], output["suffix"],
-                    root + readable if readable else None, False)
+    return listed_file(root + url, name, output["number"], output["suffix"], root + readable if readable else None)
 
 
 def other_fields(metrics: dict[str, Any], shown: frozenset[str]) -> list[OtherField]:
@@ -234,23 +218,12 @@ def failure_of(metrics: dict[str, Any], with_source: bool) -> Failure | None:
                    number_text(metrics.get("fail_user_frame_lineno")))
 
 
-def status_of(metrics: dict[str, Any]) -> str:
-    """This page's own outcome, in the stack trie's order: error, empty, break, ok."""
-    if metrics.get("fail_type") is not None:
-        return "error"
-    if not metrics.get("graph_op_count"):
-        return "empty"
-    if metrics.get("restart_reasons"):
-        return "break"
-    return "ok"
-
-
-def mini_frame(metrics: dict[str, Any]) -> list[Frame]:
+def mini_frame(metrics: dict[str, Any]) -> StackView | None:
     """The compiled frame (co_filename:co_firstlineno in co_name), only if all three are logged."""
     name, filename, line = (metrics.get(k) for k in ("co_name", "co_filename", "co_firstlineno"))
     if name is None or filename is None or line is None:
-        return []
-    return frames([{"uninterned_filename": filename, "line": line, "name": name}], {})
+        return None
+    return StackView([frame_of(str(filename), line, name, None)])
 
 
 def string_list(value: Any) -> list[str]:
@@ -259,13 +232,13 @@ def string_list(value: Any) -> list[str]:
 
 def specialization(data: dict[str, Any], strings: dict[str, str]) -> Specialization:
     return Specialization(number_text(data.get("symbol")), string_list(data.get("sources")),
-                          number_text(data.get("value")), frames(data.get("user_stack"), strings),
-                          frames(data.get("stack"), strings))
+                          number_text(data.get("value")), stack_of(data.get("user_stack"), strings),
+                          stack_of(data.get("stack"), strings))
 
 
 def guard_added(data: dict[str, Any], strings: dict[str, str]) -> GuardAdded:
-    return GuardAdded(number_text(data.get("expr")), frames(data.get("user_stack"), strings),
-                      frames(data.get("stack"), strings))
+    return GuardAdded(number_text(data.get("expr")), stack_of(data.get("user_stack"), strings),
+                      stack_of(data.get("stack"), strings))
 
 
 def inductor_times(metrics: dict[str, Any]) -> list[Row]:
@@ -278,8 +251,8 @@ def inductor_times(metrics: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[FileLink],
-                 stack: list[Frame] | None, specializations: list[Specialization],
+def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[dict[str, Any]],
+                 stack: StackView | None, specializations: list[Specialization],
                  guards: list[GuardAdded]) -> MetricsPage:
     """Everything compilation_metrics.html shows, in legacy's order and conditions."""
     times = [Row("Entire Frame", field_text(metrics, "entire_frame_compile_time_s"), HELP["entire"]),
@@ -300,7 +273,7 @@ def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: lis
         compliant_ops=string_list(metrics.get("compliant_custom_ops")),
         non_compliant_ops=string_list(metrics.get("non_compliant_ops")),
         specializations=specializations, guards=guards,
-        other=other_fields(metrics, SHOWN_FORWARD), status=status_of(metrics))
+        other=other_fields(metrics, SHOWN_FORWARD), status=metrics_status(metrics))
 
 
 def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str) -> BackwardPage:
@@ -308,8 +281,9 @@ def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str
     times = inductor_times(metrics) if kind == "bwd_compilation_metrics" else []
     shown = SHOWN_BWD if kind == "bwd_compilation_metrics" else SHOWN_AOT
     failure = failure_of(metrics, with_source=False)
-    return BackwardPage(root, display, times, failure, other_fields(metrics, shown),
-                        "error" if metrics.get("fail_type") is not None else "ok")
+    # A backward entry logs no graph, so only the failure part of the compile-status rule applies.
+    status = "error" if metrics_status(metrics) == "error" else "ok"
+    return BackwardPage(root, display, times, failure, other_fields(metrics, shown), status)
 
 
 def failure_rows(metrics: dict[str, Any], display: str, href: str | None) -> list[FailureRow]:

@@ -2,18 +2,22 @@
 
 Each compile id is a link coloured by its outcome (ok / break / empty / error / missing) that
 jumps to its entry in the compile directory.
+
+The trie is walked without recursion and handed to the template as a flat list of rows, each
+saying how many nested lists close after it: a stack thousands of frames deep renders with no
+recursion in Python or Jinja. As in legacy, a frame with siblings opens a nested (collapsible)
+list; a frame without siblings follows its parent at the same depth.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
-from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId
+from ..rules.compile_id import display_of
+from .kit import Frame, frame_of
 
-EVAL_WITH_KEY = re.compile(r"<eval_with_key>\.([0-9]+)")
 STATUS_LEGEND = (
     ("ok", "compiled"),
     ("break", "compiled, with a restart (e.g. a graph break)"),
@@ -25,55 +29,84 @@ STATUS_LEGEND = (
 
 @dataclass
 class TerminalLink:
+    """A compile id whose stack ends at a frame."""
+
     display: str
     status: str | None
 
 
 @dataclass
-class TrieNode:
-    """One frame as the template shows it; `branching` when siblings follow."""
+class TrieRow:
+    """One frame of the trie in document order.
 
-    location: str
-    name: str
-    loc: str | None
-    source_href: str | None
+    `branching`: the frame has siblings, so it opens a collapsible nested list holding its
+    subtree; `closes`: how many such lists end after this row.
+    """
+
+    frame: Frame
     links: list[TerminalLink]
     branching: bool
-    children: list[TrieNode] = field(default_factory=list)
+    closes: int = 0
 
 
-def terminal_display(terminal: str) -> str:
-    if terminal == UNKNOWN_GROUP:
-        return UNKNOWN_DISPLAY
-    cid = CompileId.from_directory(terminal)
-    return cid.display if cid else UNKNOWN_DISPLAY
+@dataclass(frozen=True)
+class TrieNode:
+    """What this module reads of one manifest trie node."""
+
+    frame: dict[str, Any]
+    terminals: list[str]
+    children: list[dict[str, Any]]
 
 
-def build_nodes(trie: dict[str, Any], statuses: dict[str, str] | None) -> list[TrieNode]:
-    """The manifest trie as template-ready nodes."""
-    children = trie["children"]
-    nodes = []
-    for child in children:
-        frame = child["frame"]
-        filename = frame.get("filename") or "(unknown)"
-        match = EVAL_WITH_KEY.search(filename)
-        href = f"dump_file/eval_with_key_{match.group(1)}.html#L{frame.get('line')}" if match else None
-        links = [TerminalLink(terminal_display(t), statuses.get(t) if statuses is not None else None)
-                 for t in child["terminals"]]
-        nodes.append(TrieNode(f"{filename}:{frame.get('line')}", str(frame.get("name")),
-                              frame.get("loc"), href, links, len(children) > 1,
-                              build_nodes(child, statuses)))
-    return nodes
+def read_node(node: dict[str, Any]) -> TrieNode:
+    """The one place that knows the manifest's `stack_trie` layout (the root has no frame)."""
+    return TrieNode(node.get("frame") or {}, list(node.get("terminals") or ()), list(node.get("children") or ()))
+
+
+_CLOSE = None  # a work-list marker: the nested list of the last branching row ends here
+
+
+def trie_rows(root: dict[str, Any], statuses: dict[str, str] | None) -> list[TrieRow]:
+    """The trie in pre-order, iteratively (an explicit work list instead of recursion)."""
+    rows: list[TrieRow] = []
+    work: list[tuple[TrieNode, bool] | None] = []
+
+    def push_children(node: TrieNode) -> None:
+        branching = len(node.children) > 1
+        work.extend((read_node(child), branching) for child in reversed(node.children))
+
+    push_children(read_node(root))
+    while work:
+        item = work.pop()
+        if item is _CLOSE:
+            rows[-1].closes += 1
+            continue
+        node, branching = item
+        rows.append(TrieRow(trie_frame(node.frame), terminal_links(node.terminals, statuses), branching))
+        if branching:
+            work.append(_CLOSE)  # popped after the whole subtree pushed next
+        push_children(node)
+    return rows
+
+
+def trie_frame(frame: dict[str, Any]) -> Frame:
+    """The manifest already holds readable (simplified) file names."""
+    return frame_of(frame.get("filename") or "(unknown)", frame.get("line"), frame.get("name"),
+                    frame.get("loc"), simplify=False)
+
+
+def terminal_links(terminals: list[str], statuses: dict[str, str] | None) -> list[TerminalLink]:
+    return [TerminalLink(display_of(t), statuses.get(t) if statuses is not None else None) for t in terminals]
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
     manifest = ctx.manifest
     output = ModuleOutput()
-    nodes = build_nodes(manifest["stack_trie"], manifest["stack_statuses"])
-    html = ctx.render("stack_trie.html", nodes=nodes, legend=STATUS_LEGEND, with_status=True)
+    rows = trie_rows(manifest["stack_trie"], manifest["stack_statuses"])
+    html = ctx.render("stack_trie.html", rows=rows, legend=STATUS_LEGEND, with_status=True)
     output.index_entries.append(IndexEntry(section="stack_trie", title="Stack trie", html=html))
-    unknown = build_nodes(manifest["unknown_stack_trie"], None)
+    unknown = trie_rows(manifest["unknown_stack_trie"], None)
     if unknown:
-        html = ctx.render("stack_trie.html", nodes=unknown, legend=(), with_status=False)
+        html = ctx.render("stack_trie.html", rows=unknown, legend=(), with_status=False)
         output.index_entries.append(IndexEntry(section="unknown_stacks", title="Unknown stacks", html=html))
     return output

@@ -20,7 +20,7 @@ from typing import Any
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import group_of_directory
 from .common import format_value, load_strings, records
-from .guards import StackView, plural, stack_view
+from .kit import StackView, plural, stack_view
 
 PAGE = "symbolic_shapes.html"
 SHARD = "compile_ids"
@@ -143,7 +143,8 @@ class Section:
                  (len(self.provenance) - self.guards_added, "data-dependent specialization", None)]
         return ", ".join(plural(n, one, many) for n, one, many in parts if n)
 
-    def shard_json(self) -> dict[str, Any]:
+    def item(self) -> dict[str, Any]:
+        """This compile id in the index list (artifact_list.html, or modules.js from a shard)."""
         return listed_file(f"{PAGE}#{self.anchor}", f"{self.display}: {self.counts}", self.total)
 
 
@@ -261,11 +262,13 @@ def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
 def render(ctx: ModuleContext) -> ModuleOutput:
     sections, totals = collect(ctx)
     ctx.write_text(PAGE, ctx.render("symbolic_shapes.html", sections=sections, totals=totals, root=""))
-    lazy = bool(sections) and not ctx.eager
-    html = ctx.render("symbolic_shapes_index.html", sections=sections, totals=totals, page=PAGE, inline=not lazy)
+    items = [s.item() for s in sections]
+    lazy = bool(items) and not ctx.eager
+    html = ctx.render("symbolic_shapes_index.html", sections=sections, totals=totals, page=PAGE,
+                      items=[] if lazy else items)
     if not lazy:
         entry = IndexEntry(section=SECTION, title=TITLE, html=html)
     else:
-        ctx.write_shard(SHARD, [s.shard_json() for s in sections])
+        ctx.write_shard(SHARD, items)
         entry = IndexEntry(section=SECTION, title=TITLE, kind="hybrid", html=html, shard=SHARD, renderer="artifacts")
     return ModuleOutput(index_entries=[entry])

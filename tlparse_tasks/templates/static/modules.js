@@ -72,7 +72,10 @@
   }
   TLP.el = el;
 
+  /* A link that cannot run script: no URL gives plain text, an unsafe one struck-through text
+   * (artifact_list.html's `link` macro is the twin). */
   TLP.link = function (url, text, external) {
+    if (url === undefined || url === null || url === "") return document.createTextNode(String(text));
     var href = TLP.safeHref(url);
     if (href === null) {
       var span = el("span", "tlp-unsafe-link", text);
@@ -85,24 +88,38 @@
     return a;
   };
 
-  /* Compile directory: the files of one compile id. */
-  renderers.artifacts = function (items, target) {
-    target.textContent = "";
-    items.forEach(function (item) {
-      var li = el("li");
-      li.appendChild(TLP.link(item.url, item.name, item.external));
-      if (item.readable_url) {
-        li.appendChild(document.createTextNode(" ("));
-        li.appendChild(TLP.link(item.readable_url, "readable_html"));
-        li.appendChild(document.createTextNode(")"));
-      }
-      if (item.suffix) {
-        li.appendChild(document.createTextNode(" "));
-        li.appendChild(el("span", "tlp-suffix", item.suffix));
-      }
+  /* One file-list item (module_api.listed_file), as artifact_list.html's `artifact_item`. */
+  TLP.fileItem = function (item) {
+    var li = el("li");
+    li.appendChild(TLP.link(item.url, item.name, item.external));
+    if (item.readable_url) {
+      li.appendChild(document.createTextNode(" ("));
+      li.appendChild(TLP.link(item.readable_url, "readable_html"));
+      li.appendChild(document.createTextNode(")"));
+    }
+    if (item.suffix) {
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("span", "tlp-suffix", item.suffix));
+    }
+    if (item.number !== undefined && item.number !== null) {
       li.appendChild(document.createTextNode(" "));
       li.appendChild(el("span", "tlp-number", "(" + item.number + ")"));
-      target.appendChild(li);
+    }
+    return li;
+  };
+
+  /* A file list: into the target's own <ul class="tlp-artifacts"> (the compile directory), or
+   * as a new one (a lazy block), as artifact_list.html's `artifact_list`. */
+  renderers.artifacts = function (items, target) {
+    var list = target;
+    if (!(target.tagName === "UL" && target.classList.contains("tlp-artifacts"))) {
+      target.textContent = "";
+      list = el("ul", "tlp-artifacts");
+      target.appendChild(list);
+    }
+    list.textContent = "";
+    items.forEach(function (item) {
+      list.appendChild(TLP.fileItem(item));
     });
   };
 

@@ -1,0 +1,83 @@
+"""The presentation kit: the views every report page shares, built once here.
+
+A stack frame (`Frame`), a logged stack (`StackView`) and counted nouns (`plural`) have one
+Python shape each and one Jinja macro or filter each (`frame.html`: `frame`, `stack`;
+`render.py`: `plural`), so a stack reads the same on a metrics page, a guard page, the
+symbolic-shapes page and in the stack trie. File-list items are `module_api.listed_file` dicts
+with their macro in `artifact_list.html` and their JS twin in `static/modules.js`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..parse.envelope import STACK
+from ..parse.stacks import frame_filename, simplify_filename
+from ..render import plural
+from ..rules.names import eval_with_key_href
+from .common import format_value
+
+__all__ = ["Frame", "StackView", "frame_of", "frames", "plural", "stack_of", "stack_view"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One stack frame as every template shows it: `location in name`, then the source line.
+
+    `href` (relative to the report root) points into the dump_file page of generated FX code.
+    """
+
+    filename: str
+    line: Any
+    name: str
+    loc: str | None
+    href: str | None
+
+    @property
+    def location(self) -> str:
+        return f"{self.filename}:{format_value(self.line)}"
+
+
+def frame_of(filename: str, line: Any, name: Any, loc: Any, *, simplify: bool = True) -> Frame:
+    """A frame from a file name as logged; build prefixes are dropped for display only
+    (`simplify=False` for names the parse already simplified, such as the stack trie's)."""
+    shown = simplify_filename(filename) if simplify else filename
+    return Frame(shown, line, "" if name is None else str(name), None if loc is None else str(loc),
+                 eval_with_key_href(filename, format_value(line)))
+
+
+def frames(stack: list[dict[str, Any]] | None, strings: dict[str, str]) -> list[Frame]:
+    """A logged list of frames, file names resolved against the string table."""
+    return [frame_of(frame_filename(f, strings), f.get("line"), f.get("name"), f.get("loc"))
+            for f in stack or []]
+
+
+@dataclass(frozen=True)
+class StackView:
+    """A logged stack ready for the `stack` macro: its frames, outermost first, or the value as
+    text when it is not a list of frames (payloads are not validated as strictly as envelopes)."""
+
+    frames: list[Frame]
+    raw: str | None = None
+
+    @property
+    def last(self) -> Frame | None:
+        """The innermost frame, the one the summary names."""
+        return self.frames[-1] if self.frames else None
+
+
+def stack_of(value: Any, strings: dict[str, str]) -> StackView:
+    """Always a view (null or [] gives no frames): for pages that show every stack slot."""
+    if value is None or value == []:
+        return StackView([])
+    if STACK(value) is None:
+        return StackView(frames(value, strings))
+    return StackView([], format_value(value))  # e.g. a filename that is not an index
+
+
+def stack_view(value: Any, strings: dict[str, str]) -> StackView | None:
+    """None when nothing (null or []) was logged, for tables that show "none" instead."""
+    if value is None or value == []:
+        return None
+    return stack_of(value, strings)
