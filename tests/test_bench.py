@@ -204,6 +204,11 @@ def test_tree_members_follow_parent_chains_even_through_exited_processes() -> No
     assert bench.tree_members(10, parents) == {10, 11, 12, 13}
 
 
+def test_sampling_starts_fast_and_settles_at_the_interval() -> None:
+    pauses = bench.sample_pauses(0.02)
+    assert [next(pauses) for _ in range(8)] == [0.001, 0.002, 0.004, 0.008, 0.016, 0.02, 0.02, 0.02]
+
+
 # ---------------------------------------------------------------- medians, ratios, report
 
 
