@@ -190,7 +190,18 @@ KNOWN_KEYS = frozenset(ENVELOPE_FIELDS) | META_KEYS
 
 
 def validate(envelope: dict[str, Any]) -> str | None:
-    """Why legacy would reject this envelope, or None when it would accept it."""
+    """Why legacy would reject this envelope, or None when it would accept it.
+
+    Only the envelope's own keys are checked; when one is wrong, the first wrong field in
+    legacy's field order is named (as legacy would)."""
+    for key, value in envelope.items():
+        check = ENVELOPE_FIELDS.get(key)
+        if check is not None and value is not None and check(value):
+            return _first_error(envelope)
+    return None
+
+
+def _first_error(envelope: dict[str, Any]) -> str | None:
     for key, check in ENVELOPE_FIELDS.items():
         value = envelope.get(key)
         if value is not None:

@@ -30,6 +30,13 @@ PAYLOAD_SENTINELS = (
     "dynamo_cpp_guards_str",
 )
 KERNEL_STACK_TRACES = "inductor_provenance_tracking_kernel_stack_traces"
+#: Every envelope key that can produce an output: an envelope with none of them has none.
+PRODUCERS = frozenset((
+    *PAYLOAD_SENTINELS, "graph_dump", "dynamo_output_graph", "dynamo_guards", "inductor_output_code",
+    "optimize_ddp_split_child", "aot_autograd_backward_compilation_metrics", "bwd_compilation_metrics",
+    "link", "artifact", "dump_file", "compilation_metrics",
+))
+EXPORT_PRODUCERS = frozenset(("exported_program", "guard_added", "propagate_real_tensors_provenance"))
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class OutputPlanner:
         """Outputs for one accepted entry, plus parser errors (legacy `fail_parser`)."""
         candidates: list[tuple[str, str, str]] = []  # (kind, producer, path or url|name)
         errors: list[str] = []
+        if envelope.keys().isdisjoint(EXPORT_PRODUCERS if self.export else PRODUCERS):
+            return [], errors  # most entries (chromium events, tensor metadata, …)
         if self.export:
             if envelope.get("exported_program") is not None:
                 candidates.append(("payload", "exported_program", f"{directory}/exported_program.txt"))

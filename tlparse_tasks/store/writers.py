@@ -18,15 +18,49 @@ import orjson
 from ..atomic import replace_if_changed
 from ..jsonfmt import serde_dumps
 
+#: Levels a stored record may nest: orjson writes at most 254, and readers add a few of their own.
+MAX_RECORD_DEPTH = 200
+DEPTH_PLACEHOLDER = "(nested too deeply; left out)"
+
+
+class RecordTooDeep(ValueError):
+    """A record nests deeper than orjson writes; `limit_depth` makes it storable."""
+
 
 def dumps_line(record: dict[str, Any]) -> bytes:
-    """One JSONL line. orjson refuses integers beyond 64 bits and very deep nesting; the
-    standard library writes both (as exact integers), so the record is kept whole."""
+    """One JSONL line. orjson refuses integers beyond 64 bits; the standard library writes
+    them as exact integers, so the record is kept whole. Nesting beyond orjson's limit raises
+    RecordTooDeep: readers of the store could not handle it either."""
     try:
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(
-            "utf-8", "surrogatepass") + b"\n"
+    except TypeError as error:
+        if "recursion" in str(error).lower():
+            raise RecordTooDeep(str(error)) from error
+        try:
+            return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8", "surrogatepass") + b"\n"
+        except RecursionError as deep:
+            raise RecordTooDeep(str(deep)) from deep
+
+
+def limit_depth(value: Any, max_depth: int = MAX_RECORD_DEPTH,
+                placeholder: str = DEPTH_PLACEHOLDER) -> Any:
+    """A copy of a JSON value whose containers below `max_depth` levels are replaced by
+    `placeholder`. Iterative, so any depth is safe."""
+    top: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any, int]] = [(top, 0, value, 1)]
+    while pending:
+        parent, key, item, depth = pending.pop()
+        if not isinstance(item, dict | list):
+            parent[key] = item
+        elif depth > max_depth:
+            parent[key] = placeholder
+        else:
+            copy = dict(item) if isinstance(item, dict) else list(item)
+            parent[key] = copy
+            keys = item.keys() if isinstance(item, dict) else range(len(item))
+            pending.extend((copy, k, copy[k], depth + 1) for k in keys if isinstance(copy[k], dict | list))
+    return top[0]
 
 
 class StreamWriter:
@@ -73,7 +107,10 @@ class ChromiumArrayWriter(StreamWriter):
             self.handle.write(b"[")
 
     def write(self, record: dict[str, Any]) -> None:
-        body = serde_dumps(record, pretty=True)
+        try:
+            body = serde_dumps(record, pretty=True)
+        except TypeError as error:
+            raise RecordTooDeep(str(error)) from error
         prefix = b",\n  " if self.count else b"\n  "
         self.handle.write(prefix + body.replace(b"\n", b"\n  "))
         self.count += 1

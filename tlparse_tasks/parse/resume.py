@@ -1,0 +1,91 @@
+"""Resuming a parse: a log that has only grown continues where the last parse stopped.
+
+The saved point is the start of the last record read (a growing log may still extend it),
+with the SHA-256 of the log up to there, the parser state at that moment and the size and
+entry count of every store file. It is used only when the options, the tool version and the
+state format are the same and the log still starts with exactly those bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .. import __version__
+from ..atomic import write_bytes
+from ..store.streams import PARSE_STATE_FILE
+from .state import STATE_FORMAT, ParseOptions, ParseState
+
+
+@dataclass
+class ResumePoint:
+    offset: int  # byte offset of the first record still to parse
+    hasher: Any  # SHA-256 of the log up to `offset`, ready to be continued
+    state: ParseState
+    streams: dict[str, tuple[int, int]]  # store file → (bytes, entries) written before `offset`
+
+
+def hash_prefix(path: Path, length: int) -> Any:
+    """SHA-256 of the first `length` bytes of `path`, as a hasher that can go on."""
+    digest = hashlib.sha256()
+    remaining = length
+    with open(path, "rb") as handle:
+        while remaining:
+            chunk = handle.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest
+
+
+def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | None:
+    """The saved resume point, if the log has only grown since it was written."""
+    saved = _read_saved(idir / PARSE_STATE_FILE)
+    if saved is None:
+        return None
+    resume = saved.get("resume")
+    if not isinstance(resume, dict):
+        return None
+    try:
+        state = ParseState.from_json(resume["state"])
+        offset = int(resume["offset"])
+        streams = {str(name): (int(size), int(count)) for name, (size, count) in resume["streams"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if state.tool_version != __version__ or state.options != options:
+        return None
+    if offset <= 0 or log.stat().st_size < offset:  # nothing to resume from
+        return None
+    hasher = hash_prefix(log, offset)
+    if hasher.hexdigest() != resume.get("digest"):
+        return None
+    for name, (size, _count) in streams.items():
+        path = idir / name
+        if not path.exists() or path.stat().st_size < size:
+            return None
+    return ResumePoint(offset, hasher, state, streams)
+
+
+def _read_saved(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        saved = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT:
+        return None
+    return saved
+
+
+def save_resume(idir: Path, offset: int, digest: str, state: dict[str, Any],
+                streams: dict[str, tuple[int, int]]) -> None:
+    """Write the resume point; `state` is a `ParseState.to_json()` snapshot."""
+    saved = {"format": STATE_FORMAT,
+             "resume": {"offset": offset, "digest": digest, "state": state, "streams": streams}}
+    write_bytes(idir / PARSE_STATE_FILE, orjson.dumps(saved))
