@@ -17,7 +17,6 @@ from tests.conftest import LEGACY_TESTS, REPO, TORCH_213, corpus_copy
 from tests.fixture_modules import LEGACY, modules_yaml_with, render_alone
 from tests.logs import cid, entry, write
 from tlparse_tasks.module_api import ModuleOutput
-from tlparse_tasks.modules import guards
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -184,23 +183,6 @@ def test_an_empty_guard_list(tmp_path: Path) -> None:
     render_guards(log, tmp_path / "out")
     text = (tmp_path / "out" / "-_0_0_0" / "dynamo_guards_0.html").read_text()
     assert "This compile logged no guards." in text and "id=\"tlp-guard-filter\"" not in text
-
-
-def test_stacks_that_are_not_frame_lists_are_shown_as_text() -> None:
-    strings = {"0": "/src/model.py"}
-    assert guards.stack_view(None, strings) is None
-    assert guards.stack_view([], strings) is None
-    view = guards.stack_view("oops", strings)
-    assert view is not None and view.raw == "oops" and view.frames == []
-    view = guards.stack_view([{"filename": [0], "line": 1, "name": "f"}], strings)
-    assert view is not None and view.raw == '[{"filename":[0],"line":1,"name":"f"}]'
-    view = guards.stack_view([{"line": 3, "name": "g"}], strings)  # no filename: not a frame
-    assert view is not None and view.raw == '[{"line":3,"name":"g"}]'
-    view = guards.stack_view([{"filename": 5, "line": 3, "name": "g"}, {"filename": 0, "line": 7, "name": "f"}],
-                             strings)
-    assert view is not None and view.raw is None
-    assert [f.location for f in view.frames] == ["(unknown):3", "/src/model.py:7"]
-    assert view.last is not None and view.last.name == "f"
 
 
 # -- the index entry ----------------------------------------------------------------------------

@@ -32,12 +32,9 @@ class Artifact:
         return {"name": name, "number": self.number, "readable_url": self.readable_url,
                 "suffix": self.suffix, "url": self.url}
 
-    @property
-    def external(self) -> bool:
-        return self.is_link
-
-    def shard_json(self) -> dict[str, Any]:
-        return listed_file(self.url, self.name, self.number, self.suffix, self.readable_url, self.external)
+    def item(self) -> dict[str, Any]:
+        """The file-list item the page shows (artifact_list.html, or modules.js from a shard)."""
+        return listed_file(self.url, self.name, self.number, self.suffix, self.readable_url, self.is_link)
 
 
 @dataclass
@@ -55,6 +52,10 @@ class CompileGroup:
     @property
     def shard(self) -> str:
         return self.id
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return [a.item() for a in self.artifacts]
 
 
 def collect_groups(ctx: ModuleContext) -> list[CompileGroup]:
@@ -91,7 +92,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     if not ctx.eager:
         for group in groups:
             if group.artifacts:
-                shards[group.id] = ctx.write_shard(group.shard, [a.shard_json() for a in group.artifacts])
+                shards[group.id] = ctx.write_shard(group.shard, group.items)
     html = ctx.render("compile_directory.html", groups=groups, shards=shards, eager=ctx.eager,
                       module_id=ctx.module_id)
     output.index_entries.append(IndexEntry(section="compile_directory", title="Compile directory",
