@@ -12,7 +12,8 @@ from tlparse_tasks.actions import clean_assemble, clean_module, clean_parse
 from tlparse_tasks.config import ModulesConfig, load_config
 from tlparse_tasks.resources import default_modules_yaml
 from tlparse_tasks.run import (
-    POOL_MIN_LOG_BYTES,
+    MAX_AUTO_JOBS,
+    POOL_MIN_MODULES,
     RunError,
     RunOptions,
     build_config,
@@ -28,13 +29,6 @@ from tlparse_tasks.run import (
 @pytest.fixture(scope="module")
 def modules() -> ModulesConfig:
     return load_config(default_modules_yaml())
-
-
-def log_of_size(path: Path, size: int) -> Path:
-    """A sparse file: the pool policy looks at the size only."""
-    with open(path, "wb") as handle:
-        handle.truncate(size)
-    return path
 
 
 def test_split_names() -> None:
@@ -69,20 +63,18 @@ def test_the_config_carries_every_option(tmp_path: Path, modules: ModulesConfig)
     assert build_config(tmp_path / "t.log", tmp_path / "o", modules, RunOptions(export=True)).mode == "export"
 
 
-def test_small_logs_run_serially_big_ones_in_a_pool(tmp_path: Path, modules: ModulesConfig,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pool_only_when_it_pays(tmp_path: Path, modules: ModulesConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    log, out = tmp_path / "t.log", tmp_path / "out"
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    small = log_of_size(tmp_path / "small.log", POOL_MIN_LOG_BYTES - 1)
-    big = log_of_size(tmp_path / "big.log", POOL_MIN_LOG_BYTES)
-    out = tmp_path / "out"
-    assert resolve_jobs(build_config(small, out, modules, RunOptions())) == 1
-    assert doit_argv(build_config(small, out, modules, RunOptions())) == ["run"]
-    assert resolve_jobs(build_config(big, out, modules, RunOptions())) == 4  # capped
-    assert doit_argv(build_config(big, out, modules, RunOptions())) == ["run", "-n", "4", "-P", "process"]
-    # few modules: not worth a pool; -j N is always obeyed
-    assert resolve_jobs(build_config(big, out, modules, RunOptions(modules=("stack_trie",)))) == 1
-    assert resolve_jobs(build_config(small, out, modules, RunOptions(jobs=2))) == 2
-    assert doit_argv(build_config(big, out, modules, RunOptions(parse_only=True))) == ["run", "parse"]
+    assert resolve_jobs(build_config(log, out, modules, RunOptions())) == MAX_AUTO_JOBS
+    assert doit_argv(build_config(log, out, modules, RunOptions())) == ["run", "-n", "4", "-P", "process"]
+    few = RunOptions(modules=tuple(m.id for m in modules.modules[: POOL_MIN_MODULES - 1]))
+    assert resolve_jobs(build_config(log, out, modules, few)) == 1
+    assert doit_argv(build_config(log, out, modules, few)) == ["run"]
+    assert doit_argv(build_config(log, out, modules, RunOptions(parse_only=True))) == ["run", "parse"]
+    assert resolve_jobs(build_config(log, out, modules, RunOptions(jobs=2, modules=("raw",)))) == 2  # -j wins
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert resolve_jobs(build_config(log, out, modules, RunOptions())) == 1
 
 
 def test_doit_vars_build_the_same_config(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--list-modules", action="store_true", help="list the report modules and exit")
     ours.add_argument("--modules-config", help="use this modules.yaml instead of the built-in one")
     ours.add_argument("-j", "--jobs", type=int, default=0,
-                      help="render modules in N processes (default: automatic, serial for small logs)")
+                      help="render modules in N processes (default: one per core, at most 4; serial for 1-2 modules)")
     ours.add_argument("--eager", action="store_true", help="render every page statically (no JavaScript needed)")
     ours.add_argument("--parse-only", action="store_true", help="run only stage 1 (the intermediate store)")
     parser.add_argument("-V", "--version", action="version", version=f"tlparse {__version__} (tlparse-tasks)")

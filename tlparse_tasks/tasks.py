@@ -7,6 +7,7 @@ links them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -68,8 +69,9 @@ class RunConfig:
         return {"plain_text": self.plain_text, "export": self.export,
                 "inductor_provenance": self.inductor_provenance}
 
-    @property
+    @functools.cached_property
     def template_dirs(self) -> list[str]:
+        """Resolved once per run: every task asks, and resolving touches the disk."""
         return [str(d) for d in template_dirs(self.modules.path.parent)]
 
     def active_modules(self) -> list[ModuleSpec]:
