@@ -55,10 +55,11 @@ class Record:
         count = self.end_line - self.line  # payload lines
         if not count:
             return memoryview(b"")
-        tabs = segment.count(b"\t")
         # A plain line starts with a tab; when no other tab exists, dropping every tab is
         # the cheap way to drop the leading ones. The envelope line keeps its length.
-        joined = segment.replace(b"\t", b"") if tabs == count else segment.replace(b"\n\t", b"\n")
+        joined = segment.replace(b"\t", b"")
+        if len(segment) - len(joined) != count:  # tabs inside lines, or in the envelope
+            joined = segment.replace(b"\n\t", b"\n")
         end = len(joined) - 1 if segment.endswith(b"\n") else len(joined)
         return memoryview(joined)[self.body_start:end]
 

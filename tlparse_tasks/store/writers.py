@@ -111,8 +111,8 @@ class ChromiumArrayWriter(StreamWriter):
             body = serde_dumps(record, pretty=True)
         except TypeError as error:
             raise RecordTooDeep(str(error)) from error
-        prefix = b",\n  " if self.count else b"\n  "
-        self.handle.write(prefix + body.replace(b"\n", b"\n  "))
+        self.handle.write(b",\n  " if self.count else b"\n  ")
+        self.handle.write(body.replace(b"\n", b"\n  "))
         self.count += 1
 
     def closing(self) -> bytes:
