@@ -109,9 +109,9 @@ def test_rows_say_how_many_lists_close_after_them() -> None:
 
 
 def test_the_manifest_trie_is_read_in_one_place() -> None:
-    read = read_node({"frame": {"filename": "/x.py"}, "children": [{"frame": {}}]})
-    assert (read.frame, read.terminals, len(read.children)) == ({"filename": "/x.py"}, [], 1)
-    assert read_node({}).children == []
+    read = read_node({"frame": {"filename": "/x.py", "line": 3, "name": "f"}, "children": [{"frame": {}}]})
+    assert (read.frame.location, read.frame.name, read.terminals, len(read.children)) == ("/x.py:3", "f", [], 1)
+    assert read_node({}).children == [] and read_node({}).frame.filename == "(unknown)"
 
 
 def test_a_stack_thousands_of_frames_deep_renders_without_recursion() -> None:

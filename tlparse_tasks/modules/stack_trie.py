@@ -53,14 +53,19 @@ class TrieRow:
 class TrieNode:
     """What this module reads of one manifest trie node."""
 
-    frame: dict[str, Any]
+    frame: Frame
     terminals: list[str]
     children: list[dict[str, Any]]
 
 
 def read_node(node: dict[str, Any]) -> TrieNode:
-    """The one place that knows the manifest's `stack_trie` layout (the root has no frame)."""
-    return TrieNode(node.get("frame") or {}, list(node.get("terminals") or ()), list(node.get("children") or ()))
+    """The one place that knows the manifest's `stack_trie` layout: nested nodes of `frame`
+    (file names already simplified by the parse; the root has none), `terminals` (compile
+    directories whose stack ends here) and `children`."""
+    frame = node.get("frame") or {}
+    return TrieNode(frame_of(frame.get("filename") or "(unknown)", frame.get("line"), frame.get("name"),
+                             frame.get("loc"), simplify=False),
+                    list(node.get("terminals") or ()), list(node.get("children") or ()))
 
 
 _CLOSE = None  # a work-list marker: the nested list of the last branching row ends here
@@ -82,17 +87,11 @@ def trie_rows(root: dict[str, Any], statuses: dict[str, str] | None) -> list[Tri
             rows[-1].closes += 1
             continue
         node, branching = item
-        rows.append(TrieRow(trie_frame(node.frame), terminal_links(node.terminals, statuses), branching))
+        rows.append(TrieRow(node.frame, terminal_links(node.terminals, statuses), branching))
         if branching:
             work.append(_CLOSE)  # popped after the whole subtree pushed next
         push_children(node)
     return rows
-
-
-def trie_frame(frame: dict[str, Any]) -> Frame:
-    """The manifest already holds readable (simplified) file names."""
-    return frame_of(frame.get("filename") or "(unknown)", frame.get("line"), frame.get("name"),
-                    frame.get("loc"), simplify=False)
 
 
 def terminal_links(terminals: list[str], statuses: dict[str, str] | None) -> list[TerminalLink]:
