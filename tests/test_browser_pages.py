@@ -71,3 +71,23 @@ def test_a_compilation_metrics_page_shows_its_stack(page: Any, tmp_path: Path) -
     page.locator("a", has_text="Report index").click()
     page.wait_for_url("**/index.html")
     assert not watch.non_file_requests() and not watch.page_errors
+
+
+def test_pages_in_subdirectories_get_the_one_stylesheet(page: Any, tmp_path: Path) -> None:
+    """Pages carry no <style> of their own: a metrics page one directory down and the
+    failures page at the root are styled by style.css, reached through their root."""
+    index = build_report(corpus_copy(LEGACY_TESTS / "comp_metrics.log", tmp_path), tmp_path / "out")
+    watch = PageWatch().attach(page)
+    page.goto((index.parent / "-_0_0_1" / "compilation_metrics_2.html").as_uri())
+    assert page.locator("style").count() == 0
+    badge = page.locator("h1 .cm-status")
+    assert badge.inner_text() == "restarted"
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 248, 197)"  # status-break
+    summary = page.locator("details.tlp-stack > summary").first
+    assert summary.evaluate("e => getComputedStyle(e).cursor") == "pointer"
+    page.goto((index.parent / "failures_and_restarts.html").as_uri())
+    assert page.locator("style").count() == 0
+    assert page.locator("table.fr-table").evaluate("e => getComputedStyle(e).width") == page.locator(
+        "body").evaluate("e => getComputedStyle(e).width")  # .fr-table { width: 100% }
+    assert any(url.endswith("/out/style.css") for url in watch.requests)
+    assert not watch.non_file_requests() and not watch.page_errors
