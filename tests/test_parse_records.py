@@ -13,8 +13,9 @@ import orjson
 import pytest
 
 from tests.logs import cid, entry, simple_log
-from tlparse_tasks.parse.parser import ParseState, parse_log
+from tlparse_tasks.parse.parser import parse_log
 from tlparse_tasks.parse.records import RecordReader
+from tlparse_tasks.parse.state import ParseState
 
 
 def by_lines(data: bytes) -> list[tuple[int, int, bytes | None, bytes, int]]:

@@ -22,11 +22,12 @@ from ..atomic import write_bytes
 from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
 from ..rules.status import cache_status_of_name, metrics_status
 from ..safepath import safe_component
-from ..store.streams import JSONL_STREAMS, intermediate_dir, stream_for
+from ..store.streams import intermediate_dir, stream_for
 from ..store.writers import (
     MAX_RECORD_DEPTH,
     ChromiumArrayWriter,
     RecordTooDeep,
+    StoreWriters,
     StreamWriter,
     limit_depth,
     remove_stale_temps,
@@ -34,18 +35,14 @@ from ..store.writers import (
 from . import stacks
 from .envelope import STACK, envelope_type, optional, unknown_keys, validate
 from .glog import GlogLine, parse_glog
-from .manifest import MANIFEST_VERSION, build_manifest, compile_status, string_table
+from .manifest import build_manifest, string_table
 from .outputs import OutputPlanner, PlannedOutput
-from .problems import MAX_REPORTED_PROBLEMS, ProblemReporter
+from .problems import ProblemReporter
 from .records import Record, RecordReader
 from .resume import ResumePoint, load_resume, save_resume
-from .state import STATE_FORMAT, CompileEntry, ParseOptions, ParseState
+from .state import CompileEntry, ParseOptions, ParseState
 
-__all__ = [
-    "MANIFEST_VERSION", "MAX_REPORTED_PROBLEMS", "MAX_STRING_INDEX", "STATE_FORMAT", "LogParser",
-    "ParseOptions", "ParseResult", "ParseState", "ProblemReporter", "build_manifest",
-    "compile_status", "parse_log",
-]
+__all__ = ["MAX_STRING_INDEX", "LogParser", "ParseOptions", "ParseResult", "parse_log"]
 
 RAW_EXTRA_KEYS = ("timestamp", "thread", "pathname", "lineno")
 #: The largest string-table index accepted: the table is a list, so the index is its size.
@@ -91,7 +88,10 @@ class LogParser:
         if record.text is None:
             self._count_lines(record, "payload line without an envelope before it")
             return
-        glog = self._glog(record, record.text)
+        text = self._decode(record, record.text)
+        if text is None:
+            return
+        glog = self._glog(record, text)
         if glog is None:
             return
         envelope = self._envelope(record, glog)
@@ -134,13 +134,15 @@ class LogParser:
             self.stats["fail_glog"] += 1
             self.report(line, message)
 
-    def _glog(self, record: Record, data: bytes) -> GlogLine | None:
+    def _decode(self, record: Record, data: bytes) -> str | None:
         try:
-            text = data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError as error:
             self.stats["fail_utf8"] += 1
             self.report(record.line, f"invalid UTF-8 at byte {error.start}; line skipped")
             return None
+
+    def _glog(self, record: Record, text: str) -> GlogLine | None:
         glog = parse_glog(text, self.state.year)
         if glog is None:
             # Its tab lines belong to the broken line: counted once, not once per line.
@@ -404,35 +406,6 @@ def _guards_json_ok(payload: str) -> bool:
 
 
 # -- running a whole parse ------------------------------------------------------------------
-
-class StoreWriters:
-    """The store files being written, each continuing after what a resumed parse kept."""
-
-    def __init__(self, idir: Path, kept: dict[str, tuple[int, int]]) -> None:
-        self.streams = {}
-        for name in JSONL_STREAMS:
-            size, count = kept.get(f"{name}.jsonl", (0, 0))
-            self.streams[name] = StreamWriter(idir / f"{name}.jsonl", size, count)
-        size, count = kept.get("chromium_events.json", (0, 0))
-        self.chromium = ChromiumArrayWriter(idir / "chromium_events.json", size, count)
-        self.by_file: dict[str, StreamWriter] = {
-            **{f"{name}.jsonl": writer for name, writer in self.streams.items()},
-            "chromium_events.json": self.chromium}
-
-    def positions(self) -> dict[str, tuple[int, int]]:
-        return {name: (writer.position(), writer.count) for name, writer in self.by_file.items()}
-
-    def counts(self) -> dict[str, int]:
-        return {name: writer.count for name, writer in self.by_file.items()}
-
-    def finish(self) -> list[str]:
-        """Close every file; the names of those whose bytes changed."""
-        return [name for name, writer in self.by_file.items() if writer.finish()]
-
-    def abandon(self) -> None:
-        for writer in self.by_file.values():
-            writer.abandon()
-
 
 @dataclass
 class Snapshot:

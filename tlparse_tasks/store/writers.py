@@ -17,6 +17,7 @@ import orjson
 
 from ..atomic import replace_if_changed
 from ..jsonfmt import serde_dumps
+from .streams import JSONL_STREAMS
 
 #: Levels a stored record may nest: orjson writes at most 254, and readers add a few of their own.
 MAX_RECORD_DEPTH = 200
@@ -117,6 +118,35 @@ class ChromiumArrayWriter(StreamWriter):
 
     def closing(self) -> bytes:
         return b"\n]" if self.count else b"]"
+
+
+class StoreWriters:
+    """The store files being written, each continuing after what a resumed parse kept."""
+
+    def __init__(self, idir: Path, kept: dict[str, tuple[int, int]]) -> None:
+        self.streams: dict[str, StreamWriter] = {}
+        for name in JSONL_STREAMS:
+            size, count = kept.get(f"{name}.jsonl", (0, 0))
+            self.streams[name] = StreamWriter(idir / f"{name}.jsonl", size, count)
+        size, count = kept.get("chromium_events.json", (0, 0))
+        self.chromium = ChromiumArrayWriter(idir / "chromium_events.json", size, count)
+        self.by_file: dict[str, StreamWriter] = {
+            **{f"{name}.jsonl": writer for name, writer in self.streams.items()},
+            "chromium_events.json": self.chromium}
+
+    def positions(self) -> dict[str, tuple[int, int]]:
+        return {name: (writer.position(), writer.count) for name, writer in self.by_file.items()}
+
+    def counts(self) -> dict[str, int]:
+        return {name: writer.count for name, writer in self.by_file.items()}
+
+    def finish(self) -> list[str]:
+        """Close every file; the names of those whose bytes changed."""
+        return [name for name, writer in self.by_file.items() if writer.finish()]
+
+    def abandon(self) -> None:
+        for writer in self.by_file.values():
+            writer.abandon()
 
 
 def _copy_prefix(source: BinaryIO, target: BinaryIO, length: int) -> None:
