@@ -126,6 +126,8 @@ class StackTrie:
         for index, (parent, frame, names) in enumerate(data["nodes"]):
             if (index == 0) != (parent == -1) or not -1 <= parent < index:
                 raise ValueError(f"stack trie node {index} has parent {parent}")
+            if (frame is None) != (index == 0) or (frame is not None and len(frame) != len(FRAME_FIELDS)):
+                raise ValueError(f"stack trie node {index} has a malformed frame")
             key = tuple(frame) if frame is not None else None
             trie.parents.append(parent)
             trie.frames.append(key)
