@@ -226,6 +226,7 @@ def test_median_and_missing_values() -> None:
 )
 def test_ratio_formatting(num: float, den: float, shown: str) -> None:
     assert bench.fmt_ratio(num, den) == shown
+    assert (bench.ratio(num, den) is None) == (shown == "n/a")
 
 
 def test_table_columns_line_up() -> None:
