@@ -4,6 +4,9 @@ from __future__ import annotations
 
 # Legacy counters in legacy order, then ours (only printed when non-zero):
 #   fail_utf8   lines that are not UTF-8 (legacy skips them silently, then aborts the run)
+# Where we count more than legacy:
+#   fail_json                 also a string-table index above parser.MAX_STRING_INDEX
+#   fail_json_serialization   lines whose JSON nests deeper than the store keeps (cut, once per line)
 LEGACY_FIELDS = (
     "ok", "other_rank", "fail_glog", "fail_json", "fail_payload_md5", "fail_dynamo_guards_json",
     "fail_parser", "fail_key_conflict", "fail_json_serialization", "unknown",
