@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from .atomic import link_or_copy, write_bytes, write_chunks
-from .render import jinja_env
 from .safepath import inside
 from .store.reader import StoreReader
 
@@ -157,6 +156,8 @@ class ModuleContext:
         editing them would leave stale pages."""
         if self.templates is not None and template not in self.templates:
             raise ValueError(f"module {self.module_id} renders {template}, which modules.yaml does not declare")
+        from .render import jinja_env  # Jinja loads only in processes that render
+
         return jinja_env(tuple(self.template_dirs)).get_template(template).render(**data)
 
     def write_bytes(self, relative: str, data: bytes) -> str:

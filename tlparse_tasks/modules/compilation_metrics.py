@@ -151,7 +151,8 @@ class MetricsPass:
         page = mm.forward_page(metrics, root=root, display=display, files=files,
                                stack=stack_of(stack, self.strings) if stack is not None else None,
                                specializations=specs, guards=guards)
-        self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root))
+        if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
+            self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root))
         self.listed(output, display, "compilation_metrics", page.status)
 
     def backward(self, record: dict[str, Any], kind: str, metrics: dict[str, Any]) -> None:
@@ -161,7 +162,8 @@ class MetricsPass:
         url = output["url"]
         display = display_of(record["compile_id"])
         page = mm.backward_page(kind, metrics, root=depth_prefix(url), display=display)
-        self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root))
+        if self.ctx.unit(url, page):
+            self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root))
         self.listed(output, display, kind, page.status)
 
     def listed(self, output: dict[str, Any], display: str, kind: str, status: str) -> None:

@@ -130,7 +130,8 @@ def render(ctx: ModuleContext) -> ModuleOutput:
             root = depth_prefix(url)
             page = GuardPage(display_of(record["compile_id"]), root, root + GUARDS_SCRIPT, record["line"],
                              rows, problem)
-            ctx.write_text(url, ctx.render("guards.html", page=page, root=root))
+            if ctx.unit(url, page):  # a grown log re-renders only changed pages
+                ctx.write_text(url, ctx.render("guards.html", page=page, root=root))
             detail = plural(len(rows), "guard")
             summary.pages += 1
             summary.guards += len(rows)
