@@ -4,6 +4,8 @@ legacy puts them (spec §8 tests 1, 2, 5, 6, 7), and what the index says about t
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 from pathlib import Path
 
 import orjson
@@ -13,6 +15,7 @@ from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.logs import cid, entry, simple_log, write
 from tlparse_tasks.cli import main
 from tlparse_tasks.modules.artifact_files import pretty_json
+from tlparse_tasks.resources import TEMPLATE_DIR
 
 
 def report(log: Path, out: Path, *flags: str) -> Path:
@@ -82,16 +85,33 @@ def test_cache_hit_miss_files_and_markers(tmp_path: Path) -> None:
     assert "The compile caches were consulted" in index and "data/cache/artifacts.js" in index
 
 
+def code_text(html: str) -> str:
+    """The text inside a code page's `<pre>`, as a browser reads it (tags dropped, entities decoded)."""
+    body = html[html.index("<pre"):html.index("</pre>")]
+    return unescape(re.sub(r"<[^>]*>", "", body[body.index(">") + 1:]))
+
+
 def test_inductor_output_code_page_and_plain_text(tmp_path: Path) -> None:
     log = corpus_copy(LEGACY_TESTS / "simple.log", tmp_path)
     out = report(log, tmp_path / "html")
     (page,) = (out / "-_0_0_0").glob("inductor_output_code_*_5.html")
     html = page.read_text()
-    assert '<span id="L1" class="tlp-line">' in html and 'class="k"' in html  # Pygments token classes
+    record = next(r for r in map(orjson.loads, (out / "intermediate/codegen.jsonl").read_bytes().splitlines()))
+    # lazy (default): the whole source as plain text, coloured by the browser, no Pygments work
+    assert '<span id="L1" class="tlp-line">' in html and 'class="k"' not in html
+    assert code_text(html) == record["payload"]
+    assert '<script src="../highlight.js" defer></script>' in html
+    assert (out / "highlight.js").read_bytes() == (TEMPLATE_DIR / "static/highlight.js").read_bytes()
     assert (out / "pygments.css").is_file()
+    # --eager: Pygments token classes at build time, no script
+    eager = report(log, tmp_path / "eager", "--eager")
+    (eager_page,) = (eager / "-_0_0_0").glob("inductor_output_code_*_5.html")
+    eager_html = eager_page.read_text()
+    assert '<span id="L1" class="tlp-line">' in eager_html and 'class="k"' in eager_html
+    assert code_text(eager_html) == record["payload"] and "<script" not in eager_html
+    assert not (eager / "highlight.js").exists()
     plain = report(log, tmp_path / "plain", "-p")
     (text,) = (plain / "-_0_0_0").glob("inductor_output_code_*_5.txt")
-    record = next(r for r in map(orjson.loads, (plain / "intermediate/codegen.jsonl").read_bytes().splitlines()))
     assert text.read_text() == record["payload"]
     raw = [json.loads(line) for line in (plain / "raw.jsonl").read_text().splitlines()[1:]]
     assert any(r.get("payload_filename", "").endswith(text.name) for r in raw)

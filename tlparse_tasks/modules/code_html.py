@@ -1,13 +1,20 @@
-"""Source code as HTML lines: Pygments token classes, one `<span id="L{n}">` per line.
+"""Source code as the `<pre>` body of a code page: one `<span id="L{n}">` per source line.
 
-Line anchors let stack frames link to `page.html#L12`; line numbers come from CSS counters so
-that copying code copies only code. Very large inputs are escaped without highlighting, which
-keeps a huge log's report fast to build and to open.
+Each line span is inline and followed by the source's own newline, so the page is
+single-spaced and selecting the code copies the source text. Line anchors let stack frames link to
+`page.html#L12`; line numbers come from CSS counters, which copying skips.
+
+Two ways to fill the lines, both with Pygments' token classes in the end:
+- `plain_code_body`: escaped text only (lazy pages). `static/highlight.js` adds the token
+  spans in the browser, so building a report costs no more than writing the files.
+- `highlighted_code_body`: Pygments at build time (`--eager`: readable and coloured without JS).
 """
 
 from __future__ import annotations
 
 import functools
+import posixpath
+from typing import Any
 
 from markupsafe import Markup, escape
 from pygments import highlight
@@ -16,8 +23,20 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 
 HIGHLIGHT_LIMIT_BYTES = 2 << 20
+CHUNK_LINES = 200  # lines per block inside the <pre>
 PYGMENTS_STYLE = "default"
 CSS_FILE = "pygments.css"
+SCRIPT_FILE = "highlight.js"  # where the browser highlighter goes, relative to OUT
+SCRIPT_SOURCE = f"static/{SCRIPT_FILE}"  # the same file among the templates
+
+# File name endings of C and C++ sources; everything else on a code page is Python.
+CPP_SUFFIXES = frozenset({".c", ".cc", ".cpp", ".cxx", ".cu", ".h", ".hh", ".hpp", ".hxx", ".cuh"})
+
+
+def language_of(filename: str | None) -> str:
+    """`cpp` for C/C++ file names, `python` otherwise (inductor output code, FX graphs)."""
+    suffix = posixpath.splitext((filename or "").lower())[1]
+    return "cpp" if suffix in CPP_SUFFIXES else "python"
 
 
 @functools.lru_cache(maxsize=8)
@@ -25,18 +44,42 @@ def _lexer(name: str) -> Lexer:
     return get_lexer_by_name(name, stripnl=False, ensurenl=False)
 
 
-def highlighted_lines(code: str, language: str = "python") -> list[Markup]:
-    """Each source line as safe HTML (spans never cross a line end)."""
-    if len(code) > HIGHLIGHT_LIMIT_BYTES:
-        return [escape(line) for line in code.split("\n")]
-    formatter = HtmlFormatter(nowrap=True)
-    html = highlight(code, _lexer(language), formatter)
+def _numbered(html: str, code: str) -> Markup:
+    """Wrap each line of `html` (safe markup whose lines are the lines of `code`) in its
+    numbered span, each followed by the source's own newline, so the text of the `<pre>` is
+    the source itself (a final newline starts no empty numbered line). Lines are grouped into
+    block chunks so that the browser re-lays out only the chunk it just coloured."""
     lines = html.split("\n")
-    if lines and lines[-1] == "" and not code.endswith("\n"):
+    if code.endswith("\n"):
         lines.pop()
-    return [Markup(line) for line in lines]
+    last = len(lines)
+    ending = "\n" if code.endswith("\n") else ""
+    spans = [f'<span id="L{n}" class="tlp-line">{line}</span>' + ("\n" if n < last else ending)
+             for n, line in enumerate(lines, 1)]
+    chunks = ("".join(spans[i:i + CHUNK_LINES]) for i in range(0, len(spans), CHUNK_LINES))
+    return Markup("".join(f'<span class="tlp-chunk">{chunk}</span>' for chunk in chunks))
+
+
+def plain_code_body(code: str) -> Markup:
+    """The source escaped once as a whole, then cut into numbered lines (no highlighting).
+    A carriage return is written as a character reference: a raw one would turn into a
+    line break when the browser reads the page."""
+    return _numbered(str(escape(code)).replace("\r", "&#13;"), code)
+
+
+def highlighted_code_body(code: str, language: str = "python") -> Markup:
+    """Pygments' HTML per line (its spans never cross a line end). Very large inputs are
+    escaped without highlighting, which keeps a huge log's report fast to build and to open."""
+    if len(code) > HIGHLIGHT_LIMIT_BYTES:
+        return plain_code_body(code)
+    code = code.replace("\r\n", "\n").replace("\r", "\n")  # what the lexer does anyway
+    html = highlight(code, _lexer(language), HtmlFormatter(nowrap=True))
+    if not code.endswith("\n") and html.endswith("\n"):
+        html = html[:-1]  # the formatter ends its output with a newline the code does not have
+    return _numbered(html, code)
 
 
 def pygments_css() -> str:
     """Token colours for `.highlight` blocks, written once per report."""
-    return HtmlFormatter(style=PYGMENTS_STYLE).get_style_defs(".highlight") + "\n"
+    formatter: Any = HtmlFormatter(style=PYGMENTS_STYLE)  # get_style_defs is untyped in pygments
+    return str(formatter.get_style_defs(".highlight")) + "\n"

@@ -2,20 +2,32 @@
 
 Files go to the paths the parse planned (legacy layout and `_N` numbering): graphs and string
 artifacts verbatim, JSON artifacts pretty-printed with sorted keys, inductor output code as a
-highlighted page (or `.txt` with -p), dump_file sources as pages with `#L<n>` line anchors.
+page (or `.txt` with -p), dump_file sources as pages with `#L<n>` line anchors.
+Code pages are plain escaped text that `highlight.js` colours in the browser; with `--eager`
+Pygments colours them at build time instead.
 Entries of types this tool has no page for are listed on the index (lazily) with their payloads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
+from markupsafe import Markup
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from .artifact_files import write_payload_output
-from .code_html import CSS_FILE, highlighted_lines, pygments_css
+from .code_html import (
+    CSS_FILE,
+    SCRIPT_FILE,
+    SCRIPT_SOURCE,
+    highlighted_code_body,
+    language_of,
+    plain_code_body,
+    pygments_css,
+)
 from .common import depth_prefix, display_of, output_of, records
 
 KNOWN_GENERIC_FREE = frozenset({
@@ -29,7 +41,9 @@ class CodePage:
     title: str
     heading: str
     root: str
-    lines: list[Any]
+    body: Markup  # the numbered lines, plain (lazy) or highlighted (eager)
+    language: str
+    script: str | None  # highlight.js, relative to the page, when the browser highlights
     source_name: str | None = None
 
 
@@ -41,8 +55,23 @@ class TraceGroup:
 
 def write_code_page(ctx: ModuleContext, url: str, title: str, heading: str, code: str,
                     source_name: str | None = None) -> None:
-    page = CodePage(title, heading, depth_prefix(url), highlighted_lines(code), source_name)
-    ctx.write_text(url, ctx.render("code_page.html", page=page, root=page.root))
+    """A code page: highlighted now with --eager, else plain text that the browser colours."""
+    root = depth_prefix(url)
+    language = language_of(source_name)
+    if ctx.eager:
+        page = CodePage(title, heading, root, highlighted_code_body(code, language), language, None, source_name)
+    else:
+        page = CodePage(title, heading, root, plain_code_body(code), language, root + SCRIPT_FILE, source_name)
+    ctx.write_text(url, ctx.render("code_page.html", page=page, root=root))
+
+
+def static_source(ctx: ModuleContext, name: str) -> bytes:
+    """A static asset from the template directories (a custom one first, as for templates)."""
+    for directory in ctx.template_dirs:
+        path = Path(directory) / name
+        if path.is_file():
+            return path.read_bytes()
+    raise FileNotFoundError(f"{name} is missing from the template directories")
 
 
 def readable_traces(payload: str) -> list[TraceGroup]:
@@ -86,6 +115,8 @@ def render_codegen(ctx: ModuleContext, record: dict[str, Any]) -> None:
 
 def render(ctx: ModuleContext) -> ModuleOutput:
     ctx.write_text(CSS_FILE, pygments_css())
+    if not ctx.eager:
+        ctx.write_bytes(SCRIPT_FILE, static_source(ctx, SCRIPT_SOURCE))
     for stream in ("graphs.jsonl", "export.jsonl"):  # export: exported_program_N.txt
         for record in records(ctx, stream):
             write_payload_output(ctx, record)
