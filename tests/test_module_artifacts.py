@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from devtools.legacy_diff import visible_words
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.logs import cid, entry, simple_log, write
 from tlparse_tasks.cli import main
@@ -110,6 +111,7 @@ def test_inductor_output_code_page_and_plain_text(tmp_path: Path) -> None:
     assert '<span id="L1" class="tlp-line">' in eager_html and 'class="k"' in eager_html
     assert code_text(eager_html) == record["payload"] and "<script" not in eager_html
     assert not (eager / "highlight.js").exists()
+    assert visible_words(html) == visible_words(eager_html)  # what legacy-diff compares (it runs --eager)
     plain = report(log, tmp_path / "plain", "-p")
     (text,) = (plain / "-_0_0_0").glob("inductor_output_code_*_5.txt")
     assert text.read_text() == record["payload"]
@@ -203,3 +205,15 @@ def test_export_mode_writes_the_exported_program_and_says_what_is_missing(tmp_pa
     assert record["outputs"][0]["url"] == "-_-_-_-/exported_program_1.txt"  # legacy's path and number
     assert (out / "-_-_-_-/exported_program_1.txt").read_text() == record["payload"] != ""
     assert "draft-export report" in (out / "index.html").read_text()
+
+
+def test_cpp_sources_are_highlighted_as_cpp(tmp_path: Path) -> None:
+    """A dump_file named like a C++ file gets the C++ highlighter (in the browser or, --eager, Pygments)."""
+    source = "#include <vector>\nint64_t main() { return 0; }\n"
+    log = write(tmp_path / "t.log", entry({"dump_file": {"name": "kernel.cpp"}, **cid()}, source))
+    (lazy,) = (report(log, tmp_path / "lazy") / "dump_file").glob("*.html")
+    assert 'data-lang="cpp"' in lazy.read_text() and code_text(lazy.read_text()) == source
+    (eager,) = (report(log, tmp_path / "eager", "--eager") / "dump_file").glob("*.html")
+    html = eager.read_text()
+    assert 'data-lang="cpp"' in html and '<span class="cp">#include</span>' in html
+    assert '<span class="kt">int64_t</span>' in html and '<span class="nf">main</span>' in html
