@@ -151,6 +151,10 @@ class ModuleContext:
         """Stream the records of a subscribed JSONL file."""
         return self.store.read_jsonl(name)
 
+    def end_unit(self) -> None:
+        """Writes from here on belong to the module as a whole, not to the last unit."""
+        self._unit = None
+
     def render(self, template: str, **data: Any) -> str:
         """Render a template the module declared: undeclared ones would not be file_deps, and
         editing them would leave stale pages."""

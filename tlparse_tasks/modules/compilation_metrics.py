@@ -19,9 +19,10 @@ The index gets the restart/failure count (inline) and every metrics page with it
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
@@ -39,6 +40,7 @@ PAGE_NAMES = {"compilation_metrics": "compilation metrics",
               "aot_autograd_backward_compilation_metrics": "AOT autograd backward compilation metrics"}
 Drain = Literal["legacy", "normalised"]
 DRAIN_MODES: tuple[str, ...] = get_args(Drain)
+LARGE_VALUE_CHARS = 2048  # longer other-field values load on demand (default mode)
 INDEX, TYPED = 0, 1  # within one log line, the index record is replayed first
 
 
@@ -47,6 +49,35 @@ class Options:
     """This module's `options:` in modules.yaml, checked when it loads (see the docstring above)."""
 
     drain: Drain = "normalised"
+
+
+class SharedValues:
+    """Large "other field" values, each stored once in a shard `value-<digest>` that every page
+    showing it loads on demand (hybrid: the page is the summary, these are details)."""
+
+    def __init__(self, module_id: str, enabled: bool) -> None:
+        self.module_id = module_id
+        self.enabled = enabled
+        self.shards: dict[str, str] = {}  # shard name → value
+
+    def defer(self, fields: list[mm.OtherField], root: str) -> list[mm.OtherField]:
+        if not self.enabled:
+            return fields
+        return [self._deferred(f, root) if len(f.value) > LARGE_VALUE_CHARS else f for f in fields]
+
+    def _deferred(self, field: mm.OtherField, root: str) -> mm.OtherField:
+        digest = hashlib.blake2b(field.value.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+        shard = f"value-{digest}"
+        self.shards[shard] = field.value
+        lazy = mm.LazyValue(shard, f"{root}data/{self.module_id}/{shard}.js",
+                            f"{len(field.value.encode('utf-8', 'surrogatepass')) / 1024:.0f} KB")
+        return replace(field, value="", lazy=lazy)
+
+    def write(self, ctx: ModuleContext) -> None:
+        """Written after every page, outside any page's unit: a skipped page still needs them."""
+        ctx.end_unit()
+        for shard, value in sorted(self.shards.items()):
+            ctx.write_shard(shard, value)
 
 
 def value_of(record: dict[str, Any], key: str) -> Any:
@@ -78,6 +109,7 @@ class MetricsPass:
         self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {k: {} for k in GUARD_TYPES}
         self.rows: list[mm.FailureRow] = []
         self.summary = mm.Summary()
+        self.values = SharedValues(ctx.module_id, enabled=ctx.lazy)
 
     def run(self) -> None:
         streams = [tagged(self.ctx, "index.jsonl", INDEX),
@@ -151,6 +183,7 @@ class MetricsPass:
         page = mm.forward_page(metrics, root=root, display=display, files=files,
                                stack=stack_of(stack, self.strings) if stack is not None else None,
                                specializations=specs, guards=guards)
+        page = replace(page, other=self.values.defer(page.other, root))
         if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
             self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root))
         self.listed(output, display, "compilation_metrics", page.status)
@@ -162,6 +195,7 @@ class MetricsPass:
         url = output["url"]
         display = display_of(record["compile_id"])
         page = mm.backward_page(kind, metrics, root=depth_prefix(url), display=display)
+        page = replace(page, other=self.values.defer(page.other, page.root))
         if self.ctx.unit(url, page):
             self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root))
         self.listed(output, display, kind, page.status)
@@ -175,6 +209,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     """Write every metrics page, failures_and_restarts.html, and the index summary."""
     state = MetricsPass(ctx)
     state.run()
+    state.values.write(ctx)
     ctx.write_text(FAILURES_PAGE, ctx.render("failures_and_restarts.html", rows=state.rows,
                                              summary=state.summary, root=""))
     summary = state.summary

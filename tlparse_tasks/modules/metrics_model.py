@@ -82,6 +82,17 @@ class OtherField:
     key: str
     value: str
     blocks: tuple[str, ...] = ()
+    lazy: LazyValue | None = None  # a large value loaded on demand (shared between pages)
+
+
+@dataclass(frozen=True)
+class LazyValue:
+    """A large logged value kept once in a data shard that the page loads when it is opened:
+    inductor/dynamo config dicts repeat on every compile of a run."""
+
+    shard: str
+    src: str
+    size: str
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,11 @@ class MetricsPage:
     status: str
 
     @property
+    def lazy_values(self) -> bool:
+        """Some values load on demand, so the page needs modules.js."""
+        return any(f.lazy is not None for f in self.other)
+
+    @property
     def status_text(self) -> str:
         return STATUS_TEXT[self.status]
 
@@ -144,6 +160,11 @@ class BackwardPage:
     failure: Failure | None
     other: list[OtherField]
     status: str
+
+    @property
+    def lazy_values(self) -> bool:
+        """Some values load on demand, so the page needs modules.js."""
+        return any(f.lazy is not None for f in self.other)
 
     @property
     def status_text(self) -> str:

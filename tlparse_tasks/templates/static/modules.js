@@ -123,6 +123,12 @@
     });
   };
 
+  /* One logged value (a string), shown as it would be inline. */
+  renderers.text = function (data, target) {
+    target.textContent = "";
+    target.appendChild(el("code", "cm-value", typeof data === "string" ? data : JSON.stringify(data)));
+  };
+
   /* Generic fallback: show the data as formatted JSON text. */
   renderers.json = function (data, target) {
     target.textContent = "";
