@@ -55,13 +55,13 @@ class TraceGroup:
 
 def write_code_page(ctx: ModuleContext, url: str, title: str, heading: str, code: str,
                     source_name: str | None = None) -> None:
-    """A code page: highlighted now with --eager, else plain text that the browser colours."""
+    """A code page: plain text that the browser colours (lazy), or highlighted now (--eager)."""
     root = depth_prefix(url)
     language = language_of(source_name)
-    if ctx.eager:
-        page = CodePage(title, heading, root, highlighted_code_body(code, language), language, None, source_name)
-    else:
+    if ctx.lazy:
         page = CodePage(title, heading, root, plain_code_body(code), language, root + SCRIPT_FILE, source_name)
+    else:
+        page = CodePage(title, heading, root, highlighted_code_body(code, language), language, None, source_name)
     ctx.write_text(url, ctx.render("code_page.html", page=page, root=root))
 
 
@@ -115,7 +115,7 @@ def render_codegen(ctx: ModuleContext, record: dict[str, Any]) -> None:
 
 def render(ctx: ModuleContext) -> ModuleOutput:
     ctx.write_text(CSS_FILE, pygments_css())
-    if not ctx.eager:
+    if ctx.lazy:
         ctx.write_bytes(SCRIPT_FILE, static_source(ctx, SCRIPT_SOURCE))
     for stream in ("graphs.jsonl", "export.jsonl"):  # export: exported_program_N.txt
         for record in records(ctx, stream):
@@ -130,7 +130,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
             generic.append(_generic_item(record))
     output = ModuleOutput()
     if generic:
-        if ctx.eager:
+        if not ctx.lazy:
             html = ctx.render("generic_entries.html", items=generic, count=len(generic))
             output.index_entries.append(IndexEntry(section="generic_entries", title="Other log entries", html=html))
         else:
