@@ -42,6 +42,7 @@ def inside(root: Path, relative: str) -> Path:
     return target
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
 SAFE_SCHEMES = frozenset({"http", "https"})
 
@@ -52,7 +53,7 @@ def safe_href(url: str) -> str | None:
     `javascript:`, `data:`, `vbscript:` and any other scheme give None (show it as text).
     Control characters are refused too, since browsers strip them before reading a scheme.
     """
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+    if _CONTROL.search(url):
         return None
     match = _SCHEME.match(url)
     if match is None:
