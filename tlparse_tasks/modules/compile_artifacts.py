@@ -55,7 +55,11 @@ class TraceGroup:
 
 def write_code_page(ctx: ModuleContext, url: str, title: str, heading: str, code: str,
                     source_name: str | None = None) -> None:
-    """A code page: plain text that the browser colours (lazy), or highlighted now (--eager)."""
+    """A code page: plain text that the browser colours (lazy), or highlighted now (--eager).
+    A page is a unit: a grown log leaves the pages whose code did not change alone."""
+    if not ctx.unit(url, {"title": title, "heading": heading, "code": code, "source": source_name,
+                          "lazy": ctx.lazy}):
+        return
     root = depth_prefix(url)
     language = language_of(source_name)
     if ctx.lazy:
@@ -63,6 +67,7 @@ def write_code_page(ctx: ModuleContext, url: str, title: str, heading: str, code
     else:
         page = CodePage(title, heading, root, highlighted_code_body(code, language), language, None, source_name)
     ctx.write_text(url, ctx.render("code_page.html", page=page, root=root))
+    ctx.end_unit()  # the files written next belong to the module, not to this page
 
 
 def static_source(ctx: ModuleContext, name: str) -> bytes:
