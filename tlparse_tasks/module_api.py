@@ -176,6 +176,15 @@ class ModuleContext:
         self._wrote(relative)
         return relative
 
+    def write_static(self, relative: str, name: str) -> str:
+        """Copy a static asset (`static/x.js`, declared in the module's templates, so editing it
+        re-runs the module) from the template folders, a custom one first, to `relative`."""
+        for directory in self.template_dirs:
+            path = Path(directory) / name
+            if path.is_file():
+                return self.write_bytes(relative, path.read_bytes())
+        raise FileNotFoundError(f"{name} is missing from the template folders")
+
     def link_file(self, relative: str, source: Path) -> str:
         """Put `source` (a store file, the log) at `relative` as a hard link where possible:
         the same bytes are not stored twice."""

@@ -11,7 +11,6 @@ Entries of types this tool has no page for are listed on the index (lazily) with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -70,15 +69,6 @@ def write_code_page(ctx: ModuleContext, url: str, title: str, heading: str, code
     ctx.end_unit()  # the files written next belong to the module, not to this page
 
 
-def static_source(ctx: ModuleContext, name: str) -> bytes:
-    """A static asset from the template directories (a custom one first, as for templates)."""
-    for directory in ctx.template_dirs:
-        path = Path(directory) / name
-        if path.is_file():
-            return path.read_bytes()
-    raise FileNotFoundError(f"{name} is missing from the template directories")
-
-
 def readable_traces(payload: str) -> list[TraceGroup]:
     """Kernel → stack traces, with the escaped newlines of the JSON turned into real ones."""
     data = orjson.loads(payload)
@@ -121,7 +111,7 @@ def render_codegen(ctx: ModuleContext, record: dict[str, Any]) -> None:
 def render(ctx: ModuleContext) -> ModuleOutput:
     ctx.write_text(CSS_FILE, pygments_css())
     if ctx.lazy:
-        ctx.write_bytes(SCRIPT_FILE, static_source(ctx, SCRIPT_SOURCE))
+        ctx.write_static(SCRIPT_FILE, SCRIPT_SOURCE)
     for stream in ("graphs.jsonl", "export.jsonl"):  # export: exported_program_N.txt
         for record in records(ctx, stream):
             write_payload_output(ctx, record)

@@ -12,7 +12,6 @@ lists both per compile id: a count summary, with the file list loaded on demand 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -101,14 +100,6 @@ class GuardSummary:
     groups: list[GuardGroup] = field(default_factory=list)
 
 
-def _static_source(ctx: ModuleContext, name: str) -> bytes:
-    for directory in ctx.template_dirs:
-        path = Path(directory) / name
-        if path.is_file():
-            return path.read_bytes()
-    raise FileNotFoundError(f"{name} is missing from the template directories")
-
-
 def render(ctx: ModuleContext) -> ModuleOutput:
     strings = load_strings(ctx)
     groups: dict[str, GuardGroup] = {c["id"]: GuardGroup(c["id"], c["display_name"])
@@ -139,7 +130,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
         group = groups.setdefault(group_id, GuardGroup(group_id, display))
         group.files.append(GuardFile(url, url.rsplit("/", 1)[-1], output["number"], detail))
     if summary.pages:
-        ctx.write_bytes(GUARDS_SCRIPT, _static_source(ctx, GUARDS_SCRIPT))
+        ctx.write_static(GUARDS_SCRIPT, GUARDS_SCRIPT)
     summary.groups = [g for g in groups.values() if g.files]
     return ModuleOutput(index_entries=[index_entry(ctx, summary)])
 
