@@ -1,33 +1,52 @@
-"""symbolic_shapes (lazy): what the shape environment decided, per compile id, on one page.
+"""symbolic_shapes (lazy): what the shape environment decided, one page per compile id.
 
-`symbolic_shapes.html` at the report root has, per compile id, tables of specializations
-(`symbolic_shape_specialization`), guards added fast (`guard_added_fast`), unbacked symbols
-(`create_unbacked_symbol`), expressions created (`expression_created`) and evaluated guards /
-data-dependent specializations (`guard_added`, `propagate_real_tensors_provenance`). Legacy shows
-specializations and guards added fast only inside compilation-metrics pages, and the other
-types only in export mode; this is the browsable overview. Any logged value is shown as text
+`{compile id dir}/symbolic_shapes.html` (e.g. `-_0_0_0/symbolic_shapes.html`) has that compile
+id's tables of specializations (`symbolic_shape_specialization`), guards added fast
+(`guard_added_fast`), unbacked symbols (`create_unbacked_symbol`), expressions created
+(`expression_created`) and evaluated guards / data-dependent specializations (`guard_added`,
+`propagate_real_tensors_provenance`). `symbolic_shapes.html` at the report root stays the entry
+point: an overview with the totals and every compile id, its counts and a link to its page.
+Legacy shows specializations and guards added fast only inside compilation-metrics pages, and the
+other types only in export mode; these are the browsable pages. Any logged value is shown as text
 (frame locals can hold lists), stacks are resolved against the string table.
 
-The index shows the totals and, on demand (inline with --eager), a count per compile id that
-links into the page.
+Each compile id's page is a unit (`ctx.unit`): a grown log re-renders only the compile ids whose
+entries changed. The index shows the totals and, on demand (inline with --eager), the same list
+as the overview.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import group_of_directory
-from .common import format_value, load_strings, records
+from .common import depth_prefix, format_value, load_strings, records
 from .kit import StackView, plural, stack_view
 
-PAGE = "symbolic_shapes.html"
+PAGE = "symbolic_shapes.html"  # the overview at the report root, and each compile id's page name
+COMPILE_TEMPLATE = "symbolic_shapes_compile.html"
 SHARD = "compile_ids"
 SECTION = "symbolic_shapes"
 TITLE = "Symbolic shapes"
 TYPES = ("symbolic_shape_specialization", "guard_added_fast", "create_unbacked_symbol", "expression_created",
          "guard_added", "propagate_real_tensors_provenance")
+
+
+def page_path(section_id: str) -> str:
+    """A compile id's page file, relative to OUT (`-_0_0_0/symbolic_shapes.html`).
+
+    Section ids come from `group_of_directory`: the directory form (digits, `-`, `_`) or
+    `unknown`, so one plain folder name."""
+    return f"{section_id}/{PAGE}"
+
+
+def page_url(section_id: str) -> str:
+    """The link to a compile id's page from the report root; quoted, so it stays a valid URL
+    that leads to `page_path` whatever the id."""
+    return f"{quote(section_id, safe='')}/{PAGE}"
 
 
 def text(value: Any) -> str:
@@ -121,10 +140,6 @@ class Section:
     provenance: list[Provenance] = field(default_factory=list)
 
     @property
-    def anchor(self) -> str:
-        return f"cid-{self.id}"
-
-    @property
     def total(self) -> int:
         return (len(self.specializations) + len(self.fast_guards) + len(self.unbacked) + len(self.expressions)
                 + len(self.provenance))
@@ -144,8 +159,23 @@ class Section:
         return ", ".join(plural(n, one, many) for n, one, many in parts if n)
 
     def item(self) -> dict[str, Any]:
-        """This compile id in the index list (artifact_list.html, or modules.js from a shard)."""
-        return listed_file(f"{PAGE}#{self.anchor}", f"{self.display}: {self.counts}", self.total)
+        """This compile id in the overview and index lists (artifact_list.html, or modules.js
+        from a shard); the url is relative to the report root."""
+        return listed_file(page_url(self.id), f"{self.display}: {self.counts}", self.total)
+
+
+@dataclass
+class CompilePage:
+    """One compile id's page: exactly what symbolic_shapes_compile.html sees (its unit data)."""
+
+    section: Section
+    root: str  # from the page's folder to the report root
+    directory_href: str  # the compile id's entry in the compile directory on index.html
+
+    @classmethod
+    def of(cls, section: Section) -> CompilePage:
+        root = depth_prefix(page_path(section.id))
+        return cls(section, root, f"{root}index.html#{quote(section.display, safe='')}")
 
 
 @dataclass
@@ -159,8 +189,10 @@ class Totals:
 
 
 class NodeAnchors:
-    """Page anchors of expressions and unbacked symbols by node id (a Python object id, which
-    torch may reuse): each gets its own anchor, and a guard links to the latest one logged."""
+    """Anchors of one compile id's expressions and unbacked symbols by node id (a Python object
+    id, which torch may reuse): each gets its own anchor on the page, and a guard links to the
+    latest one its compile id logged (the shape environment belongs to one compile, so a match
+    in another compile id would be a reused id)."""
 
     def __init__(self) -> None:
         self.seen: dict[int, int] = {}
@@ -218,7 +250,7 @@ def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
     strings = load_strings(ctx)
     sections: dict[str, Section] = {c["id"]: Section(c["id"], c["display_name"]) for c in ctx.manifest["compile_ids"]}
     totals = Totals()
-    nodes = NodeAnchors()
+    anchors: dict[str, NodeAnchors] = {}
 
     def stacks(meta: dict[str, Any]) -> tuple[StackView | None, StackView | None]:
         return stack_view(meta.get("user_stack"), strings), stack_view(meta.get("stack"), strings)
@@ -227,6 +259,7 @@ def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
         meta = record["metadata"] if isinstance(record["metadata"], dict) else {}
         group_id, display = group_of_directory(record["compile_id"])
         section = sections.setdefault(group_id, Section(group_id, display))
+        nodes = anchors.setdefault(group_id, NodeAnchors())
         kind = record["type"]
         if kind == "symbolic_shape_specialization":
             section.specializations.append(Specialization(
@@ -259,12 +292,24 @@ def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
     return [s for s in sections.values() if s.total], totals
 
 
+def write_compile_pages(ctx: ModuleContext, sections: list[Section]) -> None:
+    """One page per compile id; a page whose data (and code) did not change is not rendered again."""
+    for section in sections:
+        page = CompilePage.of(section)
+        path = page_path(section.id)
+        if ctx.unit(path, page):
+            ctx.write_text(path, ctx.render(COMPILE_TEMPLATE, page=page, root=page.root))
+    ctx.end_unit()
+
+
 def render(ctx: ModuleContext) -> ModuleOutput:
     sections, totals = collect(ctx)
-    ctx.write_text(PAGE, ctx.render("symbolic_shapes.html", sections=sections, totals=totals, root=""))
+    write_compile_pages(ctx, sections)
     items = [s.item() for s in sections]
-    lazy = bool(items) and not ctx.eager
-    html = ctx.render("symbolic_shapes_index.html", sections=sections, totals=totals, page=PAGE,
+    ctx.write_text(PAGE, ctx.render("symbolic_shapes.html", items=items, totals=totals, compile_ids=len(items),
+                                    root=""))
+    lazy = bool(items) and ctx.lazy
+    html = ctx.render("symbolic_shapes_index.html", totals=totals, compile_ids=len(items), page=PAGE,
                       items=[] if lazy else items)
     if not lazy:
         entry = IndexEntry(section=SECTION, title=TITLE, html=html)
