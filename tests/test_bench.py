@@ -1,11 +1,13 @@
-"""scripts/bench's pure parts: output-size counting, the 1% append, /proc parsing and the report's
-medians and ratios. Nothing here times anything."""
+"""scripts/bench's parts: output-size counting, the 1% append, /proc parsing, the memory sums of a
+real forked process tree, and the report's medians and ratios. Nothing here times anything."""
 
 from __future__ import annotations
 
 import math
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from importlib.machinery import SourceFileLoader
 from importlib.util import module_from_spec, spec_from_loader
 from pathlib import Path
@@ -198,10 +200,96 @@ def test_status_figures_and_a_zombie_without_them() -> None:
     assert bench.parse_status_kib("Name:\tpython\nState:\tZ (zombie)\n", "VmRSS") == 0
 
 
+ROLLUP = """55d0c8a7e000-7ffc3b7f3000 ---p 00000000 00:00 0                          [rollup]
+Rss:               81920 kB
+Pss_Anon:          70000 kB
+Pss:               30512 kB
+Pss_Dirty:         29000 kB
+Pss_File:           1200 kB
+Shared_Clean:       9000 kB
+"""
+STATUS = "Name:\tpython\nVmHWM:\t  90000 kB\nVmRSS:\t   81920 kB\n"
+ZOMBIE_STATUS = "Name:\tpython\nState:\tZ (zombie)\n"
+
+
+def test_pss_is_the_plain_pss_line_of_the_rollup_not_its_breakdown() -> None:
+    assert bench.parse_pss_kib(ROLLUP) == 30512
+    assert bench.parse_pss_kib("") is None
+
+
+def test_a_process_with_a_readable_rollup_counts_its_pss() -> None:
+    assert bench.member_memory(STATUS, ROLLUP) == bench.MemberMemory(81920, 30512, False)
+
+
+@pytest.mark.parametrize("rollup", [None, ""])
+def test_an_unreadable_rollup_falls_back_to_vmrss_and_says_so(rollup: str | None) -> None:
+    assert bench.member_memory(STATUS, rollup) == bench.MemberMemory(81920, 81920, True)
+
+
+def test_a_zombie_without_memory_is_no_fallback() -> None:
+    assert bench.member_memory(ZOMBIE_STATUS, None) == bench.MemberMemory(0, 0, False)
+    assert bench.member_memory(None, None) == bench.MemberMemory(0, 0, False)
+
+
 def test_tree_members_follow_parent_chains_even_through_exited_processes() -> None:
     # 10 -> 11 -> 12; 11 has exited but is remembered, so 12 is still in the tree; 20 is not.
     parents = {10: 1, 11: 10, 12: 11, 13: 10, 20: 1, 21: 20}
     assert bench.tree_members(10, parents) == {10, 11, 12, 13}
+
+
+BUFFER_MIB = 64
+FORKED_TREE = f"""
+import os, sys
+buf = b"x" * ({BUFFER_MIB} << 20)  # written, so every page is resident, then shared by fork
+kids = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        sys.stdin.read()
+        os._exit(0)
+    kids.append(pid)
+print("ready", flush=True)
+sys.stdin.read()
+for pid in kids:
+    os.waitpid(pid, 0)
+"""
+
+
+@pytest.fixture
+def forked_tree() -> Iterator[None]:
+    """A child holding a written 64 MiB buffer and two forked children sharing it copy-on-write,
+    all alive until the fixture ends."""
+    proc = subprocess.Popen([sys.executable, "-c", FORKED_TREE], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        yield
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def test_pss_counts_pages_shared_by_forked_workers_once_and_rss_once_per_process(forked_tree: None) -> None:
+    sampler = bench.TreeSampler(0.02)
+    sampler.sample()
+    buffer_kib = BUFFER_MIB * 1024
+    assert sampler.max_processes >= 3
+    assert sampler.pss_fallbacks == 0
+    assert sampler.peak_kib >= 3 * buffer_kib
+    assert buffer_kib <= sampler.peak_pss_kib < 2 * buffer_kib
+    assert sampler.peak_kib - sampler.peak_pss_kib >= 1.8 * buffer_kib
+    assert sampler.busy_s > 0
+
+
+def test_without_a_readable_rollup_the_tree_pss_is_its_rss_and_the_fallback_is_counted(
+    forked_tree: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_read = bench.read_proc
+    monkeypatch.setattr(bench, "read_proc", lambda pid, name: None if name == "smaps_rollup" else real_read(pid, name))
+    sampler = bench.TreeSampler(0.02)
+    sampler.sample()
+    assert sampler.peak_pss_kib == sampler.peak_kib >= 3 * BUFFER_MIB * 1024
+    assert sampler.pss_fallbacks >= 3
 
 
 def test_sampling_starts_fast_and_settles_at_the_interval() -> None:
@@ -236,12 +324,15 @@ def test_table_columns_line_up() -> None:
     assert lines[3] == "x               12.50"
 
 
-def make_run(wall: float, user: float = 1.0, *, proc_user: float = 0.0) -> Any:
-    """A Run with the given timings and fixed other figures."""
+def make_run(
+    wall: float, user: float = 1.0, *, proc_user: float = 0.0, rss: int = 4096, pss: int = 4096, fallbacks: int = 0
+) -> Any:
+    """A Run with the given timings and memory, and fixed other figures."""
     out = bench.DiskUsage(disk_bytes=1000, plain_bytes=1500, allocated_bytes=4096, files=3)
     return bench.Run(
         wall_s=wall, wait4_user_s=user, wait4_sys_s=0.5, proc_user_s=proc_user, proc_sys_s=0.0, reaped=1,
-        ru_maxrss_kib=2048, tree_peak_rss_kib=4096, hwm_sum_kib=4096, max_processes=1, samples=5, out=out,
+        ru_maxrss_kib=2048, tree_peak_rss_kib=rss, tree_peak_pss_kib=pss, pss_fallbacks=fallbacks, sampler_cpu_s=0.1,
+        hwm_sum_kib=rss, max_processes=1, samples=5, out=out,
     )  # fmt: skip
 
 
@@ -258,6 +349,37 @@ def test_ratios_are_of_the_medians_of_paired_runs() -> None:
     table = "\n".join(bench.log_table([result]))
     assert "whole: ours/legacy" in table
     assert "2.50x" in table
+
+
+def test_the_summary_memory_ratio_is_tree_pss_and_each_log_table_keeps_the_rss_ratio() -> None:
+    legacy = bench.Series("legacy", ["legacy"], [make_run(1.0, rss=300 * 1024, pss=300 * 1024)])
+    ours = bench.Series("ours", ["ours"], [make_run(1.0, rss=120 * 1024, pss=75 * 1024)])
+    result = bench.ScenarioResult("whole", bench.VERSUS, "11_large/x.log", legacy, ours)
+    header, _rule, row = bench.ratio_table([result])
+    cells = dict(zip(bench.RATIO_COLUMNS, row.split()[3:], strict=True))
+    assert "tree PSS MB" in header and "tree RSS MB" not in header
+    assert cells["tree PSS MB"] == "0.25x"
+    table = bench.log_table([result])
+    columns = [n for n, _g, _d in bench.MEDIAN_COLUMNS]
+    ours_row, ratio_row = table[3].split()[-len(columns) :], table[4].split()
+    assert ours_row[columns.index("tree PSS MB")] == "75.0"
+    assert ours_row[columns.index("tree RSS MB")] == "120.0"
+    assert "0.25x" in ratio_row and "0.40x" in ratio_row
+
+
+def test_the_memory_legend_gives_the_sampling_cost_and_warns_when_some_pss_was_really_rss() -> None:
+    def result(fallbacks: int) -> Any:
+        runs = [make_run(1.0, fallbacks=fallbacks)]
+        return bench.ScenarioResult(
+            "whole", bench.VERSUS, "x.log", bench.Series("l", [], runs), bench.Series("o", [], runs)
+        )
+
+    clean = "\n".join(bench.memory_legend([result(0)], 0.02))
+    assert "PSS" in clean and "WARNING" not in clean
+    assert "sampling itself used at most 10% of one core" in clean  # 0.1 s of sampling in a 1 s run
+    assert "WARNING: in 2 run(s) some process's smaps_rollup was unreadable" in "\n".join(
+        bench.memory_legend([result(4)], 0.02)
+    )
 
 
 def test_a_failed_scenario_is_shown_as_failed_not_as_figures() -> None:
