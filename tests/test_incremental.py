@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
 
@@ -10,12 +11,14 @@ import pytest
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.fixture_modules import STACK_TRIE_ONLY_YAML
 from tests.logs import cid, entry
+from tests.logs import simple_log as simple_log_text
 from tlparse_tasks.cli import QuietReporter, main
 from tlparse_tasks.parse.parser import parse_log
+from tlparse_tasks.store import writers
 
 INTERMEDIATE = ("manifest.json", "string_table.json", "chromium_events.json", "graphs.jsonl",
                 "codegen.jsonl", "guards.jsonl", "compilation_metrics.jsonl", "artifacts.jsonl",
-                "cache.jsonl", "tensor_metadata.jsonl", "export.jsonl", "index.jsonl", "parse_state.json")
+                "cache.jsonl", "tensor_metadata.jsonl", "export.jsonl", "index.jsonl", "raw.jsonl", "parse_state.json")
 
 
 def assert_same_store(a: Path, b: Path) -> None:
@@ -49,6 +52,30 @@ def test_append_gives_the_same_bytes_as_a_full_parse(tmp_path: Path, source: Pat
     assert second.resumed
     shutil.copyfile(full_log, growing)  # same path, so the manifests name the same source
     parse_log(growing, tmp_path / "full", stderr=None)
+    assert_same_store(tmp_path / "inc", tmp_path / "full")
+
+
+@pytest.mark.parametrize("copy", ["kernel", "by hand"])
+def test_raw_jsonl_grows_with_its_string_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy: str) -> None:
+    """An appended `str` changes raw.jsonl's first line; the resumed parse keeps the envelope
+    lines it had and gives the bytes of a full parse, whether the kernel copies or we do."""
+    if copy == "by hand":
+        def refuse(*_args: object) -> int:
+            raise OSError(errno.EXDEV, "cross-device")
+        monkeypatch.setattr(writers, "_kernel_copy", refuse)
+    first = simple_log_text() + entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one")
+    more = entry({"str": ["/late/file.py", 1]}) + entry({"my_type": {"n": 1}, **cid()}, "two")
+    log = tmp_path / "t.log"
+    log.write_text(first)
+    parse_log(log, tmp_path / "inc", stderr=None)
+    before = (tmp_path / "inc" / "intermediate" / "raw.jsonl").read_bytes().splitlines(keepends=True)
+    with open(log, "a") as handle:
+        handle.write(more)
+    assert parse_log(log, tmp_path / "inc", stderr=None).resumed
+    after = (tmp_path / "inc" / "intermediate" / "raw.jsonl").read_bytes().splitlines(keepends=True)
+    assert after[0] == b'{"string_table":["/home/user/model.py","/late/file.py"]}\n' != before[0]
+    assert after[1:len(before)] == before[1:] and len(after) == len(before) + 1
+    parse_log(log, tmp_path / "full", stderr=None)
     assert_same_store(tmp_path / "inc", tmp_path / "full")
 
 

@@ -139,10 +139,12 @@ PROVENANCE_TYPES = ("guard_added", "propagate_real_tensors_provenance")
 
 @dataclass(frozen=True)
 class Parsed:
-    """One parse of a corpus log: its manifest and index.jsonl records."""
+    """One parse of a corpus log: its manifest, index.jsonl records and raw.jsonl lines."""
 
     manifest: dict[str, Any]
     index: list[dict[str, Any]]
+    raw: list[dict[str, Any]]  # raw.jsonl after its string-table line
+    streams: dict[str, list[dict[str, Any]]]  # the typed records of guards.jsonl and export.jsonl
 
 
 def corpus_logs() -> list[str]:
@@ -175,13 +177,19 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Parsed]:
             work = tmp_path_factory.mktemp("corpus")
             result = parse_log(corpus_copy(CORPUS / log, work), work / "out", ParseOptions(export=export),
                                stderr=None)
-            index_path = work / "out" / "intermediate" / "index.jsonl"
-            with open(index_path, encoding="utf-8") as handle:
-                index = [json.loads(line) for line in handle]
-            done[key] = Parsed(result.manifest, index)
+            store = work / "out" / "intermediate"
+            raw = read_jsonl(store / "raw.jsonl")
+            assert set(raw[0]) == {"string_table"}
+            done[key] = Parsed(result.manifest, read_jsonl(store / "index.jsonl"), raw[1:],
+                               {name: read_jsonl(store / f"{name}.jsonl") for name in ("guards", "export")})
         return done[key]
 
     return parse
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
 
 
 def test_table_covers_the_corpus() -> None:
@@ -203,20 +211,20 @@ def test_unknown_fields_match_legacy(log: str, parsed: Callable[..., Parsed]) ->
 
 @pytest.mark.parametrize("log", params(sorted(EXPECTED)))
 def test_raw_lines_match_legacy(log: str, parsed: Callable[..., Parsed]) -> None:
-    """index.jsonl records with a raw line = legacy raw.jsonl lines minus the string table."""
-    assert sum(record["raw"] is not None for record in parsed(log).index) == EXPECTED[log].raw
+    """raw.jsonl has as many envelope lines as legacy's."""
+    assert len(parsed(log).raw) == EXPECTED[log].raw
 
 
 @pytest.mark.parametrize("log", params(sorted(EXPECTED)))
 def test_accepted_lines_are_the_frame_locals_lists(log: str, parsed: Callable[..., Parsed]) -> None:
-    """The lines legacy rejects and we accept are exactly the provenance entries with list locals."""
-    accepted = [
-        record for record in parsed(log).index
-        if record["type"] in PROVENANCE_TYPES and record["raw"] is not None
-        and _has_list_locals(record["raw"][record["type"]])
-    ]
-    assert len(accepted) == EXPECTED[log].accepted
-    assert all(record["status"] == "ok" for record in accepted)
+    """The lines legacy rejects and we accept are exactly the provenance entries with list locals,
+    in raw.jsonl and among the accepted (typed) records alike."""
+    result = parsed(log)
+    raw = [line for line in result.raw
+           if any(isinstance(line.get(kind), dict) and _has_list_locals(line[kind]) for kind in PROVENANCE_TYPES)]
+    typed = [record for records in result.streams.values() for record in records
+             if record["type"] in PROVENANCE_TYPES and _has_list_locals(record["metadata"])]
+    assert len(raw) == len(typed) == EXPECTED[log].accepted
 
 
 def _has_list_locals(metadata: dict[str, Any]) -> bool:
@@ -234,13 +242,13 @@ def test_output_count_matches_legacy(log: str, parsed: Callable[..., Parsed]) ->
 
 def test_simple_has_fourteen_raw_lines(parsed: Callable[..., Parsed]) -> None:
     """simple.log: legacy raw.jsonl has 15 lines, the string table and 14 envelopes."""
-    assert sum(record["raw"] is not None for record in parsed(T + "simple.log").index) == 14
+    assert len(parsed(T + "simple.log").raw) == 14
 
 
 def test_comp_metrics_raw_lines_and_payload_files(parsed: Callable[..., Parsed]) -> None:
     """comp_metrics.log: 12 raw lines (13 with the string table) and exactly three payloads/ files."""
     index = parsed(T + "comp_metrics.log").index
-    assert sum(record["raw"] is not None for record in index) == 12
+    assert len(parsed(T + "comp_metrics.log").raw) == 12
     payloads = {Path(record["payload_file"]).stem for record in index
                 if (record["payload_file"] or "").startswith("payloads/")}
     assert payloads == {"11726d08889974e57b12edee2812504e", "29e35548d59d0e446f0c8a3f3010cc72",

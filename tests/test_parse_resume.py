@@ -14,7 +14,8 @@ from tests.logs import cid, entry, simple_log, write
 from tlparse_tasks.parse.parser import parse_log
 from tlparse_tasks.parse.state import STATE_FORMAT
 
-STORE_FILES = ("manifest.json", "string_table.json", "index.jsonl", "graphs.jsonl", "compilation_metrics.jsonl")
+STORE_FILES = ("manifest.json", "string_table.json", "index.jsonl", "graphs.jsonl", "compilation_metrics.jsonl",
+               "raw.jsonl")
 
 
 def set_in(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None]:
@@ -33,6 +34,8 @@ DAMAGE = {
     "stats not a mapping": set_in(("resume", "state", "stats"), [1, 2]),
     "offset not a number": set_in(("resume", "offset"), "x"),
     "digest of other bytes": set_in(("resume", "digest"), "0" * 64),
+    "a store file not saved": lambda saved: saved["resume"]["streams"].pop("raw.jsonl"),
+    "raw.jsonl longer than stored": lambda saved: saved["resume"]["streams"]["raw.jsonl"].__setitem__(0, 10**6),
 }
 
 

@@ -115,7 +115,9 @@ def test_rank_detection_and_other_rank(tmp_path: Path) -> None:
     assert (manifest["stats"]["ok"], manifest["stats"]["other_rank"]) == (2, 2)
     records = [orjson.loads(x) for x in (tmp_path / "out/intermediate/index.jsonl").read_bytes().splitlines()]
     assert [r["status"] for r in records] == ["ok", "ok", "other_rank", "other_rank"]
-    assert "payload_filename" not in records[2]["raw"]
+    raw = [orjson.loads(x) for x in (tmp_path / "out/intermediate/raw.jsonl").read_bytes().splitlines()[1:]]
+    assert [line["rank"] for line in raw[1:3]] == [2, 3]  # every entry is in raw.jsonl, others' ranks too
+    assert "payload_filename" in raw[1] and "payload_filename" not in raw[2]
 
 
 def test_string_table_resolves_frames_defined_later(tmp_path: Path) -> None:

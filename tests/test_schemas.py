@@ -175,7 +175,7 @@ def test_record_envelopes_are_closed() -> None:
     assert defs["typedRecord"]["additionalProperties"] is False
     assert defs["plannedOutput"]["additionalProperties"] is False
     assert defs["typedRecord"]["properties"]["extra"]["additionalProperties"] is True
-    assert schemas["index"]["$defs"]["raw"]["additionalProperties"] is True
+    assert schemas["raw"]["$defs"]["envelope"]["additionalProperties"] is True
 
 
 # -- the corpus validates ------------------------------------------------------------------------
@@ -194,6 +194,18 @@ def test_corpus_exercises_every_stream(parsed: Callable[[Path], Path]) -> None:
         intermediate = parsed(log)
         empty = {f for f in empty if (intermediate / f).stat().st_size == 0}
     assert not empty
+
+
+@pytest.mark.parametrize("log", [LEGACY_TESTS / "simple.log", SIMPLE_213, EXPORT_213])
+def test_raw_jsonl_starts_with_the_string_table(log: Path, parsed: Callable[[Path], Path]) -> None:
+    """raw.jsonl's first line is string_table.json, byte for byte; no later line is a string table."""
+    intermediate = parsed(log)
+    with open(intermediate / "raw.jsonl", "rb") as handle:
+        first = handle.readline()
+        later = [json.loads(line) for line in handle]
+    assert first == (intermediate / "string_table.json").read_bytes()
+    assert json.loads(first)["string_table"]
+    assert later and all("string_table" not in line and "timestamp" in line for line in later)
 
 
 # -- shapes the corpus lacks ---------------------------------------------------------------------
@@ -251,7 +263,8 @@ def test_edge_case_store_matches_schemas(edge_case_store: Path) -> None:
     assert not errors, "\n".join(errors[:20])
     index = [record for _, record in documents(edge_case_store / "index.jsonl")]
     assert {r["status"] for r in index} == {"ok", "other_rank", "invalid"}
-    assert any(r["raw"] is None for r in index)
+    raw = [line for _, line in documents(edge_case_store / "raw.jsonl")]
+    assert len(raw) - 1 < len(index)  # the key conflict is left out of raw.jsonl
     assert any(r["compile_id"].startswith("unknown_") for r in index if r["compile_id"])
     kinds = {o["kind"] for r in index for o in r["outputs"]}
     assert kinds == {"payload", "reformat_json", "html", "global", "link"}
@@ -277,16 +290,22 @@ def is_valid(name: str, document: Any) -> bool:
 
 
 def required_keys(name: str) -> list[str]:
-    """The required keys of a record schema (typed streams take theirs from the typed record they `$ref`)."""
+    """The required keys of a record schema (typed streams take theirs from the typed record they
+    `$ref`, raw.jsonl from its envelope line)."""
     schema = all_schemas()[name]
+    if name == "raw":
+        schema = schema["$defs"]["envelope"]
     required: list[str] = schema.get("required") or resolve(schema, schema["$ref"])["required"]
     return required
 
 
 @pytest.mark.parametrize("stream", [schema_name(f) for f in INTERMEDIATE_FILES if f.endswith(".jsonl")])
 def test_missing_required_key_fails(stream: str, parsed: Callable[[Path], Path]) -> None:
-    """Dropping any required key of a real record makes it invalid."""
-    record = first_record(parsed(EXPORT_213 if stream == "export" else SIMPLE_213), stream)
+    """Dropping any required key of a real record makes it invalid (raw.jsonl: an envelope line)."""
+    intermediate = parsed(EXPORT_213 if stream == "export" else SIMPLE_213)
+    record = first_record(intermediate, stream)
+    if stream == "raw":
+        record = [line for _, line in documents(intermediate / "raw.jsonl")][1]
     assert is_valid(stream, record)
     for key in required_keys(stream):
         broken = {k: v for k, v in record.items() if k != key}
@@ -298,6 +317,8 @@ def test_wrong_shapes_fail(parsed: Callable[[Path], Path]) -> None:
     intermediate = parsed(LEGACY_TESTS / "cache_hit_miss.log")
     graph = first_record(intermediate, "graphs")
     index = next(r for _, r in documents(intermediate / "index.jsonl") if r["outputs"])
+    raw = [line for _, line in documents(intermediate / "raw.jsonl")][1]
+    assert is_valid("raw", raw) and is_valid("raw", {**raw, "anything": [{"new": None}]})
     cases: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], None]]] = [
         ("graphs", graph, lambda r: r.update(surprise=1)),
         ("graphs", graph, lambda r: r.update(type="artifact")),
@@ -310,8 +331,12 @@ def test_wrong_shapes_fail(parsed: Callable[[Path], Path]) -> None:
         ("graphs", graph, lambda r: r["outputs"][0].pop("readable_url")),
         ("index", index, lambda r: r.update(status="fine")),
         ("index", index, lambda r: r.update(status="other_rank")),  # other_rank has no compile id
-        ("index", index, lambda r: r["raw"].pop("timestamp")),
-        ("index", index, lambda r: r["raw"].update(timestamp="yesterday")),  # shared glogTimestamp
+        ("index", index, lambda r: r.update(raw=raw)),  # raw.jsonl's line is not in the index
+        ("index", index, lambda r: r.update(payload_md5="not an md5")),
+        ("raw", raw, lambda r: r.pop("timestamp")),
+        ("raw", raw, lambda r: r.update(timestamp="yesterday")),  # shared glogTimestamp
+        ("raw", raw, lambda r: r.update(thread="main")),
+        ("raw", {"string_table": [None, "a"]}, lambda r: r.update(string_table=[1])),
         ("index", index, lambda r: r.update(compile_id="0/0")),  # shared compileId
         ("index", index, lambda r: r["outputs"][0].update(kind="file")),  # shared plannedOutput
         ("string_table", {"string_table": ["a"]}, lambda r: r.update(string_table=[])),

@@ -3,9 +3,9 @@
 Memory stays flat: the log is read in chunks and cut into records (`records.py`), each record
 is written out at once, and only per-compile-id summaries are kept (`state.py`). A record
 goes through small steps in legacy order (spec §1.8): decode, glog prefix, envelope, string
-table, payload and md5, rank, compile id, outputs, summaries, then the typed stream and the
-index. `parse_log` runs the whole pass, resuming when the log has only grown (`resume.py`),
-and writes the manifest (`manifest.py`).
+table, payload and md5, rank, compile id, outputs, summaries, then the typed stream, the
+raw.jsonl line and the index. `parse_log` runs the whole pass, resuming when the log has only
+grown (`resume.py`), and writes the manifest (`manifest.py`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ from ..store.streams import intermediate_dir, stream_for
 from ..store.writers import (
     MAX_RECORD_DEPTH,
     ChromiumArrayWriter,
+    RawJsonlWriter,
     RecordTooDeep,
     StoreWriters,
     StreamWriter,
     limit_depth,
+    raw_line,
     remove_stale_temps,
 )
 from . import stacks
@@ -73,11 +75,12 @@ class LogParser:
     """Turns records into intermediate-store entries and keeps the running summaries."""
 
     def __init__(self, state: ParseState, writers: dict[str, StreamWriter],
-                 chromium: ChromiumArrayWriter, report: ProblemReporter) -> None:
+                 chromium: ChromiumArrayWriter, raw: RawJsonlWriter, report: ProblemReporter) -> None:
         self.state = state
         self.stats = state.stats
         self.writers = writers
         self.chromium = chromium
+        self.raw = raw
         self.report = report
         self.planner = OutputPlanner(state.options.plain_text, state.options.export, state.counter)
         self._places: dict[tuple[Any, ...], Where] = {}
@@ -101,7 +104,7 @@ class LogParser:
             self._intern(record, glog, envelope)
             return
         has_payload = envelope.get("has_payload")
-        payload = self._payload(record, has_payload)
+        payload, md5 = self._payload(record, has_payload)
         rank = envelope.get("rank")
         if not self._same_rank(rank):
             self.stats["other_rank"] += 1
@@ -125,7 +128,8 @@ class LogParser:
         listed = [output.to_json() for output in outputs]
         self._write_entry(record, glog, envelope, kind, stream, where.directory, listed, payload,
                           payload_file)
-        self._index(record, glog, envelope, "ok", where.directory, listed, payload_file, kind)
+        self._index(record, glog, envelope, "ok", where.directory, listed, payload_file, kind,
+                    md5 if payload_file is not None else None)
 
     # -- steps ------------------------------------------------------------------------------
     def _count_lines(self, record: Record, message: str) -> None:
@@ -188,13 +192,13 @@ class LogParser:
             return
         self.state.strings[str(index)] = string
 
-    def _payload(self, record: Record, has_payload: str | None) -> str:
-        """The payload text, its md5 checked; payload lines after an envelope that announces
-        none are counted instead."""
+    def _payload(self, record: Record, has_payload: str | None) -> tuple[str, str | None]:
+        """The payload text and the md5 of its bytes, checked against `has_payload`; payload
+        lines after an envelope that announces none are counted instead."""
         if has_payload is None:
             if record.body_start < len(record.segment):
                 self._count_lines(record, "payload line after an envelope without has_payload")
-            return ""
+            return "", None
         raw = record.payload()
         try:
             payload = str(raw, "utf-8")
@@ -204,10 +208,11 @@ class LogParser:
                                      "undecodable bytes replaced")
             payload = str(raw, "utf-8", "replace")
         # A match means `has_payload` is 32 hex digits, unless it holds non-ASCII letters.
-        if hashlib.md5(raw).hexdigest() != has_payload.lower() or not has_payload.isascii():
+        md5 = hashlib.md5(raw).hexdigest()
+        if md5 != has_payload.lower() or not has_payload.isascii():
             self.stats["fail_payload_md5"] += 1
             self.report(record.line, "payload md5 mismatch (truncated or corrupted payload)")
-        return payload
+        return payload, md5
 
     def _same_rank(self, rank: int | None) -> bool:
         """The first rank seen is this log's; entries of any other rank are set aside."""
@@ -351,25 +356,34 @@ class LogParser:
 
     def _index(self, record: Record, glog: GlogLine, envelope: dict[str, Any], status: str,
                directory: str | None, outputs: list[dict[str, Any]], payload_file: str | None,
-               kind: str | None = None) -> None:
-        """The line in index.jsonl, with its raw.jsonl form unless a key conflicts."""
-        raw: dict[str, Any] | None = None
+               kind: str | None = None, payload_md5: str | None = None) -> None:
+        """The line in index.jsonl, and its raw.jsonl line."""
+        self._raw(record, glog, envelope, payload_file)
+        self._write(record.line, "index", {
+            "line": record.line, "status": status, "type": kind or envelope_type(envelope) or "empty",
+            "compile_id": directory, "outputs": outputs,
+            "payload_file": payload_file, "payload_md5": payload_md5,
+        })
+
+    def _raw(self, record: Record, glog: GlogLine, envelope: dict[str, Any], payload_file: str | None) -> None:
+        """The raw.jsonl line: the envelope plus the glog fields, unless one of them conflicts."""
         conflict = next((k for k in (*RAW_EXTRA_KEYS, "payload_filename") if k in envelope), None)
         if conflict is not None:
             self.stats["fail_key_conflict"] += 1
             self.report(record.line, f"key conflict: '{conflict}' already in the envelope; "
                                      "line left out of raw.jsonl")
-        else:
-            raw = dict(envelope)
-            raw.update(timestamp=glog.timestamp, thread=glog.thread, pathname=glog.pathname,
-                       lineno=glog.lineno)
-            if payload_file is not None:
-                raw["payload_filename"] = payload_file
-        self._write(record.line, "index", {
-            "line": record.line, "status": status, "type": kind or envelope_type(envelope) or "empty",
-            "compile_id": directory, "outputs": outputs,
-            "payload_file": payload_file, "raw": raw,
-        })
+            return
+        raw = dict(envelope)
+        raw.update(timestamp=glog.timestamp, thread=glog.thread, pathname=glog.pathname,
+                   lineno=glog.lineno)
+        if payload_file is not None:
+            raw["payload_filename"] = payload_file
+        try:
+            line = raw_line(raw)
+        except RecordTooDeep:
+            self._too_deep(record.line)
+            line = raw_line(limit_depth(raw))
+        self.raw.write(line)
 
 
 def _payload_file(outputs: list[PlannedOutput], payload: str, has_payload: str | None) -> str | None:
@@ -427,7 +441,7 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     resume = load_resume(log, idir, options)
     state, offset, hasher = _starting_point(resume, options)
     writers = StoreWriters(idir, resume.streams if resume else {})
-    parser = LogParser(state, writers.streams, writers.chromium,
+    parser = LogParser(state, writers.streams, writers.chromium, writers.raw,
                        ProblemReporter(str(log), stderr, state.problems))
     try:
         with open(log, "rb") as handle:
@@ -436,10 +450,10 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     except BaseException:
         writers.abandon()
         raise
-    changed = writers.finish()
+    table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
+    changed = writers.finish(table)  # the string table is raw.jsonl's first line, as in legacy
     manifest = build_manifest(log, size, hasher.hexdigest(), state, writers.counts())
-    if write_bytes(idir / "string_table.json",
-                   orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)):
+    if write_bytes(idir / "string_table.json", table):
         changed.append("string_table.json")
     if write_bytes(idir / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2)):
         changed.append("manifest.json")

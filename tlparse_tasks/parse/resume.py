@@ -17,7 +17,7 @@ import orjson
 
 from .. import __version__
 from ..atomic import write_bytes
-from ..store.streams import PARSE_STATE_FILE
+from ..store.streams import APPENDED_FILES, PARSE_STATE_FILE, RAW_JSONL
 from .state import STATE_FORMAT, ParseOptions, ParseState
 
 
@@ -64,11 +64,23 @@ def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | N
     hasher = hash_prefix(log, offset)
     if hasher.hexdigest() != resume.get("digest"):
         return None
-    for name, (size, _count) in streams.items():
-        path = idir / name
-        if not path.exists() or path.stat().st_size < size:
-            return None
+    if set(streams) != set(APPENDED_FILES):
+        return None
+    if any(_kept_bytes(idir / name) < size for name, (size, _count) in streams.items()):
+        return None
     return ResumePoint(offset, hasher, state, streams)
+
+
+def _kept_bytes(path: Path) -> int:
+    """The bytes of `path` a resumed parse can keep: all of them, but for raw.jsonl whose first
+    line (the string table) is written again at the end (-1: no file)."""
+    if not path.is_file():
+        return -1
+    size = path.stat().st_size
+    if path.name == RAW_JSONL:
+        with open(path, "rb") as handle:
+            size -= len(handle.readline())
+    return size
 
 
 def _read_saved(path: Path) -> dict[str, Any] | None:

@@ -17,7 +17,8 @@ from .stats import empty_stats
 
 # 2: metrics statuses kept as a list per compile id
 # 3: typed state; stack tries as flat node lists; `has` as a list of stream names
-STATE_FORMAT = 3
+# 4: raw.jsonl is a store file the parse appends to (its body bytes are saved)
+STATE_FORMAT = 4
 
 
 @dataclass(frozen=True)

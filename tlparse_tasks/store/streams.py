@@ -12,11 +12,16 @@ JSONL_STREAMS = (
     "graphs", "codegen", "guards", "compilation_metrics", "artifacts", "cache",
     "tensor_metadata", "export", "index",
 )
+#: Legacy's raw.jsonl, byte for byte (string table first, then one sorted-key line per envelope):
+#: made once by the parse, hard-linked into the report by the raw module.
+RAW_JSONL = "raw.jsonl"
 #: Every file a module may subscribe to.
 INTERMEDIATE_FILES = (
     "manifest.json", "string_table.json", "chromium_events.json",
-    *(f"{name}.jsonl" for name in JSONL_STREAMS),
+    *(f"{name}.jsonl" for name in JSONL_STREAMS), RAW_JSONL,
 )
+#: The files a resumed parse appends to: a resume point saves the size of each.
+APPENDED_FILES = tuple(name for name in INTERMEDIATE_FILES if name not in ("manifest.json", "string_table.json"))
 #: The parse's own resume point: not a subscription, never read by modules.
 PARSE_STATE_FILE = "parse_state.json"
 
@@ -54,6 +59,14 @@ def stream_for(kind: str, metadata: Any) -> str:
             cache_status_of_name(str(metadata.get("name", ""))) is not None:
         return "cache"
     return ROUTES.get(kind, "artifacts")
+
+
+def streams_of_type(kind: str) -> tuple[str, ...]:
+    """The typed streams that may hold an accepted entry of type `kind` (without its metadata,
+    an artifact may be a cache artifact)."""
+    if kind == "artifact":
+        return ("artifacts", "cache")
+    return (ROUTES.get(kind, "artifacts"),)
 
 
 def intermediate_dir(out: Path) -> Path:

@@ -1,8 +1,9 @@
-"""Writers for the intermediate store: JSONL streams and the chromium events array.
+"""Writers for the intermediate store: JSONL streams, the chromium events array and raw.jsonl.
 
 Each stream is written into a temp file that starts as a copy of the part a previous run
-already committed (for incremental append) and replaces the real file at the end, only when
-its bytes changed.
+already committed (for incremental append; copied in the kernel where it can be) and replaces
+the real file at the end, only when its bytes changed. Files are never edited in place: the
+report hard-links some of them (raw.jsonl, chromium_events.json).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -17,7 +19,7 @@ import orjson
 
 from ..atomic import replace_if_changed
 from ..jsonfmt import serde_dumps
-from .streams import JSONL_STREAMS
+from .streams import JSONL_STREAMS, RAW_JSONL
 
 #: Levels a stored record may nest: orjson writes at most 254, and readers add a few of their own.
 MAX_RECORD_DEPTH = 200
@@ -73,7 +75,8 @@ class StreamWriter:
         self.handle: BinaryIO = open(self.temp, "wb")  # noqa: SIM115 - closed in finish()
         if keep_bytes:
             with open(path, "rb") as old:
-                _copy_prefix(old, self.handle, keep_bytes)
+                copy_range(old.fileno(), self.handle.fileno(), 0, 0, keep_bytes)
+            self.handle.seek(keep_bytes)
         self.count = keep_count
         self.start()
 
@@ -120,6 +123,82 @@ class ChromiumArrayWriter(StreamWriter):
         return b"\n]" if self.count else b"]"
 
 
+def raw_line(raw: dict[str, Any]) -> bytes:
+    """One raw.jsonl line as legacy writes it (serde_json, sorted keys). Nesting beyond
+    orjson's limit raises RecordTooDeep; integers beyond 64 bits (a glog thread id) are
+    written as the store's readers read them back, as floats."""
+    try:
+        return serde_dumps(raw) + b"\n"
+    except TypeError as error:
+        if "recursion" in str(error).lower():
+            raise RecordTooDeep(str(error)) from error
+        return serde_dumps(orjson.loads(dumps_line(raw))) + b"\n"
+
+
+class RawJsonlWriter:
+    """`raw.jsonl`, byte for byte legacy's: the string-table line, then one line per envelope.
+
+    The table is known only when the parse ends, so envelope lines go to a body temp file;
+    `finish` writes the table, the body lines a resumed parse kept (copied from the old file,
+    after its own table line) and the new ones into the final temp file. `keep_bytes` and
+    `position()` count body bytes only, so a grown table does not invalidate a resume point.
+    """
+
+    def __init__(self, path: Path, keep_bytes: int = 0, keep_count: int = 0) -> None:
+        self.path = path
+        self.temp = path.with_name(f".{path.name}.tmp")
+        self.body_path = path.with_name(f".{path.name}.body.tmp")
+        self.kept = keep_bytes
+        self.count = keep_count
+        self.old_header = b""
+        if keep_bytes:
+            self.old_header = _first_line(path)
+            if path.stat().st_size < len(self.old_header) + keep_bytes:
+                raise OSError(f"{path} is shorter than its recorded size")
+        self.body: BinaryIO = open(self.body_path, "wb")  # noqa: SIM115 - closed in finish()
+
+    def write(self, line: bytes) -> None:
+        """One envelope line (from `raw_line`)."""
+        self.body.write(line)
+        self.count += 1
+
+    def position(self) -> int:
+        return self.kept + self.body.tell()
+
+    def lines(self) -> int:
+        """Lines in the file: the string table and the envelopes."""
+        return self.count + 1
+
+    def finish(self, header: bytes) -> bool:
+        """Write the file with `header` as its first line; True when its bytes changed."""
+        self.body.close()
+        new = self.body_path.stat().st_size
+        if (new == 0 and self.kept and header == self.old_header
+                and self.path.stat().st_size == len(header) + self.kept):
+            self.body_path.unlink()  # nothing appended and the same table: leave the file alone
+            return False
+        with open(self.temp, "wb") as target:
+            target.write(header)
+            target.flush()
+            if self.kept:
+                with open(self.path, "rb") as old:
+                    copy_range(old.fileno(), target.fileno(), len(self.old_header), len(header), self.kept)
+            with open(self.body_path, "rb") as body:
+                copy_range(body.fileno(), target.fileno(), 0, len(header) + self.kept, new)
+        self.body_path.unlink()
+        return replace_if_changed(self.temp, self.path)
+
+    def abandon(self) -> None:
+        self.body.close()
+        self.body_path.unlink(missing_ok=True)
+        self.temp.unlink(missing_ok=True)
+
+
+def _first_line(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.readline()
+
+
 class StoreWriters:
     """The store files being written, each continuing after what a resumed parse kept."""
 
@@ -130,33 +209,56 @@ class StoreWriters:
             self.streams[name] = StreamWriter(idir / f"{name}.jsonl", size, count)
         size, count = kept.get("chromium_events.json", (0, 0))
         self.chromium = ChromiumArrayWriter(idir / "chromium_events.json", size, count)
+        size, count = kept.get(RAW_JSONL, (0, 0))
+        self.raw = RawJsonlWriter(idir / RAW_JSONL, size, count)
         self.by_file: dict[str, StreamWriter] = {
             **{f"{name}.jsonl": writer for name, writer in self.streams.items()},
             "chromium_events.json": self.chromium}
 
     def positions(self) -> dict[str, tuple[int, int]]:
-        return {name: (writer.position(), writer.count) for name, writer in self.by_file.items()}
+        return {**{name: (writer.position(), writer.count) for name, writer in self.by_file.items()},
+                RAW_JSONL: (self.raw.position(), self.raw.count)}
 
     def counts(self) -> dict[str, int]:
-        return {name: writer.count for name, writer in self.by_file.items()}
+        return {**{name: writer.count for name, writer in self.by_file.items()}, RAW_JSONL: self.raw.lines()}
 
-    def finish(self) -> list[str]:
-        """Close every file; the names of those whose bytes changed."""
-        return [name for name, writer in self.by_file.items() if writer.finish()]
+    def finish(self, raw_header: bytes) -> list[str]:
+        """Close every file (raw.jsonl headed by `raw_header`); the names of those whose bytes changed."""
+        changed = [name for name, writer in self.by_file.items() if writer.finish()]
+        return [*changed, RAW_JSONL] if self.raw.finish(raw_header) else changed
 
     def abandon(self) -> None:
         for writer in self.by_file.values():
             writer.abandon()
+        self.raw.abandon()
 
 
-def _copy_prefix(source: BinaryIO, target: BinaryIO, length: int) -> None:
-    remaining = length
-    while remaining:
-        chunk = source.read(min(remaining, 1 << 20))
-        if not chunk:
-            raise OSError(f"{source.name} is shorter than its recorded size")
-        target.write(chunk)
-        remaining -= len(chunk)
+def copy_range(source: int, target: int, source_offset: int, target_offset: int, length: int) -> None:
+    """Copy `length` bytes between file descriptors at explicit offsets (neither file position
+    moves): in the kernel (copy_file_range, which may share blocks) where it can, else by reads."""
+    copy: Callable[[int, int, int, int, int], int] = _kernel_copy if hasattr(os, "copy_file_range") else _user_copy
+    while length:
+        try:
+            done = copy(source, target, source_offset, target_offset, length)
+        except OSError:
+            if copy is _user_copy:
+                raise
+            copy = _user_copy  # another filesystem or an old kernel: copy by hand
+            continue
+        if done == 0:
+            raise OSError(f"a store file is shorter than its recorded size ({length} bytes missing)")
+        source_offset += done
+        target_offset += done
+        length -= done
+
+
+def _kernel_copy(source: int, target: int, source_offset: int, target_offset: int, length: int) -> int:
+    return os.copy_file_range(source, target, length, source_offset, target_offset)
+
+
+def _user_copy(source: int, target: int, source_offset: int, target_offset: int, length: int) -> int:
+    chunk = os.pread(source, min(length, 1 << 20), source_offset)
+    return os.pwrite(target, chunk, target_offset) if chunk else 0
 
 
 def remove_stale_temps(directory: Path) -> None:
