@@ -2,15 +2,23 @@
 
 Usage (from anywhere; `scripts/legacy-diff` is the same command)::
 
-    python -m devtools.legacy_diff LOG [LOG...] [--legacy PATH] [--ours-cmd CMD]
-        [--allowlist legacy_allowlist.yaml] [--keep DIR] [--json] [-v]
+    python -m devtools.legacy_diff LOG [LOG...] [--mode eager|default|both] [--legacy PATH]
+        [--ours-cmd CMD] [--allowlist legacy_allowlist.yaml] [--keep DIR] [--json] [-v]
     python -m devtools.legacy_diff --corpus [--large]      # what CI checks (see corpus_logs)
     python -m devtools.legacy_diff --legacy-out DIR --ours-out DIR   # compare, run nothing
 
 Each log is copied (an `.xz` is decompressed) into a scratch directory, then both tools run on that
-copy with `--no-browser --overwrite -o <dir>`. Ours also gets `--eager`: lazy modules then write
-every page as static HTML, so all the information is in files we can read here. The lazy shards
-(`data/*.js`, loaded by `modules.js`) are checked separately by the browser tests.
+copy with `--no-browser --overwrite -o <dir>`: legacy once, ours once per mode (`--mode`, default
+`both`), and each of our reports is compared with the same legacy report:
+
+* `eager`: ours gets `--eager`, so every page is static HTML and is compared as it is.
+* `default`: ours' default, lazy report. Lists (the compile directory, metrics pages, cache and
+  guard lists…) and large logged values live in shards (`data/<module>/<shard>.js`) that
+  `modules.js` renders when the reader opens them. Our HTML pages are compared as a reader sees
+  them with every lazy block open: `devtools/lazy_view.py` reads each shard (`json.loads` only,
+  never eval) and renders it as modules.js's renderer would (only what it shows counts), and that
+  HTML takes the block's place before the words and links are read. A shard that cannot be read
+  or rendered is an `error`. Code pages are plain text there, coloured by highlight.js: same words.
 
 Files are matched by relative path:
 
@@ -20,7 +28,7 @@ Files are matched by relative path:
   * Anything but HTML (`.txt`, `.json`, `.jsonl`, `.log`, …) must be byte-identical; the detail
     names the first differing line and column, showing both versions around that point.
   * HTML is compared by the information it shows, not by markup. `visible_words` extracts the
-    text a browser shows (no script/style/title/head; block elements, `<br>` and legacy's
+    text a browser shows (no script/style/title/head/noscript; block elements, `<br>` and legacy's
     `<span id="L12">` source lines separate words), splits it on whitespace, and `normalize`s each
     word: surrounding `,;:()"'` are stripped, then `[]` too unless the word is a compile id such as
     `[0/0]`, `[!0/1/2_1]` or `[-/-]`, which stays whole. Every legacy word must occur in our page at
@@ -63,6 +71,8 @@ from typing import Any
 
 import yaml
 
+from devtools.lazy_view import LazyError, ShardCache, open_lazy_blocks
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 DEFAULT_LEGACY = REPO / ".legacy-venv" / "bin" / "tlparse"
@@ -74,15 +84,18 @@ RUN_TIMEOUT_S = 900
 
 KINDS = ("missing", "extra", "different")
 # Files of ours that legacy has no counterpart for: the intermediate store, module records,
-# lazy shards, the client loader and stylesheet, and doit's dependency database.
-OUR_INFRASTRUCTURE = ("intermediate/", ".modules/", "data/", "static/", "modules.js", "style.css",
-                      ".tlparse-doit.db")
+# lazy shards, the client scripts and stylesheet, doit's dependency database (and its side
+# files) and the run lock (tlparse_tasks/lock.py).
+OUR_INFRASTRUCTURE = ("intermediate/", ".modules/", "data/", "static/", "modules.js", "highlight.js",
+                      "style.css", ".tlparse-doit.db", ".tlparse.lock")
+MODES = ("eager", "default")  # ours with --eager, and without (lazy blocks opened for the comparison)
 MAX_WORDS_SHOWN = 20
 FLOAT_ROUNDING = "float-rounding"  # the item naming floats legacy printed a few ulp off
 MAX_ULPS = 4
 SNIPPET = 60
 
-HIDDEN_TAGS = frozenset({"script", "style", "title", "head"})
+# <noscript> too: its text is hidden where script runs, and our lazy report is read with script on.
+HIDDEN_TAGS = frozenset({"script", "style", "title", "head", "noscript"})
 BLOCK_TAGS = frozenset({"p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "br",
                         "pre", "table", "ul", "ol", "dl", "dt", "dd", "details", "summary", "section"})
 LINE_SPAN_ID = re.compile(r"L\d+")
@@ -404,10 +417,29 @@ def is_infrastructure(path: str) -> bool:
     return any(path.startswith(prefix) for prefix in OUR_INFRASTRUCTURE)
 
 
-def compare_file(path: str, legacy: Path, ours: Path) -> Finding | None:
+@dataclass
+class LazyReader:
+    """Opens the lazy blocks of our pages (default mode), sharing parsed shards between pages."""
+
+    root: Path
+    cache: ShardCache = field(default_factory=dict)
+
+    def open(self, html: str, page: Path) -> str:
+        if "data-tlp-src" not in html:
+            return html
+        return open_lazy_blocks(html, page, self.root, self.cache)
+
+
+def compare_file(path: str, legacy: Path, ours: Path, lazy: LazyReader | None = None) -> Finding | None:
+    """A finding if ours shows less (HTML) or differs (other files); `lazy` opens our lazy blocks first."""
     if path.endswith((".html", ".htm")):
         old = legacy.read_text(encoding="utf-8", errors="replace")
         new = ours.read_text(encoding="utf-8", errors="replace")
+        if lazy is not None:
+            try:
+                new = lazy.open(new, ours)
+            except LazyError as error:
+                return Finding("error", path, f"lazy block: {error}")
         items = compare_index(old, new) if path == "index.html" else compare_html(old, new)
         return Finding("different", path, describe_missing(items), items) if items else None
     detail = first_difference(legacy, ours)
@@ -419,8 +451,11 @@ def compare_file(path: str, legacy: Path, ours: Path) -> Finding | None:
     return Finding("different", path, detail) if detail else None
 
 
-def compare_dirs(legacy: Path, ours: Path) -> tuple[int, list[Finding]]:
-    """Compare two report directories: (number of files compared, findings sorted by path)."""
+def compare_dirs(legacy: Path, ours: Path, lazy: bool = False) -> tuple[int, list[Finding]]:
+    """Compare two report directories: (number of files compared, findings sorted by path).
+
+    `lazy`: ours is a default-mode report, read with every lazy block open."""
+    reader = LazyReader(ours) if lazy else None
     old, new = _files(legacy), _files(ours)
     new -= {p for p in new - old if is_infrastructure(p)}
     findings: list[Finding] = []
@@ -429,7 +464,7 @@ def compare_dirs(legacy: Path, ours: Path) -> tuple[int, list[Finding]]:
             findings.append(Finding("missing", path))
         elif path not in old:
             findings.append(Finding("extra", path))
-        elif (finding := compare_file(path, legacy / path, ours / path)) is not None:
+        elif (finding := compare_file(path, legacy / path, ours / path, reader)) is not None:
             findings.append(finding)
     return len(old | new), findings
 
@@ -559,11 +594,16 @@ def apply_allowlist(findings: Iterable[Finding], entries: Sequence[AllowEntry], 
 
 @dataclass
 class LogReport:
-    """The outcome for one log (or one pair of directories)."""
+    """The outcome for one log in one mode (or one pair of directories)."""
 
     name: str
     files: int
     findings: list[Finding]
+    mode: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.mode})" if self.mode else self.name
 
     def failures(self) -> list[Finding]:
         return [f for f in self.findings if not f.allowed]
@@ -596,8 +636,12 @@ def format_report(reports: Sequence[LogReport], verbose: bool = False) -> list[s
     for report in reports:
         lines += [f.line() for f in report.findings if verbose or not f.allowed]
         if len(reports) > 1:
-            lines.append(summary_line([report], f"legacy-diff {report.name}"))
-    label = f"legacy-diff total ({len(reports)} logs)" if len(reports) > 1 else "legacy-diff"
+            lines.append(summary_line([report], f"legacy-diff {report.label}"))
+    logs = len({r.name for r in reports})
+    modes = len({r.mode for r in reports})
+    label = "legacy-diff"
+    if len(reports) > 1:
+        label += f" total ({logs} log{'s' if logs > 1 else ''}" + (f", {modes} modes)" if modes > 1 else ")")
     return [*lines, summary_line(reports, label)]
 
 
@@ -653,23 +697,34 @@ def default_ours_cmd() -> list[str]:
 
 
 def diff_log(log: Path, legacy_cmd: Sequence[str], ours_cmd: Sequence[str], allowlist: Sequence[AllowEntry],
-             keep: Path | None = None, used: set[int] | None = None) -> LogReport:
-    """Run both tools on (a copy of) log and compare their reports."""
+             keep: Path | None = None, used: set[int] | None = None,
+             modes: Sequence[str] = MODES) -> list[LogReport]:
+    """Run legacy once and ours once per mode on (a copy of) log; one report per mode.
+
+    Reports go to `<work>/legacy` and `<work>/ours-<mode>`; a failure of legacy is reported in
+    the first mode's report only."""
+    reports: list[LogReport] = []
     with tempfile.TemporaryDirectory(prefix="legacy-diff-") as scratch:
         work = keep / log.name if keep is not None else Path(scratch)
         copy = copy_log(log, work / "input")
-        errors = [e for e in (run_tool("legacy", legacy_cmd, copy, work / "legacy"),
-                              run_tool("ours", ours_cmd, copy, work / "ours", "--eager")) if e]
-        for side in ("legacy", "ours"):
-            (work / side).mkdir(exist_ok=True)
-        files, findings = compare_dirs(work / "legacy", work / "ours")
-    return LogReport(log.name, files, errors + apply_allowlist(findings, allowlist, log.name, used))
+        legacy_error = run_tool("legacy", legacy_cmd, copy, work / "legacy")
+        (work / "legacy").mkdir(exist_ok=True)
+        for mode in modes:
+            ours = work / f"ours-{mode}"
+            ours_error = run_tool("ours", ours_cmd, copy, ours, *(["--eager"] if mode == "eager" else []))
+            ours.mkdir(exist_ok=True)
+            errors = [e for e in (None if reports else legacy_error, ours_error) if e]
+            files, findings = compare_dirs(work / "legacy", ours, lazy=mode != "eager")
+            reports.append(LogReport(log.name, files, errors + apply_allowlist(findings, allowlist, log.name, used),
+                                     mode))
+    return reports
 
 
 def diff_dirs(legacy: Path, ours: Path, allowlist: Sequence[AllowEntry], log_name: str | None = None,
-              used: set[int] | None = None) -> LogReport:
-    """Compare two existing report directories (allowlist entries with `logs` need log_name)."""
-    files, findings = compare_dirs(legacy, ours)
+              used: set[int] | None = None, lazy: bool = True) -> LogReport:
+    """Compare two existing report directories (allowlist entries with `logs` need log_name);
+    `lazy`: open our lazy blocks first (a no-op on an --eager report)."""
+    files, findings = compare_dirs(legacy, ours, lazy)
     return LogReport(log_name or ours.name, files, apply_allowlist(findings, allowlist, log_name, used))
 
 
@@ -684,9 +739,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus", action="store_true", help="also every single-rank, non-export corpus log")
     parser.add_argument("--large", action="store_true", help=f"with --corpus, include 11_large (or {LARGE_ENV}=1)")
     parser.add_argument("--legacy", type=Path, default=DEFAULT_LEGACY, help="the legacy tlparse binary")
-    parser.add_argument("--ours-cmd", help="our tlparse command (shell words; --eager is appended)")
+    parser.add_argument("--ours-cmd", help="our tlparse command (shell words; --eager is appended in eager mode)")
+    parser.add_argument("--mode", choices=(*MODES, "both"), default="both",
+                        help="run ours with --eager, without (lazy blocks opened to compare), or both (default); "
+                             "with --legacy-out/--ours-out, `eager` leaves lazy blocks closed")
     parser.add_argument("--allowlist", type=Path, default=DEFAULT_ALLOWLIST, help="intentional differences")
-    parser.add_argument("--keep", type=Path, help="keep inputs and both reports in DIR/<log name>/")
+    parser.add_argument("--keep", type=Path, help="keep the input and the reports in DIR/<log name>/")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="also print allowlisted findings and unused allowlist entries")
@@ -732,13 +790,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     used: set[int] = set()
     if args.legacy_out:
-        reports = [diff_dirs(args.legacy_out, args.ours_out, allowlist, args.log_name, used)]
+        reports = [diff_dirs(args.legacy_out, args.ours_out, allowlist, args.log_name, used, args.mode != "eager")]
     else:
         ours_cmd = shlex.split(args.ours_cmd) if args.ours_cmd else default_ours_cmd()
-        reports = [diff_log(log, [str(args.legacy)], ours_cmd, allowlist, args.keep, used) for log in logs]
+        modes = MODES if args.mode == "both" else (args.mode,)
+        reports = [report for log in logs
+                   for report in diff_log(log, [str(args.legacy)], ours_cmd, allowlist, args.keep, used, modes)]
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in reports), "summary": summary_line(reports), "logs": [
-            {"log": r.name, "files_compared": r.files, "ok": r.ok, "counts": r.counts(),
+            {"log": r.name, "mode": r.mode, "files_compared": r.files, "ok": r.ok, "counts": r.counts(),
              "findings": [f.as_json() for f in r.findings]} for r in reports]}, indent=2, ensure_ascii=False))
     else:
         lines = format_report(reports, args.verbose)

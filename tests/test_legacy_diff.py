@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import lzma
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from devtools.lazy_view import LazyError, js_json, js_number, open_lazy_blocks, read_shard
 from devtools.legacy_diff import (
     CORPUS,
     DEFAULT_ALLOWLIST,
     DEFAULT_LEGACY,
     LARGE_ENV,
+    MODES,
     AllowlistError,
     Finding,
     LogReport,
@@ -32,9 +37,14 @@ from devtools.legacy_diff import (
     main,
     normalize,
     parse_allowlist,
+    parse_page,
     summary_line,
     visible_words,
 )
+from tests.browser_support import build_report, hostile_log
+from tests.conftest import LEGACY_TESTS, corpus_copy
+from tlparse_tasks.module_api import listed_file, shard_script
+from tlparse_tasks.resources import template_dirs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -167,7 +177,8 @@ def test_compare_dirs_reports_missing_extra_different_and_ignores_our_infrastruc
         "index.html": "<p>[0/0]</p>", "raw.log": "same", "-_0_0_0/graph_0.txt": "a\nc\n", "new.txt": "",
         "-_0_0_0/page_1.html": "<div>Guard Count: 4</div>", "intermediate/manifest.json": "{}",
         ".modules/m.json": "", "data/m/0.js": "", "modules.js": "", "style.css": "", "static/x.js": "",
-        ".tlparse-doit.db": "", "data/kept.txt": "ours differs"})
+        ".tlparse-doit.db": "", "data/kept.txt": "ours differs", "highlight.js": "",
+        ".tlparse.lock": ""})
     files, findings = compare_dirs(legacy, ours)
     assert files == 7
     assert [f.line() for f in findings] == [
@@ -309,6 +320,8 @@ import pathlib, shutil, sys
 log, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[sys.argv.index("-o") + 1])
 assert out.is_absolute() and log.is_file(), sys.argv
 out.mkdir(parents=True, exist_ok=True)
+with open(log.parent / "{name}.runs", "a") as runs:
+    runs.write(out.name + "\\n")
 (out / "args.txt").write_text(" ".join(sys.argv[2:]).replace(str(out), "OUT"))
 shutil.copyfile(log, out / "raw.log")
 (out / "index.html").write_text("<p>[0/0]</p>")
@@ -324,28 +337,44 @@ def fake_tool(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def test_diff_log_runs_both_tools_on_a_copy(tmp_path: Path) -> None:
+def test_diff_log_runs_legacy_once_and_ours_once_per_mode(tmp_path: Path) -> None:
     log = tmp_path / "trace.log.xz"
     with lzma.open(log, "wt") as handle:
         handle.write("V1206 line\n")
     keep = tmp_path / "keep"
-    report = diff_log(log, [str(fake_tool(tmp_path, "legacy"))], [str(fake_tool(tmp_path, "ours"))], [], keep)
+    reports = diff_log(log, [str(fake_tool(tmp_path, "legacy"))], [str(fake_tool(tmp_path, "ours"))], [], keep)
     work = keep / "trace.log.xz"
     assert (work / "input" / "trace.log").read_text() == "V1206 line\n"
+    assert (work / "input" / "legacy.runs").read_text() == "legacy\n"
+    assert (work / "input" / "ours.runs").read_text() == "ours-eager\nours-default\n"
     assert (work / "legacy" / "args.txt").read_text() == "-o OUT --no-browser --overwrite"
-    assert (work / "ours" / "args.txt").read_text() == "-o OUT --no-browser --overwrite --eager"
-    assert [f.line() for f in report.findings] == [
+    assert (work / "ours-eager" / "args.txt").read_text() == "-o OUT --no-browser --overwrite --eager"
+    assert (work / "ours-default" / "args.txt").read_text() == "-o OUT --no-browser --overwrite"
+    assert [(r.name, r.mode, r.files) for r in reports] == [("trace.log.xz", "eager", 3),
+                                                            ("trace.log.xz", "default", 3)]
+    assert [f.line() for f in reports[0].findings] == [
         "DIFFERENT args.txt: line 1 col 32: legacy `…o OUT --no-browser --overwrite` "
         "vs ours `…o OUT --no-browser --overwrite --eager`"]
-    assert report.name == "trace.log.xz" and report.files == 3
+    assert reports[1].ok
+    assert format_report(reports)[-1] == ("legacy-diff total (1 log, 2 modes): 6 files compared, 0 missing, "
+                                          "0 extra, 1 different (0 allowlisted) — FAIL")
+
+
+def test_diff_log_runs_one_mode_when_asked(tmp_path: Path) -> None:
+    log = write_tree(tmp_path, {"t.log": "V1206 line\n"}) / "t.log"
+    keep = tmp_path / "keep"
+    reports = diff_log(log, [str(fake_tool(tmp_path, "legacy"))], [str(fake_tool(tmp_path, "ours"))], [], keep,
+                       modes=("default",))
+    assert [r.mode for r in reports] == ["default"] and reports[0].ok
+    assert (keep / "t.log" / "input" / "ours.runs").read_text() == "ours-default\n"
 
 
 def test_diff_log_reports_a_failing_tool(tmp_path: Path) -> None:
     log = tmp_path / "t.log"
     log.write_text("FAIL\n")
-    report = diff_log(log, [str(fake_tool(tmp_path, "legacy"))], [str(fake_tool(tmp_path, "ours"))], [])
-    assert report.findings[0].line() == "ERROR ours: exit 1: Error: broken"
-    assert not report.ok
+    reports = diff_log(log, [str(fake_tool(tmp_path, "legacy"))], [str(fake_tool(tmp_path, "ours"))], [])
+    assert [r.findings[0].line() for r in reports] == ["ERROR ours: exit 1: Error: broken"] * 2
+    assert not any(r.ok for r in reports)
 
 
 def test_corpus_logs_are_single_rank_and_not_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -382,9 +411,11 @@ def test_wrapper_script_keeps_relative_paths(tmp_path: Path) -> None:
 @pytest.mark.skipif(not DEFAULT_LEGACY.exists(), reason="legacy tlparse 0.4.3 is not in .legacy-venv")
 @pytest.mark.parametrize("log", corpus_logs(), ids=lambda p: p.relative_to(CORPUS).as_posix())
 def test_corpus_matches_legacy(log: Path) -> None:
-    report = diff_log(log, [str(DEFAULT_LEGACY)], default_ours_cmd(), load_allowlist(DEFAULT_ALLOWLIST))
-    text = "\n".join(format_report([report], verbose=True))
-    if not report.ok:
+    """Both modes: ours with --eager, and the default lazy report read with every block open."""
+    reports = diff_log(log, [str(DEFAULT_LEGACY)], default_ours_cmd(), load_allowlist(DEFAULT_ALLOWLIST))
+    assert [r.mode for r in reports] == list(MODES)
+    text = "\n".join(format_report(reports, verbose=True))
+    if not all(r.ok for r in reports):
         pytest.fail(f"differences from legacy tlparse 0.4.3 that are not allowlisted:\n{text}", pytrace=False)
 
 
@@ -414,3 +445,296 @@ def test_html_numbers_off_by_rounding_become_one_named_item() -> None:
     assert compare_html(legacy, "<p>Dynamo Time: 0.0254</p><p>Ops: 3</p>") == [("0.025464773178100582", 1)]
     assert compare_html(legacy, "<p>Dynamo Time: 0.025464773178100586</p><p>Ops: 4</p>") == [
         ("3", 1), (FLOAT_ROUNDING, 1)]
+
+
+# --------------------------------------------------------------------------------------------
+# Default mode: our lazy blocks, opened as modules.js opens them
+
+
+HOSTILE_STRINGS = ['</script><script>alert(1)</script>', "<!-- x -->", "back\\slash\\!", 'quote " \' `',
+                   "\u2028 line sep", "emoji 😀", "\\u0041 literal", "<\\!-- already escaped"]
+
+
+def shard(root: Path, module: str, name: str, data: object) -> Path:
+    path = root / "data" / module / f"{name}.js"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(shard_script(module, name, data))
+    return path
+
+
+def shown(html: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The words and links (href, text) a reader sees on a page."""
+    page = parse_page(html)
+    return "".join(page.parts).split(), page.links
+
+
+@pytest.mark.parametrize("data", [HOSTILE_STRINGS, {"k": HOSTILE_STRINGS, "n": [1, 2.5, None, True]}, "text", 3, []])
+def test_read_shard_gives_back_what_shard_script_wrote(tmp_path: Path, data: object) -> None:
+    assert read_shard(shard(tmp_path, "mod", "s-1", data)) == ("mod", "s-1", data)
+
+
+@pytest.mark.parametrize("text", [
+    'TLP.register("m", "s", JSON.parse("[]"));\nalert(1);\n',  # code after the call
+    'TLP.register("m", "s", alert(1));\n',  # not a JSON.parse of a string
+    'TLP.register("m", "s", JSON.parse("[1,"));\n',  # broken JSON inside
+    'TLP.register("m", "s", JSON.parse("\\x41"));\n',  # an escape JSON does not know
+    'TLP.register("m", "s", JSON.parse("[]")+alert(1));\n',
+    '',
+])
+def test_read_shard_refuses_anything_else(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "x.js"
+    path.write_text(text)
+    with pytest.raises(LazyError):
+        read_shard(path)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1.0, "1"), (-0.0, "0"), (0.1, "0.1"), (1e21, "1e+21"), (1e20, "100000000000000000000"), (1e-7, "1e-7"),
+    (1.5e-6, "0.0000015"), (123.456, "123.456"), (-2.5e300, "-2.5e+300"), (5e-324, "5e-324"),
+    (float("nan"), "NaN"), (float("-inf"), "-Infinity"),
+])
+def test_js_number_is_javascripts_number_to_string(value: float, expected: str) -> None:
+    assert js_number(value) == expected
+
+
+def test_js_json_is_json_stringify() -> None:
+    data = {"a": [1, 2.0, {"b": None}], "c": {}, "d": [], "e": 'q"</'}
+    assert js_json(data) == '{"a":[1,2,{"b":null}],"c":{},"d":[],"e":"q\\"</"}'
+    assert js_json(data, "  ") == ('{\n  "a": [\n    1,\n    2,\n    {\n      "b": null\n    }\n  ],\n'
+                                   '  "c": {},\n  "d": [],\n  "e": "q\\"</"\n}')
+    assert js_json(2**60) == "1152921504606847000"  # a double, as JSON.parse makes it
+
+
+LAZY_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><script src="modules.js"></script></head><body>
+<noscript><p>Parts of this report load on demand.</p></noscript>
+<details id="[0/0]" class="tlp-compile" data-tlp-module="compile_directory" data-tlp-shard="-_0_0_0"
+ data-tlp-src="data/compile_directory/-_0_0_0.js" data-tlp-render="artifacts"><summary>[0/0] 3 files</summary>
+<ul class="tlp-artifacts">
+</ul></details>
+<div class="tlp-block"><p>Metrics pages</p>
+<details class="tlp-lazy" data-tlp-module="compilation_metrics" data-tlp-shard="pages"
+ data-tlp-src="data/compilation_metrics/pages.js" data-tlp-render="artifacts"><summary>Show the list</summary>
+<div class="tlp-body"><div>nested</div></div></details></div>
+<table><tr><td><details class="tlp-lazy" data-tlp-module="compilation_metrics" data-tlp-shard="value-1"
+ data-tlp-src="data/compilation_metrics/value-1.js" data-tlp-render="text"><summary>Show the value</summary>
+<div class="tlp-body"></div></details></td></tr></table>
+<div data-tlp-module="m" data-tlp-shard="j" data-tlp-src="data/m/j.js" data-tlp-render="json">
+no body: all replaced</div>
+<p>after</p></body></html>"""
+
+LAZY_ITEMS = [
+    listed_file("-_0_0_0/dynamo_output_graph_1.txt", "-_0_0_0/dynamo_output_graph_1.txt", 1),
+    listed_file("-_0_0_0/fx_graph_cache_miss_2.json", "-_0_0_0/fx_graph_cache_miss_2.json", 2, "❌"),
+    listed_file("javascript:alert(1)", "<b>unsafe</b>", 3, external=True),
+    listed_file(None, "no page", None),
+    listed_file("-_0_0_0/code_4.html", "code_4.html", 4, readable_url="-_0_0_0/code_4.txt"),
+]
+
+
+def lazy_report(root: Path) -> Path:
+    """A page with each kind of lazy block, its shards and modules.js; returns the page."""
+    static = next(d / "static" / "modules.js" for d in template_dirs() if (d / "static" / "modules.js").is_file())
+    shutil.copyfile(static, root / "modules.js")
+    shard(root, "compile_directory", "-_0_0_0", LAZY_ITEMS)
+    shard(root, "compilation_metrics", "pages", [
+        listed_file("-_0_0_0/compilation_metrics_5.html", "[0/0] compilation metrics", 5, "compiled"),
+        {**listed_file("x.html", "shown", 6), "hidden": "not-rendered"}])
+    shard(root, "compilation_metrics", "value-1", {"lr": 1.0, "tiny": 1e-7, "names": HOSTILE_STRINGS,
+                                                   "numbers": [0.05, 1.5e-6, 123.456, 1e21, 2**60, -0.0]})
+    shard(root, "m", "j", {"nested": [{"x": 2.50, "y": None}], "s": "a b </c>"})
+    return write_tree(root, {"index.html": LAZY_PAGE}) / "index.html"
+
+
+# A long index: a stack-trie frame's further compile ids behind a button, and a later page of
+# the compile directory whose entries (one with its own lazy file list) load when opened.
+WINDOWED_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><script src="modules.js"></script></head><body>
+<ul><li><details open class="tlp-branch"><summary><a href="#[0/0]" class="tlp-cid">[0/0]</a>
+<button type="button" class="tlp-more" data-tlp-module="stack_trie" data-tlp-shard="links-0"
+ data-tlp-src="data/stack_trie/links-0.js">2 more compile ids</button> model.py:3 in f</summary></details></li></ul>
+<p><span class="tlp-more" data-tlp-module="x" data-tlp-shard="y" data-tlp-src="data/x/none.js">not a button</span></p>
+<details id="tlp-compile-page-2" class="tlp-compile-page" data-tlp-module="compile_directory" data-tlp-shard="page-2"
+ data-tlp-src="data/compile_directory/page-2.js" data-tlp-render="compile-page"><summary>[1/0] to [3/0]</summary>
+<ul class="tlp-compile-directory tlp-body"></ul></details>
+</body></html>"""
+
+
+def windowed_report(root: Path) -> Path:
+    lazy_report(root)
+    shard(root, "stack_trie", "links-0", [{"id": "[1/0]", "status": "ok"}, {"id": "[2/0]", "status": "error"}])
+    shard(root, "compile_directory", "page-2", [
+        {"id": "[1/0]", "status": "ok", "count": "5 files", "cache_status": "hit", "module": "compile_directory",
+         "shard": "-_0_0_0", "src": "data/compile_directory/-_0_0_0.js", "items": []},
+        {"id": "[2/0]", "status": "error", "count": "1 file", "cache_status": None, "module": None, "shard": None,
+         "src": None, "items": [listed_file("-_2_0_0/x_1.txt", "-_2_0_0/x_1.txt", 1, "✅")]},
+        {"id": "[3/0]", "status": "empty", "count": "0 files", "cache_status": None, "src": None, "items": []}])
+    return write_tree(root, {"windowed.html": WINDOWED_PAGE}) / "windowed.html"
+
+
+def test_open_lazy_blocks_opens_what_opened_blocks_bring(tmp_path: Path) -> None:
+    page = windowed_report(tmp_path)
+    words, links = shown(open_lazy_blocks(page.read_text(), page, tmp_path))
+    text = " ".join(words)
+    assert "[0/0] [1/0] [2/0] model.py:3 in f" in text and "more" not in words
+    assert "not a button" in text  # a tlp-more of another tag never loads
+    assert ("[1/0] 5 files cache hit -_0_0_0/dynamo_output_graph_1.txt (1) -_0_0_0/fx_graph_cache_miss_2.json ❌ (2)"
+            in text)
+    assert "[2/0] 1 file -_2_0_0/x_1.txt ✅ (1) [3/0] 0 files" in text
+    assert links[:2] == [("#[0/0]", "[0/0]"), ("#[1/0]", "[1/0]")]
+    assert ("-_2_0_0/x_1.txt", "-_2_0_0/x_1.txt") in links
+
+
+def test_open_lazy_blocks_shows_what_the_renderers_show(tmp_path: Path) -> None:
+    page = lazy_report(tmp_path)
+    html = open_lazy_blocks(page.read_text(), page, tmp_path)
+    words, links = shown(html)
+    assert links == [
+        ("-_0_0_0/dynamo_output_graph_1.txt", "-_0_0_0/dynamo_output_graph_1.txt"),
+        ("-_0_0_0/fx_graph_cache_miss_2.json", "-_0_0_0/fx_graph_cache_miss_2.json"),
+        ("-_0_0_0/code_4.html", "code_4.html"), ("-_0_0_0/code_4.txt", "readable_html"),
+        ("-_0_0_0/compilation_metrics_5.html", "[0/0] compilation metrics"), ("x.html", "shown")]
+    text = " ".join(words)
+    assert "[0/0] 3 files -_0_0_0/dynamo_output_graph_1.txt (1) -_0_0_0/fx_graph_cache_miss_2.json ❌ (2)" in text
+    assert "<b>unsafe</b> (3) no page code_4.html (readable_html) (4) Metrics pages Show the list" in text
+    assert "nested" not in words and "not-rendered" not in text  # the body is replaced; unshown keys do not count
+    assert 'Show the value {"lr":1,"tiny":1e-7,"names":["</script><script>alert(1)</script>"' in text
+    assert '"numbers":[0.05,0.0000015,123.456,1e+21,1152921504606847000,0]}' in text
+    assert '{ "nested": [ { "x": 2.5, "y": null } ], "s": "a b </c>" } after' in text
+    assert "no body" not in text and "Parts" not in words  # no body: all replaced; <noscript> is hidden
+    assert '<span class="tlp-unsafe-link" title="javascript:alert(1)">&lt;b&gt;unsafe&lt;/b&gt;</span>' in html
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (('data-tlp-render="text"', 'data-tlp-render="chart"'), "renderer 'chart' is not one of modules.js's"),
+    (('data-tlp-shard="pages"', 'data-tlp-shard="other"'),
+     "registers compilation_metrics/pages, the page waits for compilation_metrics/other"),
+    (("data/m/j.js", "../outside/j.js"), "points outside the report"),
+    (("data/m/j.js", "https://example.invalid/j.js"), "is not a relative file URL"),
+    (("data/m/j.js", "data/m/gone.js"), "cannot read gone.js"),
+    (('data-tlp-render="json">\nno body: all replaced</div>', 'data-tlp-render="json">'), "is never closed"),
+    (("data/compilation_metrics/value-1.js", "data/compile_directory/-_0_0_0.js"), "registers compile_directory"),
+])
+def test_a_lazy_block_a_browser_could_not_show_is_an_error(tmp_path: Path, change: tuple[str, str],
+                                                           message: str) -> None:
+    page = lazy_report(tmp_path)
+    html = page.read_text()
+    assert change[0] in html
+    with pytest.raises(LazyError, match=re.escape(message)):
+        open_lazy_blocks(html.replace(*change), page, tmp_path)
+
+
+def test_artifacts_renderer_needs_a_list_of_objects(tmp_path: Path) -> None:
+    page = lazy_report(tmp_path)
+    for data, message in (({"a": 1}, "needs a list"), (["a string"], "is not an object")):
+        shard(tmp_path, "compile_directory", "-_0_0_0", data)
+        with pytest.raises(LazyError, match=message):
+            open_lazy_blocks(page.read_text(), page, tmp_path)
+
+
+LEGACY_WITH_LIST = """<html><body><p>Build products below:</p><ul><li><a id="[0/0]">[0/0]</a><ul>
+<li><a href="-_0_0_0/dynamo_output_graph_1.txt">-_0_0_0/dynamo_output_graph_1.txt</a> (1)</li>
+<li><a href="-_0_0_0/fx_graph_cache_miss_2.json">-_0_0_0/fx_graph_cache_miss_2.json</a> ❌ (2)</li>
+</ul></li></ul></body></html>"""
+
+
+def test_default_mode_compares_the_index_with_its_lazy_lists_open(tmp_path: Path) -> None:
+    legacy = write_tree(tmp_path / "legacy", {"index.html": LEGACY_WITH_LIST})
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    lazy_report(ours)
+    assert compare_dirs(legacy, ours, lazy=True) == (1, [])
+    _, findings = compare_dirs(legacy, ours, lazy=False)  # closed, as an --eager comparison reads it
+    assert findings[0].items[:3] == [("href=-_0_0_0/dynamo_output_graph_1.txt", 1),
+                                     ("href=-_0_0_0/fx_graph_cache_miss_2.json", 1),
+                                     ("link=-_0_0_0/dynamo_output_graph_1.txt", 1)]
+    # A word only in a key the renderer does not show is missing.
+    hidden = [{**item, "suffix": "", "hidden": item["suffix"]} for item in LAZY_ITEMS]
+    shard(ours, "compile_directory", "-_0_0_0", hidden)
+    _, findings = compare_dirs(legacy, ours, lazy=True)
+    assert [(f.kind, f.items) for f in findings] == [("different", [("❌", 1)])]
+    (ours / "data" / "compile_directory" / "-_0_0_0.js").write_text("TLP.register(")
+    _, findings = compare_dirs(legacy, ours, lazy=True)
+    assert [(f.kind, f.path) for f in findings] == [("error", "index.html")]
+    assert findings[0].detail.startswith("lazy block: -_0_0_0.js is not a TLP.register")
+
+
+def test_cli_mode_eager_leaves_lazy_blocks_closed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    legacy = write_tree(tmp_path / "legacy", {"index.html": LEGACY_WITH_LIST})
+    (tmp_path / "ours").mkdir()
+    lazy_report(tmp_path / "ours")
+    args = ["--legacy-out", str(legacy), "--ours-out", str(tmp_path / "ours"), "--allowlist", str(DEFAULT_ALLOWLIST)]
+    assert main(args) == 0
+    assert main([*args, "--mode", "default"]) == 0
+    assert main([*args, "--mode", "eager"]) == 1
+    assert "DIFFERENT index.html: " in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# The lazy reader against Chromium: the words and links of every page with its blocks opened
+
+# As a reader would: open every lazy <details> (and those around it), click every `tlp-more`
+# button; containers of other tags load by themselves. Returns how many it acted on, and counts
+# the clicks in window.tlpClicked.
+OPEN_ALL = """() => {
+  let acted = 0;
+  for (const block of document.querySelectorAll("[data-tlp-src]")) {
+    if (block.classList.contains("tlp-more")) {
+      if (block.tagName === "BUTTON" && !block.disabled && !block.classList.contains("tlp-error")) {
+        block.click();
+        window.tlpClicked = (window.tlpClicked || 0) + 1;
+        acted++;
+      }
+    } else if (!block.dataset.tlpState) {
+      for (let node = block; node; node = node.parentElement) if (node.tagName === "DETAILS") node.open = true;
+      acted++;
+    }
+  }
+  return acted;
+}"""
+IDLE = """() => !document.querySelector("[data-tlp-state=loading], button.tlp-more[disabled]")"""
+FAILED = """() => Array.from(document.querySelectorAll(".tlp-error, [data-tlp-state=error]")).map(b => b.outerHTML)"""
+OPENED = """() => document.querySelectorAll("[data-tlp-state=loaded]").length + (window.tlpClicked || 0)"""
+
+
+def assert_reader_matches_browser(page: Any, path: Path, root: Path) -> int:
+    """Open every lazy block of the page in Chromium, and those they bring, until none is left;
+    what it shows must be what open_lazy_blocks makes of the file. Returns how many it opened."""
+    page.goto(path.as_uri())
+    while True:  # opened blocks may bring more
+        page.wait_for_function(IDLE)
+        if not page.evaluate(OPEN_ALL):
+            break
+    assert page.evaluate(FAILED) == [], path.name
+    browser_words, browser_links = shown(page.evaluate("() => document.documentElement.outerHTML"))
+    words, links = shown(open_lazy_blocks(path.read_text(encoding="utf-8"), path, root))
+    assert links == browser_links, path.name
+    assert words == browser_words, path.name
+    opened: int = page.evaluate(OPENED)
+    return opened
+
+
+@pytest.mark.browser
+def test_lazy_reader_matches_chromium_on_every_renderer(page: Any, tmp_path: Path) -> None:
+    assert assert_reader_matches_browser(page, lazy_report(tmp_path), tmp_path) == 4
+
+
+@pytest.mark.browser
+def test_lazy_reader_matches_chromium_on_a_windowed_index(page: Any, tmp_path: Path) -> None:
+    path = windowed_report(tmp_path)
+    script = (tmp_path / "modules.js").read_text(encoding="utf-8")
+    if 'renderers["compile-page"]' not in script or "tlp-more" not in script:
+        pytest.skip("modules.js has no index windowing (compile-page, tlp-more) yet")
+    assert assert_reader_matches_browser(page, path, tmp_path) == 3  # button, page, the entry's list
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("source", ["autotune_with_compile_id.log", "hostile"])
+def test_lazy_reader_matches_chromium_on_a_report(page: Any, tmp_path: Path, source: str) -> None:
+    """Every page of a default report that has lazy blocks (index, metrics pages with values)."""
+    log = (write_tree(tmp_path, {"hostile.log": hostile_log()}) / "hostile.log" if source == "hostile"
+           else corpus_copy(LEGACY_TESTS / source, tmp_path))
+    out = tmp_path / "out"
+    build_report(log, out)
+    pages = sorted(p for p in out.rglob("*.html") if "data-tlp-src" in p.read_text(encoding="utf-8"))
+    assert out / "index.html" in pages
+    blocks = sum(assert_reader_matches_browser(page, path, out) for path in pages)
+    assert blocks == sum(path.read_text(encoding="utf-8").count("data-tlp-src=") for path in pages) >= 2
