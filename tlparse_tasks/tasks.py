@@ -83,7 +83,7 @@ class RunConfig:
 
     def module_run_options(self) -> dict[str, Any]:
         """What a module may look at besides its own options and subscriptions."""
-        return {"eager": self.eager, "mode": self.mode}
+        return {"eager": self.eager, "mode": self.mode, "inductor_provenance": self.inductor_provenance}
 
 
 def intermediate_file(cfg: RunConfig, name: str) -> str:
