@@ -31,6 +31,18 @@ def test_doit_builds_a_report_from_the_repo_root(tmp_path: Path) -> None:
     assert "-- module:stack_trie" in again.stdout and ".  module:stack_trie" not in again.stdout
 
 
+def test_doit_in_parallel_finishes_its_run_journal(tmp_path: Path) -> None:
+    """`doit -n 2` runs through tlparse_tasks.workers' runner, which closes the run journal."""
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    result = doit("-n", "2", "-P", "process", f"log={log}", f"out={out}")
+    assert result.returncode == 0, result.stderr
+    assert (out / "index.html").is_file()
+    assert sorted(p.name for p in out.glob(".tlparse*")) == [".tlparse-doit.db", ".tlparse.lock"]
+    again = doit("-n", "2", "-P", "process", f"log={log}", f"out={out}")
+    assert again.returncode == 0 and "-- module:stack_trie" in again.stdout  # trusted: up to date
+
+
 def test_doit_list_shows_the_module_tasks(tmp_path: Path) -> None:
     result = doit("list", "--all", f"out={tmp_path / 'out'}")
     assert result.returncode == 0, result.stderr
@@ -78,7 +90,7 @@ def test_doit_clean_removes_what_the_report_wrote_and_nothing_else(tmp_path: Pat
     result = doit("clean", f"log={log}", f"out={out}")
     assert result.returncode == 0, result.stderr
     left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
-    assert left == ["-_0_0_0", "-_0_0_0/mine.txt", ".tlparse-doit.db", "notes.txt"]
+    assert left == ["-_0_0_0", "-_0_0_0/mine.txt", ".tlparse-doit.db", ".tlparse.lock", "notes.txt"]
     rebuilt = doit(f"log={log}", f"out={out}")
     assert rebuilt.returncode == 0 and (out / "index.html").is_file()
 

@@ -1,15 +1,20 @@
-"""run.py: the one validated run config, the pool policy, dodo's DB rule and `doit clean`'s actions."""
+"""run.py: the one validated run config, the pool policy, dodo's DB rule, `doit clean`'s actions
+and the parse's up-to-date check."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from tlparse_tasks.actions import clean_assemble, clean_module, clean_parse
+from tests.logs import cid, entry, simple_log, write
+from tlparse_tasks.actions import clean_assemble, clean_module, clean_parse, log_parsed, run_parse
+from tlparse_tasks.cli import QuietReporter, main
 from tlparse_tasks.config import ModulesConfig, load_config
+from tlparse_tasks.parse import parser
 from tlparse_tasks.resources import default_modules_yaml
 from tlparse_tasks.run import (
     MAX_AUTO_JOBS,
@@ -147,3 +152,47 @@ def test_clean_parse_and_assemble(tmp_path: Path) -> None:
     clean_assemble(str(out))
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
         "custom.css", "intermediate", "intermediate/notes.txt"]
+
+
+# -- what makes the parse up to date: the bytes it recorded reading, not a later checksum -------
+
+APPENDED = entry({"artifact": {"name": "appended_as_the_parse_ended", "encoding": "string"}, **cid(7)}, "late")
+
+
+def test_a_record_appended_as_the_parse_ends_is_parsed_by_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    original = parser.parse_log
+
+    def parse_then_append(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        with open(log, "a") as handle:  # a writer appends just as the parser reached the end
+            handle.write(APPENDED)
+        return result
+
+    monkeypatch.setattr(parser, "parse_log", parse_then_append)
+    assert main([str(log), "-o", str(out), "--no-browser", "-j", "1"]) == 0
+    assert "appended_as_the_parse_ended" not in (out / "compile_directory.json").read_text()
+    monkeypatch.setattr(parser, "parse_log", original)
+    assert main([str(log), "-o", str(out), "--no-browser", "-j", "1"]) == 0
+    assert QuietReporter.last is not None and "parse" in QuietReporter.last.executed
+    assert "appended_as_the_parse_ended" in (out / "compile_directory.json").read_text()
+    assert main([str(log), "-o", str(out), "--no-browser", "-j", "1"]) == 0
+    assert QuietReporter.last.executed == []  # and then it is up to date
+
+
+def test_the_parse_is_up_to_date_only_for_the_bytes_it_read(tmp_path: Path) -> None:
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    out.mkdir()
+    values = run_parse(str(log), str(out), {})
+    assert log_parsed(None, values, str(log), str(out))
+    assert log_parsed(None, {}, str(log), str(out))  # no stamp: the digest decides
+    data = log.read_bytes()
+    log.write_bytes(data.replace(b"forward", b"backwar"))  # same size, other bytes
+    assert not log_parsed(None, {}, str(log), str(out))
+    log.write_bytes(data + APPENDED.encode())
+    assert not log_parsed(None, values, str(log), str(out))
+    (out / "intermediate" / "manifest.json").unlink()
+    assert not log_parsed(None, values, str(log), str(out))

@@ -6,6 +6,7 @@ The parser, the module API and Jinja are imported inside the actions that use th
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,8 +23,9 @@ PROGRESS_MIN_BYTES = 4 << 20
 STATIC_ASSETS = ("modules.js", "style.css")
 
 
-def run_parse(log: str, out: str, options: dict[str, Any], show_progress: bool | None = None) -> None:
-    """Stage 1 as a doit action."""
+def run_parse(log: str, out: str, options: dict[str, Any],
+              show_progress: bool | None = None) -> dict[str, Any]:
+    """Stage 1 as a doit action. Returns the values doit keeps for `log_parsed`."""
     from .parse.parser import ParseOptions, parse_log
 
     log_path = Path(log)
@@ -35,7 +37,38 @@ def run_parse(log: str, out: str, options: dict[str, Any], show_progress: bool |
         from .progress import ByteProgress  # tqdm only when a bar is drawn
 
         progress = ByteProgress(size, log_path.name)
-    parse_log(log_path, Path(out), ParseOptions(**options), stderr=sys.stderr, progress=progress)
+    result = parse_log(log_path, Path(out), ParseOptions(**options), stderr=sys.stderr, progress=progress)
+    return {"log_stamp": log_stamp(log_path, int(result.manifest["source"]["size"]))}
+
+
+def log_stamp(log: Path, parsed_size: int) -> list[int] | None:
+    """The log's (size, mtime, inode, device), taken after the parse, if the log is then exactly
+    as long as what the parse read: while the stamp stays the same, so do the parsed bytes, and
+    the next up-to-date check need not hash them. None when the log already grew."""
+    st = os.stat(log)
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev] if st.st_size == parsed_size else None
+
+
+def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
+    """The parse task's up-to-date check: the log is what the parse recorded reading, i.e. its
+    size is manifest.json's `source.size` and its first that-many bytes have the recorded digest.
+
+    What doit would record instead (the log's checksum after the action) can include records
+    appended while the parse finished; those would never be parsed. Here, bytes past the
+    recorded end make the task run, and the parse resumes there."""
+    try:
+        source = orjson.loads((Path(out) / "intermediate" / "manifest.json").read_bytes())["source"]
+        size, digest, path = int(source["size"]), str(source["sha256"]), str(source["path"])
+        st = os.stat(log)
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return False
+    if path != str(Path(log).resolve()) or st.st_size != size:
+        return False
+    if values.get("log_stamp") == [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]:
+        return True
+    from .parse.resume import hash_prefix
+
+    return bool(hash_prefix(Path(log), size).hexdigest() == digest)
 
 
 def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dirs: list[str],

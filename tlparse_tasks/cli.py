@@ -16,6 +16,8 @@ from .run import (
     RunOptions,
     build_config,
     build_report,
+    check_out,
+    exclusive_run,
     prepare_out,
     split_names,
     strict_error,
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="render modules in N processes (default: one per core, at most 4; serial for 1-2 modules)")
     ours.add_argument("--eager", action="store_true", help="render every page statically (no JavaScript needed)")
     ours.add_argument("--parse-only", action="store_true", help="run only stage 1 (the intermediate store)")
+    ours.add_argument("--no-wait", action="store_true",
+                      help="fail at once if another run is using the output directory (default: wait for it)")
     parser.add_argument("-V", "--version", action="version", version=f"tlparse {__version__} (tlparse-tasks)")
     return parser
 
@@ -67,6 +71,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         inductor_provenance=args.inductor_provenance, eager=args.eager,
         custom_header_html=args.custom_header_html, strict=args.strict,
         strict_compile_id=args.strict_compile_id, jobs=args.jobs, parse_only=args.parse_only,
+        wait=not args.no_wait,
     )
 
 
@@ -115,9 +120,12 @@ def list_modules(config: ModulesConfig) -> str:
 def run_report(args: argparse.Namespace, config: ModulesConfig) -> int:
     """One log → one report; legacy's closing behaviour: stats, strict checks, then the browser."""
     log = resolve_log(args.path, args.latest)
-    cfg = build_config(log, Path(args.out), config, options_from_args(args))
-    prepare_out(cfg.out, log, args.overwrite)
-    outcome = build_report(cfg)
+    options = options_from_args(args)
+    cfg = build_config(log, Path(args.out), config, options)
+    check_out(cfg.out, log, args.overwrite)  # refuse a foreign OUT before the lock writes into it
+    with exclusive_run(cfg.out, options.wait):  # one run per OUT, for the whole run
+        prepare_out(cfg.out, log, args.overwrite)
+        outcome = build_report(cfg)
     if args.verbose:
         print(f"ran: {', '.join(outcome.executed) or 'nothing'}; "
               f"up to date: {', '.join(outcome.uptodate) or 'nothing'}", file=sys.stderr)

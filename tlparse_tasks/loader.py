@@ -10,6 +10,7 @@ from doit.loader import generate_tasks as doit_generate_tasks
 from doit.task import Task
 
 from .tasks import RunConfig, doit_config, generate_tasks
+from .workers import safe_runners
 
 
 class ReportTaskLoader(TaskLoader2):  # type: ignore[misc]  # doit ships no type hints
@@ -39,5 +40,7 @@ def tasks_for(cfg: RunConfig) -> list[Task]:
 
 
 def run_doit(cfg: RunConfig, argv: list[str], extra_config: dict[str, Any] | None = None) -> int:
-    """`doit <argv>` over this report's tasks; never reads the user's doit.cfg/pyproject."""
-    return int(DoitMain(ReportTaskLoader(cfg, extra_config), config_filenames=()).run(argv))
+    """`doit <argv>` over this report's tasks, with the safe runners (workers.py); never reads
+    the user's doit.cfg/pyproject."""
+    with safe_runners():
+        return int(DoitMain(ReportTaskLoader(cfg, extra_config), config_filenames=()).run(argv))

@@ -14,7 +14,18 @@ from pathlib import Path
 
 from .atomic import write_text
 from .config import ModulesConfig
-from .run import RunError, RunOptions, build_config, build_report, check_options, prepare_out, strict_error, summarize
+from .run import (
+    RunError,
+    RunOptions,
+    build_config,
+    build_report,
+    check_options,
+    check_out,
+    exclusive_run,
+    prepare_out,
+    strict_error,
+    summarize,
+)
 from .tasks import RunConfig
 
 RANK_LOG = re.compile(r"^dedicated_log_torch_trace_rank_(\d+)(?:_.*)?\.log$")
@@ -44,15 +55,24 @@ def rank_configs(directory: Path, out: Path, modules: ModulesConfig, options: Ru
 
 def run_all_ranks(directory: Path, out: Path, modules: ModulesConfig, options: RunOptions,
                   overwrite: bool, verbose: bool = False) -> Path:
-    """Build every rank's report and the landing page; returns the landing page."""
+    """Build every rank's report and the landing page; returns the landing page. OUT is locked
+    for the whole run, and each rank's folder too, as for a single report."""
     configs = rank_configs(directory, out, modules, options)
+    check_out(out, directory / ".all-ranks", overwrite)
+    with exclusive_run(out, options.wait):
+        return _build_all_ranks(directory, out, configs, modules, options, overwrite, verbose)
+
+
+def _build_all_ranks(directory: Path, out: Path, configs: dict[int, RunConfig], modules: ModulesConfig,
+                     options: RunOptions, overwrite: bool, verbose: bool) -> Path:
     prepare_out(out, directory / ".all-ranks", overwrite)  # legacy: before the no-logs error
     if not configs:
         raise RunError(f"No rank log files found in directory {directory}")
     problems: list[str] = []
     for rank, cfg in configs.items():
         print(f"Processing rank {rank} → {cfg.out}", flush=True)
-        outcome = build_report(cfg)
+        with exclusive_run(cfg.out, options.wait):
+            outcome = build_report(cfg)
         summarize(cfg, outcome.manifest, verbose, sys.stderr)
         problem = strict_error(cfg, outcome.manifest)
         if problem:

@@ -2,8 +2,9 @@
 `--all-ranks-html`.
 
 `RunOptions` is what the user asked for; `build_config` validates it once into a `RunConfig`
-(module names, mode, jobs); `prepare_out` applies the legacy output-directory rules; `build_report`
-drives doit in-process and returns what ran. Nothing here prints except `summarize`.
+(module names, mode, jobs); `exclusive_run` holds OUT's lock (one run per OUT); `prepare_out`
+applies the legacy output-directory rules; `build_report` drives doit in-process and returns what
+ran. Nothing here prints except `summarize` (and the lock's one "waiting" line).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,9 +23,12 @@ from doit.reporter import ErrorOnlyReporter
 
 from .config import ConfigError, ModulesConfig, load_config
 from .loader import run_doit
+from .lock import LOCK_NAME, LockError, acquire, begin_run, release
 from .parse.stats import format_stats, strict_failures
 from .resources import default_modules_yaml
 from .tasks import RunConfig, doit_config, norm
+from .workers import install as install_safe_runners
+from .workers import sigterm_as_interrupt
 
 #: A pool needs at least this many module tasks to pay for itself. Measured on 2 cores: forking
 #: costs ~15 ms, and two light modules save less; the full module set saves 15-60 ms even on a
@@ -57,6 +62,7 @@ class RunOptions:
     strict_compile_id: bool = False
     jobs: int = 0
     parse_only: bool = False
+    wait: bool = True  # for another run on the same OUT to finish (--no-wait: fail at once)
 
 
 def split_names(value: str | None) -> tuple[str, ...]:
@@ -153,6 +159,23 @@ def dodo_doit_config(cfg: RunConfig, argv: list[str]) -> dict[str, Any]:
     return config
 
 
+def dodo_hold_out(cfg: RunConfig, argv: list[str], wait: bool) -> int | None:
+    """dodo.py: lock OUT for this doit process (the lock goes with the process) unless the
+    command only reads; for `run`, also begin the run journal and use the safe runners.
+    Returns the locked descriptor, which the caller keeps open."""
+    command = doit_command(argv)
+    if command in READ_ONLY_COMMANDS:
+        return None
+    try:
+        fd = acquire(cfg.out, wait)
+    except LockError as error:
+        raise RunError(str(error)) from None
+    install_safe_runners()
+    if command == "run":
+        begin_run(Path(doit_config(cfg)["dep_file"]))
+    return fd
+
+
 # -- the output directory -----------------------------------------------------------------------
 
 def _is_our_report_of(out: Path, log: Path) -> bool:
@@ -165,20 +188,56 @@ def _is_our_report_of(out: Path, log: Path) -> bool:
     return bool(data.get("source", {}).get("path") == str(log.resolve()))
 
 
-def prepare_out(out: Path, log: Path, overwrite: bool) -> None:
-    """Legacy rules, plus: our own report of the same log is updated incrementally."""
+def _has_content(out: Path) -> bool:
+    """OUT holds something besides our lock file."""
+    return out.exists() and any(p.name != LOCK_NAME for p in out.iterdir())
+
+
+def check_out(out: Path, log: Path, overwrite: bool, locked: bool = False) -> None:
+    """The legacy refusals. Checked before OUT is locked, so a foreign directory is refused
+    before the lock writes into it, and again by prepare_out once it is locked. Before, an OUT
+    with our lock file may be another run's report in the making: only the second check counts."""
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if overwrite:
-            resolved = out.resolve()
-            if resolved == Path(resolved.anchor) or resolved == Path.home().resolve() or \
-                    resolved == Path.cwd().resolve() or resolved in log.resolve().parents:
-                raise RunError(f"refusing to delete {out}: it holds the log or is a top-level directory")
-            shutil.rmtree(out)
-        elif not _is_our_report_of(out, log):
-            raise RunError(f"Directory {out} already exists; pass --overwrite to replace it or use -o OUTDIR")
+    if not _has_content(out) or (not locked and (out / LOCK_NAME).exists()):
+        return
+    if overwrite:
+        resolved = out.resolve()
+        if resolved == Path(resolved.anchor) or resolved == Path.home().resolve() or \
+                resolved == Path.cwd().resolve() or resolved in log.resolve().parents:
+            raise RunError(f"refusing to delete {out}: it holds the log or is a top-level directory")
+    elif not _is_our_report_of(out, log):
+        raise RunError(f"Directory {out} already exists; pass --overwrite to replace it or use -o OUTDIR")
+
+
+def prepare_out(out: Path, log: Path, overwrite: bool) -> None:
+    """Legacy rules, plus: our own report of the same log is updated incrementally. Call with
+    OUT locked; --overwrite empties OUT but keeps the lock file that a waiting run holds open."""
+    check_out(out, log, overwrite, locked=True)
+    if overwrite and _has_content(out):
+        for entry in out.iterdir():
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     out.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def exclusive_run(out: Path, wait: bool) -> Iterator[None]:
+    """The body runs holding OUT's lock, with SIGTERM unwinding like Ctrl-C (workers stopped,
+    lock released). A busy OUT with `wait=False`, or an unsafe lock file, is a RunError."""
+    with sigterm_as_interrupt():
+        try:
+            fd = acquire(out, wait)
+        except LockError as error:
+            raise RunError(str(error)) from None
+        try:
+            yield
+        finally:
+            release(fd)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -192,7 +251,11 @@ class QuietReporter(ErrorOnlyReporter):  # type: ignore[misc]  # doit ships no t
         super().__init__(outstream, options or {})
         self.executed: list[str] = []
         self.uptodate: list[str] = []
+        self.errors: list[str] = []  # doit's runtime errors (e.g. a worker died): one line each
         QuietReporter.last = self
+
+    def runtime_error(self, msg: str) -> None:
+        self.errors.append(" ".join(msg.split()))
 
     def execute_task(self, task: Any) -> None:
         if task.actions:
@@ -235,9 +298,13 @@ def doit_argv(cfg: RunConfig) -> list[str]:
 
 
 def build_report(cfg: RunConfig) -> Outcome:
-    """Run doit over this report's tasks (OUT must have been prepared)."""
+    """Run doit over this report's tasks (OUT locked and prepared). If the last run on OUT did
+    not finish, every task runs again (lock.begin_run)."""
+    begin_run(Path(doit_config(cfg)["dep_file"]))
     reporter = QuietReporter(sys.stderr)
     code = run_doit(cfg, doit_argv(cfg), {"reporter": reporter, "outfile": sys.stderr})
+    if reporter.errors:
+        raise RunError(reporter.errors[0])
     if code != 0:
         raise RunError(f"building the report failed (doit exit code {code})")
     manifest = orjson.loads(Path(norm(cfg.out / "intermediate" / "manifest.json")).read_bytes())

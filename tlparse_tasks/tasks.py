@@ -25,6 +25,7 @@ from .actions import (
     clean_assemble,
     clean_module,
     clean_parse,
+    log_parsed,
     run_assemble,
     run_module,
     run_parse,
@@ -113,9 +114,10 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
         "basename": "parse",
         "doc": "stream the log into the intermediate store",
         "actions": [(run_parse, [norm(cfg.log), norm(cfg.out), cfg.parse_options, cfg.show_progress])],
-        "file_dep": [norm(cfg.log)],
         "targets": [intermediate_file(cfg, name) for name in INTERMEDIATE_FILES],
-        "uptodate": [config_changed({"options": cfg.parse_options, "version": __version__})],
+        # not a file_dep on the log: doit would checksum it after the parse, appends included
+        "uptodate": [config_changed({"options": cfg.parse_options, "version": __version__}),
+                     (log_parsed, [norm(cfg.log), norm(cfg.out)])],
         "clean": [(clean_parse, [norm(cfg.out)])],
         "verbosity": 2,
     }

@@ -1,0 +1,229 @@
+"""Processes through the real command line: a dead worker fails the run at once, no process
+outlives the run, and the next run repairs the report (no --overwrite).
+
+Each run starts in its own session, so "nothing left" means: no process in its process group.
+A test-only module (written to tmp_path, loaded through --modules-config) records its pid and
+waits until a release file appears, which gives the tests a worker that is surely rendering.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import TORCH_213, corpus_copy
+from tests.fixture_modules import modules_yaml_with
+
+REPO = Path(__file__).resolve().parents[1]
+TRAINING = next((TORCH_213 / "02_training").glob("*.log"))
+SHIPPED = ("stack_trie", "compilation_metrics", "compile_artifacts", "raw")
+# Files that describe a run rather than the report.
+RUN_STATE = {".tlparse-doit.db", "intermediate/parse_state.json"}
+START_SECONDS = 60  # generous: a 2-core machine may be busy with other tests
+EXIT_SECONDS = 5
+
+TEST_MODULES = '''"""Modules for tests/test_processes.py only."""
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tlparse_tasks.module_api import ModuleContext, ModuleOutput
+
+
+@dataclass
+class Options:
+    pid_file: str = ""
+    release_file: str = ""
+
+
+def wait_for_release(ctx: ModuleContext) -> ModuleOutput:
+    """Say which process renders, then wait (at most 60 s) until the test releases it."""
+    Path(ctx.options["pid_file"]).write_text(str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while not Path(ctx.options["release_file"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    ctx.write_text("released.txt", "released")
+    return ModuleOutput()
+
+
+def exit_at_once(ctx: ModuleContext) -> ModuleOutput:
+    os._exit(3)
+'''
+
+
+class Setup:
+    """A copied log, a modules.yaml with shipped modules plus test modules, and helpers."""
+
+    def __init__(self, tmp_path: Path, extra: list[dict[str, object]]) -> None:
+        self.tmp = tmp_path
+        self.log = corpus_copy(TRAINING, tmp_path)
+        (tmp_path / "proc_test_modules.py").write_text(TEST_MODULES)
+        config = yaml.safe_load(modules_yaml_with(*SHIPPED))
+        config["modules"].extend(extra)
+        self.config = tmp_path / "modules.yaml"
+        self.config.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.pid_file = tmp_path / "worker.pid"
+        self.release = tmp_path / "release"
+        self.env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
+
+    def args(self, out: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "tlparse_tasks", str(self.log), "-o", str(out), "--no-browser",
+                "--modules-config", str(self.config), *extra]
+
+    def start(self, out: Path, *extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.args(out, *extra), env=self.env, text=True, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def run(self, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.args(out, *extra), env=self.env, text=True, capture_output=True,
+                              timeout=120)
+
+    def rendering_pid(self, proc: subprocess.Popen[str]) -> int:
+        """The pid of the process running the waiting module, once it runs."""
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if self.pid_file.exists() and self.pid_file.read_text():
+                return int(self.pid_file.read_text())
+            if proc.poll() is not None:
+                raise AssertionError(f"the run ended first: {proc.communicate()}")
+            time.sleep(0.02)
+        raise AssertionError("the waiting module never started")
+
+
+def waiting_module(setup_tmp: Path) -> dict[str, object]:
+    return {"id": "waiter", "name": "Waiter", "entry": "proc_test_modules:wait_for_release",
+            "subscriptions": ["manifest.json"], "strategy": "eager",
+            "options": {"pid_file": str(setup_tmp / "worker.pid"), "release_file": str(setup_tmp / "release")}}
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    made = Setup(tmp_path, [waiting_module(tmp_path)])
+    yield made
+    made.release.touch()  # never leave a waiting module behind, whatever the test did
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group `pgid`, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def wait_until_gone(pgid: int, seconds: float = EXIT_SECONDS) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return group_members(pgid)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).as_posix() not in RUN_STATE}
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str, float]:
+    """Wait (bounded) for the run to end: its exit code, stderr and how long that took."""
+    started = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=EXIT_SECONDS * 4)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError("the run did not end") from None
+    return proc.returncode, err, time.monotonic() - started
+
+
+def test_a_killed_worker_fails_the_run_at_once_and_the_next_run_repairs_it(setup: Setup) -> None:
+    out = setup.tmp / "out"
+    proc = setup.start(out, "-j", "2")
+    worker = setup.rendering_pid(proc)
+    assert worker != proc.pid  # rendered in a worker process
+    os.kill(worker, signal.SIGKILL)
+    code, err, took = finish(proc)
+    assert code == 1 and took < EXIT_SECONDS, (code, err, took)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"Error: a worker process (pid {worker}) died while running module:waiter")
+    assert "killed by SIGKILL" in lines[0]
+    assert wait_until_gone(proc.pid) == []
+
+    setup.release.touch()
+    again = setup.run(out, "-j", "2", "-v")
+    assert again.returncode == 0, again.stderr
+    assert "up to date: nothing" in again.stderr  # the interrupted run's DB is not trusted
+    fresh = setup.run(setup.tmp / "fresh", "-j", "2")
+    assert fresh.returncode == 0, fresh.stderr
+    assert tree(out) == tree(setup.tmp / "fresh")
+
+
+def test_a_module_that_exits_its_worker_fails_the_run_in_one_line(tmp_path: Path) -> None:
+    exiter: dict[str, object] = {"id": "exiter", "name": "Exiter", "entry": "proc_test_modules:exit_at_once",
+                                 "subscriptions": ["manifest.json"], "strategy": "eager"}
+    setup = Setup(tmp_path, [exiter])
+    proc = setup.start(tmp_path / "out", "-j", "2")
+    code, err, took = finish(proc)
+    assert code == 1 and took < EXIT_SECONDS * 3, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: a worker process"), err
+    assert "died while running module:exiter (exited with code 3)" in lines[0]
+    assert wait_until_gone(proc.pid) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
+def test_stopping_the_main_process_leaves_no_worker_behind(setup: Setup, sig: signal.Signals) -> None:
+    out = setup.tmp / "out"
+    proc = setup.start(out, "-j", "2")
+    worker = setup.rendering_pid(proc)
+    assert worker != proc.pid
+    os.kill(proc.pid, sig)
+    code, err, _ = finish(proc)
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 130), (code, err)
+    if sig != signal.SIGKILL:
+        assert err.strip() == "Error: interrupted"
+    assert wait_until_gone(proc.pid) == []  # the worker went with it
+
+    setup.release.touch()
+    again = setup.run(out, "-j", "2")  # no --overwrite needed
+    assert again.returncode == 0, again.stderr
+    assert (out / "released.txt").read_text() == "released" and (out / "index.html").is_file()
+
+
+def test_a_run_killed_midway_is_never_taken_as_up_to_date(setup: Setup) -> None:
+    """Run 2 (--eager) rewrites most pages, then dies before doit records anything. Run 3 asks
+    for the plain report again: doit's DB still describes run 1, which matches, so only the
+    run journal can tell that the files on disk are run 2's."""
+    out = setup.tmp / "out"
+    setup.release.touch()
+    assert setup.run(out, "-j", "1").returncode == 0
+    setup.release.unlink()
+    setup.pid_file.unlink()
+    proc = setup.start(out, "-j", "1", "--eager")  # serial: the waiter is the last module task
+    assert setup.rendering_pid(proc) == proc.pid
+    os.kill(proc.pid, signal.SIGKILL)
+    finish(proc)
+    setup.release.touch()
+    again = setup.run(out, "-j", "1")
+    assert again.returncode == 0, again.stderr
+    fresh = setup.run(setup.tmp / "fresh", "-j", "1")
+    assert fresh.returncode == 0, fresh.stderr
+    assert tree(out) == tree(setup.tmp / "fresh")

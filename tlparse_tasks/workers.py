@@ -1,0 +1,266 @@
+"""doit's runners, made safe for a report build: no hang, no orphan, no DB trusted too early.
+
+doit's `MRunner` waits on its result queue with no timeout, so a worker killed mid-task (by
+`kill -9` or the kernel's out-of-memory killer) leaves the main process waiting forever, and a
+killed main process leaves its workers running. `SafeMRunner` keeps doit's scheduling and adds:
+
+- workers die with the main process (`PR_SET_PDEATHSIG`), ignore Ctrl-C (the main process stops
+  them) and take SIGTERM's default action;
+- the main process polls its result queue and checks its workers; one that died fails the run
+  at once, through doit's own runtime-error path, with a one-line message naming the task;
+- whatever ends the run (an error, Ctrl-C, SIGTERM), the workers are stopped and reaped.
+
+Both runners end the run journal (lock.end_run) only when their task loop ended normally, after
+doit has written its DB. `safe_runners()` puts them in place of doit's for one in-process run;
+dodo.py calls `install()` for its doit process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import queue
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing import Queue as ProcessQueue
+from multiprocessing import SimpleQueue
+from pathlib import Path
+from typing import Any
+
+from doit import cmd_run
+from doit.exceptions import InvalidTask
+from doit.runner import ERROR, MRunner, Runner
+
+from .lock import end_run
+
+#: How often the main process looks at its workers while it waits for a result (seconds).
+POLL_SECONDS = 0.2
+#: How long stopped workers get to exit before they are killed (seconds).
+STOP_GRACE_SECONDS = 2.0
+PR_SET_PDEATHSIG = 1
+
+
+class WorkerDied(InvalidTask):  # type: ignore[misc]  # doit ships no type hints
+    """A worker process died. doit's run_all reports an InvalidTask as a runtime error (one
+    message, no traceback) and still writes its DB, which is why this derives from it."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every cleanup path that handles one handles both."""
+
+
+def _run_ended(runner: Runner) -> None:
+    """The task loop ended normally and doit wrote its DB: the journal may close."""
+    name = getattr(runner.dep_manager, "name", None)
+    if isinstance(name, str) and name != ":memory:":
+        end_run(Path(name))
+
+
+def db_not_saved(runner: Runner, error: Exception) -> int:
+    """doit could not write its DB: one line through the reporter (fserrors' format). The run
+    journal stays open, so the next run redoes every task."""
+    name = getattr(runner.dep_manager, "name", "?")
+    runner.reporter.runtime_error(f"cannot write the dependency DB {name}: {error}")
+    return int(ERROR)
+
+
+class SafeRunner(Runner):  # type: ignore[misc]
+    """doit's serial runner, closing the run journal only after a normal end."""
+
+    def run_all(self, task_dispatcher: Any) -> int:
+        self.loop_ended = False
+        try:
+            result = int(super().run_all(task_dispatcher))
+        except sqlite3.Error as error:  # writing the DB at the end failed (a full disk)
+            return db_not_saved(self, error)
+        if self.loop_ended:
+            _run_ended(self)
+        return result
+
+    def run_tasks(self, task_dispatcher: Any) -> None:
+        super().run_tasks(task_dispatcher)
+        self.loop_ended = True
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker: be killed when the main process dies, however it dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}" + (", perhaps out of memory" if -code == signal.SIGKILL else "")
+    return f"exited with code {code}"
+
+
+class WatchedQueue:
+    """The runner's queues. In the main process `get()` waits in short slices and checks the
+    workers in between."""
+
+    def __init__(self, runner: SafeMRunner) -> None:
+        self.runner = runner
+        self.inner: Any = ProcessQueue()
+
+    def put(self, item: Any) -> None:
+        if item is None:
+            self.runner.stops_sent += 1  # a worker will exit normally on this
+        self.inner.put(item)
+
+    def get(self) -> Any:
+        if os.getpid() != self.runner.main_pid:
+            return self.inner.get()
+        while True:
+            try:
+                item = self.inner.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                self.runner.check_workers()
+                continue
+            if isinstance(item, dict) and "reporter" not in item and "name" in item:
+                self.runner.task_finished(item["name"])
+            return item
+
+    def empty(self) -> bool:
+        return bool(self.inner.empty())
+
+    def cancel_join_thread(self) -> None:
+        self.inner.cancel_join_thread()
+
+
+class SafeMRunner(MRunner):  # type: ignore[misc]
+    """doit's multiprocessing runner that notices dead workers and leaves none behind."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.main_pid = os.getpid()
+        self.workers: list[Any] = []
+        self.queues: list[WatchedQueue] = []
+        self.stops_sent = 0
+        self.running: dict[int, str] = {}  # worker pid → the task it started last
+        # workers note each task they start here: written at once, unlike a Queue's put (its
+        # feeder thread may not have sent it when a module kills its process)
+        self.notes: Any = SimpleQueue()
+        self.loop_ended = False
+
+    def Queue(self) -> WatchedQueue:  # doit's name for its queue factory
+        watched = WatchedQueue(self)
+        self.queues.append(watched)
+        return watched
+
+    # -- main process ------------------------------------------------------------------------
+
+    def _run_start_processes(self, job_q: Any, result_q: Any) -> list[Any]:
+        self.workers = list(super()._run_start_processes(job_q, result_q))
+        return self.workers
+
+    def read_notes(self) -> None:
+        while not self.notes.empty():
+            pid, name = self.notes.get()
+            self.running[pid] = name
+
+    def task_finished(self, name: str) -> None:
+        self.read_notes()
+        self.running = {pid: task for pid, task in self.running.items() if task != name}
+
+    def check_workers(self) -> None:
+        """Fail the run if more workers ended than were told to stop."""
+        ended = [w for w in self.workers if w.exitcode is not None]
+        if len(ended) <= self.stops_sent:
+            return
+        self.read_notes()
+        dead = next((w for w in ended if w.exitcode != 0), ended[0])
+        task = self.running.get(dead.pid)
+        doing = f"while running {task}" if task else "between tasks"
+        self.stop_workers()
+        raise WorkerDied(f"a worker process (pid {dead.pid}) died {doing} ({describe_exit(dead.exitcode)}); "
+                         "the report is incomplete: run the same command again to finish it")
+
+    def stop_workers(self) -> None:
+        """SIGTERM every worker, SIGKILL those still there after a grace period, reap all."""
+        for worker in self.workers:
+            if worker.exitcode is None:
+                worker.terminate()
+        for worker in self.workers:
+            worker.join(STOP_GRACE_SECONDS)
+            if worker.exitcode is None:
+                worker.kill()
+                worker.join()
+        for watched in self.queues:  # unread items must not hold up this process's exit
+            watched.cancel_join_thread()
+
+    def run_tasks(self, task_dispatcher: Any) -> None:
+        try:
+            super().run_tasks(task_dispatcher)
+        except BaseException:
+            self.stop_workers()
+            raise
+        self.loop_ended = True
+
+    def run_all(self, task_dispatcher: Any) -> int:
+        try:
+            result = int(super().run_all(task_dispatcher))
+        except sqlite3.Error as error:  # writing the DB at the end failed (a full disk)
+            return db_not_saved(self, error)
+        if self.loop_ended:
+            _run_ended(self)
+        return result
+
+    # -- worker process ----------------------------------------------------------------------
+
+    def execute_task_subprocess(self, job_q: Any, result_q: Any, reporter_class: Any) -> None:
+        die_with_parent(self.main_pid)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the main process; it stops us
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        super().execute_task_subprocess(job_q, result_q, reporter_class)
+
+    def execute_task(self, task: Any) -> Any:
+        if os.getpid() != self.main_pid:  # tell the main process which task this worker runs
+            self.notes.put((os.getpid(), task.name))
+        return super().execute_task(task)
+
+
+def install() -> tuple[Any, Any]:
+    """Make doit's `run` command use the safe runners; returns the ones it replaced."""
+    previous = (cmd_run.Runner, cmd_run.MRunner)
+    cmd_run.Runner, cmd_run.MRunner = SafeRunner, SafeMRunner
+    return previous
+
+
+@contextmanager
+def safe_runners() -> Iterator[None]:
+    """The safe runners for the body (one in-process doit run)."""
+    previous = install()
+    try:
+        yield
+    finally:
+        cmd_run.Runner, cmd_run.MRunner = previous
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """In the body, SIGTERM unwinds like Ctrl-C (workers stopped, lock released)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
