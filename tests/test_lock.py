@@ -146,3 +146,23 @@ def test_a_journal_left_open_forgets_the_db_and_sweeps_temp_files(tmp_path: Path
     assert not db.exists() and not (out / "pages" / ".page.html.x1y2.tmp").exists()
     assert (out / "pages" / "page.html").read_text() == "whole"
     assert incomplete_marker(db).exists()  # until this run ends normally
+
+
+def test_a_first_run_that_died_before_its_manifest_is_finished_without_overwrite(tmp_path: Path) -> None:
+    """What a first run killed during the parse leaves: the lock, its journal naming the log,
+    some store files, no manifest. The same log's next run finishes it; another log's refuses."""
+    log = corpus_copy(TRAINING, tmp_path)
+    out = tmp_path / "out"
+    release(acquire(out))
+    begin_run(out / ".tlparse-doit.db", log)
+    (out / "intermediate").mkdir()
+    (out / "intermediate" / "graphs.jsonl").write_text('{"half": ')
+    (out / "intermediate" / ".graphs.jsonl.abc123.tmp").write_text("half")
+    other = tmp_path / "other.log"
+    other.write_bytes(log.read_bytes())
+    refused = run(tlparse(other, out))
+    assert refused.returncode == 1 and "already exists" in refused.stderr
+    finished = run(tlparse(log, out))
+    assert finished.returncode == 0, finished.stderr
+    assert run(tlparse(log, tmp_path / "fresh")).returncode == 0
+    assert tree(out) == tree(tmp_path / "fresh")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import re
 import stat
@@ -113,27 +114,41 @@ def incomplete_marker(db: Path) -> Path:
     return db.with_name(db.name + INCOMPLETE_SUFFIX)
 
 
-def begin_run(db: Path) -> bool:
+def begin_run(db: Path, log: Path | None = None) -> bool:
     """Call with OUT locked, before doit opens `db`. If the last run did not finish, forget
-    its DB and sweep its temp files. Returns True when it did (the run redoes every task)."""
+    its DB and sweep its temp files. Returns True when it did (the run redoes every task).
+    The marker names the log, so a report whose first run died before its manifest was
+    written is still known as this log's report (unfinished_run_of)."""
     marker = incomplete_marker(db)
     recovering = marker.exists() or marker.is_symlink()
     if recovering:
         forget_db(db)
         sweep_temps(db.parent)
-    _write_marker(marker)
+    _write_marker(marker, str(log.resolve()) if log is not None else "")
     return recovering
 
 
-def _write_marker(marker: Path) -> None:
+def _write_marker(marker: Path, log: str) -> None:
     """Create the marker (not through a symlink); it must be on disk before any task runs."""
     marker.unlink(missing_ok=True)
     fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.write(fd, json.dumps({"pid": os.getpid(), "log": log}).encode())
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def unfinished_run_of(db: Path) -> str | None:
+    """The log (resolved path) of the unfinished run that left its marker beside `db`, if any."""
+    marker = incomplete_marker(db)
+    if marker.is_symlink() or not marker.is_file():
+        return None
+    try:
+        log = json.loads(marker.read_bytes()).get("log")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return log if isinstance(log, str) and log else None
 
 
 def end_run(db: Path) -> None:

@@ -23,10 +23,10 @@ from doit.reporter import ErrorOnlyReporter
 
 from .config import ConfigError, ModulesConfig, load_config
 from .loader import run_doit
-from .lock import LOCK_NAME, LockError, acquire, begin_run, release
+from .lock import LOCK_NAME, LockError, acquire, begin_run, release, unfinished_run_of
 from .parse.stats import format_stats, strict_failures
 from .resources import default_modules_yaml
-from .tasks import RunConfig, doit_config, norm
+from .tasks import DB_NAME, RunConfig, doit_config, norm
 from .workers import install as install_safe_runners
 from .workers import sigterm_as_interrupt
 
@@ -172,14 +172,17 @@ def dodo_hold_out(cfg: RunConfig, argv: list[str], wait: bool) -> int | None:
         raise RunError(str(error)) from None
     install_safe_runners()
     if command == "run":
-        begin_run(Path(doit_config(cfg)["dep_file"]))
+        begin_run(Path(doit_config(cfg)["dep_file"]), cfg.log)
     return fd
 
 
 # -- the output directory -----------------------------------------------------------------------
 
 def _is_our_report_of(out: Path, log: Path) -> bool:
-    """True if OUT is a report this tool made from the same log (so it can be updated)."""
+    """True if OUT is a report this tool made from the same log (so it can be updated), or one
+    whose run on that log died before it wrote the manifest."""
+    if unfinished_run_of(out / DB_NAME) == str(log.resolve()):
+        return True
     manifest = out / "intermediate" / "manifest.json"
     try:
         data = orjson.loads(manifest.read_bytes())
@@ -300,7 +303,7 @@ def doit_argv(cfg: RunConfig) -> list[str]:
 def build_report(cfg: RunConfig) -> Outcome:
     """Run doit over this report's tasks (OUT locked and prepared). If the last run on OUT did
     not finish, every task runs again (lock.begin_run)."""
-    begin_run(Path(doit_config(cfg)["dep_file"]))
+    begin_run(Path(doit_config(cfg)["dep_file"]), cfg.log)
     reporter = QuietReporter(sys.stderr)
     code = run_doit(cfg, doit_argv(cfg), {"reporter": reporter, "outfile": sys.stderr})
     if reporter.errors:
