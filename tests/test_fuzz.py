@@ -107,7 +107,7 @@ def test_regression_input(recipe: Recipe, tmp_path: Path) -> None:
     if recipe.mode == "resume":
         outcome = run_resume(recipe.data, recipe.cut, tmp_path, recipe.seconds)
     else:
-        outcome = run_command(recipe.data, tmp_path, recipe.seconds)
+        outcome = run_command(recipe.data, tmp_path, recipe.seconds, recipe.flags)
     assert not outcome.findings, "\n".join(f"{f.kind}: {f.message} at {f.where}\n{f.detail}"
                                            for f in outcome.findings)
     assert time.perf_counter() - started < recipe.seconds
@@ -239,9 +239,10 @@ def test_a_resume_that_differs_from_a_fresh_parse_is_a_finding(tmp_path: Path,
 
 def test_cases_are_reproducible_and_varied() -> None:
     assert make_case(7, 3) == make_case(7, 3)
-    cases = [make_case(7, i) for i in range(200)]
+    cases = [make_case(7, i) for i in range(400)]
     assert {c.mode for c in cases} == {"parse", "command", "resume"}
-    assert len({c.data for c in cases}) == 200
+    assert {flag for c in cases for flag in c.flags} == {"--eager", "--plain-text", "--export", "--inductor-provenance"}
+    assert len({c.data for c in cases}) == 400
     assert any(c.label.endswith("generated") for c in cases) and any("mutated by" in c.label for c in cases)
     assert len(seed_logs()) >= 5
 
@@ -284,6 +285,7 @@ def test_replay_shows_a_case(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--replay", "3:0:parse:generate"])
     out = capsys.readouterr().out
     assert out.startswith("seed 3 case 0 (parse): generated [parse, ")
+    assert make_case(3, 0, "command").flags == make_case(3, 0, "command").flags
     assert code in (0, 1)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from tests.fuzz.cases import Case, make_case, minimize, run_case
+from tests.fuzz.cases import Case, make_case, minimize
 from tests.fuzz.oracle import DEFAULT_LIMIT, Finding
 from tests.fuzz.recipes import recipe_of
 
@@ -50,7 +50,7 @@ class Worker:
         path.write_bytes(case.data)
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"mode": case.mode, "path": str(path), "cut": case.cut,
-                                          "limit": limit}) + "\n")
+                                          "flags": case.flags, "limit": limit}) + "\n")
         self.proc.stdin.flush()
         self.case, self.deadline = case, time.monotonic() + limit + GRACE
 
@@ -107,20 +107,22 @@ class Campaign:
             if signature in self.seen:
                 continue
             data, mode = case.data, case.mode
-            if mode == "resume" and finding.kind != "resume" and self.reproduces(helper, "parse", signature)(data):
+            if mode == "resume" and finding.kind != "resume" and \
+                    self.reproduces(helper, Case("", data, "parse"), signature)(data):
                 mode = "parse"  # a crash without resuming: a plain parse shows it, and can be minimised
             if self.minimise and finding.kind != "hang" and mode != "resume":
-                data = minimize(data, self.reproduces(helper, mode, signature))
+                data = minimize(data, self.reproduces(helper, Case("", data, mode, flags=case.flags), signature))
             path = self.save(case, data, finding, mode)
             self.seen[signature] = (finding, path)
             print(f"[{sum(self.runs.values())}] NEW {finding.kind}: {finding.message} at {finding.where or '?'}"
                   f"\n    {case.label}\n    saved {path} ({len(data)} bytes)", flush=True)
 
-    def reproduces(self, helper: Worker, mode: str, signature: str) -> Callable[[bytes], bool]:
-        """Whether a smaller input still fails the same way (the minimiser's test)."""
+    def reproduces(self, helper: Worker, like: Case, signature: str) -> Callable[[bytes], bool]:
+        """Whether an input, run as `like` is, fails the same way (the minimiser's test)."""
 
         def test(candidate: bytes) -> bool:
-            return any(f.signature() == signature for f in helper.run(Case("", candidate, mode), self.limit))
+            case = Case("", candidate, like.mode, like.cut, like.flags)
+            return any(f.signature() == signature for f in helper.run(case, self.limit))
 
         return test
 
@@ -129,6 +131,8 @@ class Campaign:
         recipe: dict[str, Any] = recipe_of(data, f"found by scripts/fuzz: {case.label}", finding.to_json())
         if mode == "resume":
             recipe.update(mode="resume", cut=case.cut)
+        if mode == "command" and case.flags:
+            recipe.update(flags=list(case.flags))
         self.crashes.mkdir(parents=True, exist_ok=True)
         path = self.crashes / name
         path.write_text(json.dumps(recipe, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -189,7 +193,7 @@ def replay(spec: str, limit: float) -> int:
     source = parts[3] if len(parts) > 3 else None
     case = make_case(int(parts[0]), int(parts[1]), mode, source)
     with tempfile.TemporaryDirectory() as root:
-        outcome = run_case(case.mode, case.data, case.cut, Path(root), limit)
+        outcome = case.run(Path(root), limit)
     print(f"{case.label} [{case.mode}, {len(case.data)} bytes, {outcome.seconds:.2f} s]")
     for finding in outcome.findings:
         print(f"{finding.kind}: {finding.message} at {finding.where or '?'}\n{finding.detail}")

@@ -25,6 +25,8 @@ SEED_LOGS = (
 )
 MODES = ("parse", "command", "resume")
 MODE_WEIGHTS = (80, 8, 12)  # the command costs ten parses
+#: Report flags a command case may add (each with this chance): other templates, other code paths.
+COMMAND_FLAGS = {"--eager": 0.2, "--plain-text": 0.2, "--export": 0.15, "--inductor-provenance": 0.2}
 
 
 @dataclass(frozen=True)
@@ -32,17 +34,19 @@ class Case:
     label: str
     data: bytes
     mode: str
-    cut: int = 0
+    cut: int = 0  # resume: the size of the log at the first parse
+    flags: tuple[str, ...] = ()  # command: flags besides -o, --no-browser and -j 1
     replay: str = ""  # SEED:INDEX:MODE:SOURCE, for `scripts/fuzz --replay`
 
     def run(self, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
-        return run_case(self.mode, self.data, self.cut, root, limit)
+        return run_case(self.mode, self.data, self.cut, root, limit, self.flags)
 
 
-def run_case(mode: str, data: bytes, cut: int, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
+def run_case(mode: str, data: bytes, cut: int, root: Path, limit: float = DEFAULT_LIMIT,
+             flags: tuple[str, ...] = ()) -> Outcome:
     runners: dict[str, Callable[[], Outcome]] = {
         "parse": lambda: run_parse(data, root, limit),
-        "command": lambda: run_command(data, root, limit),
+        "command": lambda: run_command(data, root, limit, flags),
         "resume": lambda: run_resume(data, cut, root, limit),
     }
     return runners[mode]()
@@ -69,7 +73,9 @@ def make_case(seed: int, index: int, mode: str | None = None, source: str | None
         data, names = mutate(base, rng)
         label = f"{name} mutated by {', '.join(names)}"
     cut = rng.randint(0, len(data)) if mode == "resume" else 0
-    return Case(f"seed {seed} case {index} ({mode}): {label}", data, mode, cut, f"{seed}:{index}:{mode}:{source}")
+    flags = tuple(flag for flag, odds in COMMAND_FLAGS.items() if rng.random() < odds) if mode == "command" else ()
+    label = f"seed {seed} case {index} ({' '.join((mode, *flags))}): {label}"
+    return Case(label, data, mode, cut, flags, f"{seed}:{index}:{mode}:{source}")
 
 
 def minimize(data: bytes, fails: Callable[[bytes], bool], budget: int = 200) -> bytes:

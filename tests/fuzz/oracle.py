@@ -1,5 +1,6 @@
 """The fuzzing oracle: run one log through `parse_log` or the whole command and say what went wrong.
 
+Runs happen with the scratch folder as the working directory, so relative writes are seen too.
 A run must not raise (the command may only end with its documented one-line `Error:`), must end
 within a time limit, must write nothing outside OUT, must leave an intermediate store whose every
 file is strict JSON / JSONL that validates against `tlparse_tasks/store/schemas/`, must report
@@ -189,7 +190,10 @@ def report_findings(out: Path) -> list[Finding]:
 
 def stderr_findings(text: str, *, command: bool) -> list[Finding]:
     """Problems are `file:line: message` lines; the command adds its stats and unknown fields."""
-    for line in text.splitlines():
+    lines = text.split("\n")  # lines end at \n only (splitlines would also cut at \v, \x1c…)
+    if lines[-1] == "":
+        lines.pop()
+    for line in lines:
         if _PROBLEM.fullmatch(line) or line.endswith(": further problems are counted but not printed"):
             continue
         if command and _STATS_LINE.match(line):
@@ -230,7 +234,7 @@ def run_parse(data: bytes, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
     stderr = io.StringIO()
     start = time.perf_counter()
     try:
-        with time_limit(limit):
+        with time_limit(limit), contextlib.chdir(root):
             parse_log(log, out, stderr=stderr)
     except BaseException as error:  # the property: nothing at all escapes
         if isinstance(error, KeyboardInterrupt):
@@ -241,16 +245,17 @@ def run_parse(data: bytes, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
     return Outcome(found, seconds, stderr.getvalue(), out)
 
 
-def run_command(data: bytes, root: Path, limit: float = DEFAULT_LIMIT, extra: tuple[str, ...] = ()) -> Outcome:
-    """`tlparse LOG -o OUT --no-browser -j 1`: exit 0, and every property of store and report."""
+def run_command(data: bytes, root: Path, limit: float = DEFAULT_LIMIT, flags: tuple[str, ...] = ()) -> Outcome:
+    """`tlparse LOG -o OUT --no-browser -j 1 [flags]`: exit 0, and every property of store and report."""
     folder, out = scratch(root)
     log = folder / LOG_NAME
     log.write_bytes(data)
     stderr, stdout = io.StringIO(), io.StringIO()
     start = time.perf_counter()
     try:
-        with time_limit(limit), contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
-            code = main([str(log), "-o", str(out), "--no-browser", "-j", "1", *extra])
+        with time_limit(limit), contextlib.chdir(root), contextlib.redirect_stderr(stderr), \
+                contextlib.redirect_stdout(stdout):
+            code = main([str(log), "-o", str(out), "--no-browser", "-j", "1", *flags])
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
@@ -280,7 +285,7 @@ def run_resume(data: bytes, cut: int, root: Path, limit: float = DEFAULT_LIMIT) 
     fresh_out = root / "fresh"
     start = time.perf_counter()
     try:
-        with time_limit(limit):
+        with time_limit(limit), contextlib.chdir(root):
             log.write_bytes(data[:cut])
             parse_log(log, out, stderr=None)
             with open(log, "ab") as handle:

@@ -20,7 +20,7 @@ test time. Fields:
 - `xfail`: why it still fails (the test is strict, so a fix turns it green-then-red until the
   field goes); `matches`: a regex over `kind: message at where` of the failures this known bug
   causes, which the short fuzz run then tolerates while `xfail` stands;
-- `mode`: `command` (default: `tlparse LOG -o OUT`) or `resume` (parse the first `cut` bytes, then
+- `mode`: `command` (default: `tlparse LOG -o OUT`, plus `flags`, a list) or `resume` (parse the first `cut` bytes, then
   the whole log, and compare with a fresh parse);
 - `finding`: what the fuzzer saw, for the record.
 """
@@ -54,6 +54,7 @@ class Recipe:
     matches: str | None = None
     mode: str = "command"
     cut: int = 0
+    flags: tuple[str, ...] = ()
 
 
 def expand(value: Any) -> Any:
@@ -102,7 +103,7 @@ def load(path: Path) -> Recipe:
     return Recipe(path, spec["description"], b"".join(item_bytes(item) for item in spec["log"]),
                   dict(expect.get("stats", {})), list(expect.get("problems", [])), list(expect.get("stderr", [])),
                   float(spec.get("seconds", 10.0)), spec.get("xfail"), spec.get("matches"),
-                  spec.get("mode", "command"), int(spec.get("cut", 0)))
+                  spec.get("mode", "command"), int(spec.get("cut", 0)), tuple(spec.get("flags", ())))
 
 
 def all_recipes() -> list[Path]:
