@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
 from ..rules.compile_id import display_of, group_of_directory
+from ..rules.graph_break import GraphBreak, parse_graph_break
 from . import metrics_model as mm
 from .common import depth_prefix, load_strings, output_of
 from .kit import stack_of
@@ -41,7 +42,7 @@ PAGE_NAMES = {"compilation_metrics": "compilation metrics",
 Drain = Literal["legacy", "normalised"]
 DRAIN_MODES: tuple[str, ...] = get_args(Drain)
 LARGE_VALUE_CHARS = 2048  # longer other-field values load on demand (default mode)
-INDEX, TYPED = 0, 1  # within one log line, the index record is replayed first
+INDEX, TYPED, BREAK = 0, 1, 2  # within one log line, the index record is replayed first
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,13 @@ def value_of(record: dict[str, Any], key: str) -> Any:
     return (record.get("extra") or {}).get(key)
 
 
+def graph_breaks(ctx: ModuleContext) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """The graph break reasons of artifacts.jsonl: a restart row shows where its break was."""
+    for record in ctx.read_jsonl("artifacts.jsonl"):
+        if (record.get("metadata") or {}).get("name") == "dynamo_graph_break_reason":
+            yield record["line"], BREAK, record
+
+
 def tagged(ctx: ModuleContext, stream: str, priority: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(log line, priority, record) for merging log-ordered streams."""
     for record in ctx.read_jsonl(stream):
@@ -107,6 +115,7 @@ class MetricsPass:
         self.deferred: list[tuple[str, dict[str, Any]]] = []  # metrics pages, listed after render
         self.stacks: dict[str, list[dict[str, Any]]] = {}  # raw key → latest dynamo_start stack
         self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {k: {} for k in GUARD_TYPES}
+        self.breaks: dict[str, list[GraphBreak]] = {}  # lookup key → graph breaks before its metrics
         self.rows: list[mm.FailureRow] = []
         self.summary = mm.Summary()
         self.values = SharedValues(ctx.module_id, enabled=ctx.lazy)
@@ -114,10 +123,14 @@ class MetricsPass:
     def run(self) -> None:
         streams = [tagged(self.ctx, "index.jsonl", INDEX),
                    tagged(self.ctx, "compilation_metrics.jsonl", TYPED),
-                   tagged(self.ctx, "guards.jsonl", TYPED)]
+                   tagged(self.ctx, "guards.jsonl", TYPED),
+                   graph_breaks(self.ctx)]
         for _line, priority, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
             if priority == INDEX:
                 self.index_record(record)
+            elif priority == BREAK:
+                parsed = parse_graph_break(str(record.get("payload") or ""))
+                self.breaks.setdefault(mm.lookup_key(record["compile_id"]), []).append(parsed)
             else:
                 self.typed_record(record)
 
@@ -168,8 +181,8 @@ class MetricsPass:
         href = output["url"] if output else None
         self.summary.restarts += len(metrics.get("restart_reasons") or [])
         self.summary.failures += metrics.get("fail_type") is not None
-        self.rows.extend(mm.failure_rows(metrics, display, href))
         key = mm.lookup_key(directory)
+        self.rows.extend(mm.failure_rows(metrics, display, href, self.breaks.pop(key, [])))
         specs = [mm.specialization(d, self.strings) for d in self.pending[GUARD_TYPES[0]].pop(key, [])]
         guards = [mm.guard_added(d, self.strings) for d in self.pending[GUARD_TYPES[1]].pop(key, [])]
         if output is None:

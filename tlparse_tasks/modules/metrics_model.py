@@ -7,11 +7,13 @@ them (tinytemplate over serde_json): null → "", floats shortest round-trip in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..module_api import listed_file
 from ..rules.compile_id import UNKNOWN_GROUP, CompileId
+from ..rules.graph_break import GraphBreak, break_for_restart
 from ..rules.status import metrics_status
 from .common import format_value, truthy
 from .kit import StackView, frame_of, stack_of
@@ -139,6 +141,7 @@ class MetricsPage:
     guards: list[GuardAdded]
     other: list[OtherField]
     status: str
+    recompile_reason: str = ""  # why this compile happened (newer torch logs it in the metrics)
 
     @property
     def lazy_values(self) -> bool:
@@ -294,7 +297,8 @@ def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: lis
         compliant_ops=string_list(metrics.get("compliant_custom_ops")),
         non_compliant_ops=string_list(metrics.get("non_compliant_ops")),
         specializations=specializations, guards=guards,
-        other=other_fields(metrics, SHOWN_FORWARD), status=metrics_status(metrics))
+        other=other_fields(metrics, SHOWN_FORWARD), status=metrics_status(metrics),
+        recompile_reason=number_text(metrics.get("recompile_reason")))
 
 
 def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str) -> BackwardPage:
@@ -307,13 +311,15 @@ def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str
     return BackwardPage(root, display, times, failure, other_fields(metrics, shown), status)
 
 
-def failure_rows(metrics: dict[str, Any], display: str, href: str | None) -> list[FailureRow]:
+def failure_rows(metrics: dict[str, Any], display: str, href: str | None,
+                 breaks: Sequence[GraphBreak] = ()) -> list[FailureRow]:
     """One row per restart reason, then one for the failure (legacy order).
 
-    Legacy aborts the whole run on a fail_type without fail_reason; we show the row with an
-    empty description instead.
+    A restart's source is the user location of the graph break (of an earlier attempt) that
+    it names, when one was logged. Legacy aborts the whole run on a fail_type without
+    fail_reason; we show the row with an empty description instead.
     """
-    rows = [FailureRow(display, href, True, "RestartAnalysis", reason, "")
+    rows = [FailureRow(display, href, True, "RestartAnalysis", reason, _break_location(reason, breaks))
             for reason in string_list(metrics.get("restart_reasons"))]
     if metrics.get("fail_type") is not None:
         filename = metrics.get("fail_user_frame_filename")
@@ -322,3 +328,8 @@ def failure_rows(metrics: dict[str, Any], display: str, href: str | None) -> lis
         rows.append(FailureRow(display, href, False, str(metrics["fail_type"]),
                                number_text(metrics.get("fail_reason")), source))
     return rows
+
+
+def _break_location(reason: str, breaks: Sequence[GraphBreak]) -> str:
+    found = break_for_restart(reason, breaks)
+    return (found.location or "") if found is not None else ""

@@ -1,0 +1,150 @@
+"""Recompiles: splitting recompile reasons, finding the guard that failed among the failed
+compile's guards (both guard formats), the index section per frame (readable reasons, escaped,
+long lists in shards unless --eager), and the reason on the compile's metrics page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
+from tests.logs import cid, entry, write
+from tests.test_module_graph_breaks import render_module, store_of
+from tlparse_tasks.modules.recompiles import SHOWN_PER_FRAME
+from tlparse_tasks.rules.recompile import (
+    Guard,
+    RecompileEntry,
+    cpp_guards,
+    decode_payload,
+    failed_guards,
+    json_guards,
+    reason_entries,
+)
+from tlparse_tasks.store.reader import StoreReader
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def corpus_guards(store: StoreReader, directory: str) -> list[Guard]:
+    record = next(r for r in store.read_jsonl("guards.jsonl")
+                  if r["type"] == "dynamo_cpp_guards_str" and r["compile_id"] == directory)
+    return list(cpp_guards(record["payload"]))
+
+
+def corpus_entries(store: StoreReader) -> list[RecompileEntry]:
+    record = next(r for r in store.read_jsonl("artifacts.jsonl") if r["metadata"].get("name") == "recompile_reasons")
+    return reason_entries(decode_payload(record["payload"]))
+
+
+def built(tmp_path: Path, folder: str) -> StoreReader:
+    tmp_path.mkdir(exist_ok=True)
+    log = corpus_copy(next((TORCH_213 / folder).glob("*.log")), tmp_path)
+    return store_of(log, tmp_path / "out")
+
+
+def test_reasons_split_in_both_payload_formats() -> None:
+    text = "0/1: tensor 'x' size mismatch at index 0. expected 3, actual 4\n0/0: ___a == 1  # a == 1  # m.py:3 in f"
+    entries = reason_entries(decode_payload(text))
+    assert [(e.frame, e.compile) for e in entries] == [(0, 1), (0, 0)]
+    older = reason_entries(decode_payload(json.dumps(["2/0: L['x'] == 1", "2/1: GLOBAL_STATE changed: grad_mode"])))
+    assert [e.failed for e in older] == ["2/0", "2/1"]
+    assert reason_entries(decode_payload("no prefix here\nsecond line")) == [
+        RecompileEntry(None, None, "no prefix here\nsecond line")]
+    assert reason_entries(decode_payload("[not json")) == [RecompileEntry(None, None, "[not json")]
+
+
+def test_equals_guard_of_the_graph_breaks_log(tmp_path: Path) -> None:
+    store = built(tmp_path, "03_graph_breaks")
+    (entry_,) = corpus_entries(store)
+    assert entry_.failed == "3/0" and "\nUser stack trace:\n" in entry_.text
+    found = failed_guards(entry_, corpus_guards(store, "-_3_0_1"))
+    assert [(g.kind, g.code) for g in found] == [("EQUALS_MATCH", "L['___stack1'] == 3.839895248413086")]
+
+
+def test_global_state_and_dict_length_reasons(tmp_path: Path) -> None:
+    cache = built(tmp_path / "cache", "06_cache")
+    (state,) = corpus_entries(cache)
+    assert [g.kind for g in failed_guards(state, corpus_guards(cache, "-_0_0_0"))] == ["GLOBAL_STATE"]
+    training = built(tmp_path / "training", "02_training")
+    (length,) = corpus_entries(training)
+    found = failed_guards(length, corpus_guards(training, "-_3_0_0"))
+    assert [(g.kind, g.code, g.manager) for g in found] == [
+        ("DictGuardManager", "L['self'].state[list(dict.keys(L['self'].state))[0]]", True)]
+
+
+def test_tensor_reason_against_json_guards() -> None:
+    guards = list(json_guards([{"code": "hasattr(L['x'], '_dynamo_dynamic_indices') == False"},
+                               {"code": "check_tensor(L['x'], Tensor, size=[4, 4])"},
+                               {"code": "check_tensor(L['xs'], Tensor, size=[2])"}, {"nocode": 1}, "junk"]))
+    assert len(guards) == 3
+    for text in ("tensor 'x' size mismatch at index 0. expected 4, actual 5",
+                 "tensor 'L['x']' size mismatch at index 0. expected 4, actual 5"):
+        found = failed_guards(RecompileEntry(0, 0, text), guards)
+        assert [g.code for g in found] == ["check_tensor(L['x'], Tensor, size=[4, 4])"]
+    assert failed_guards(RecompileEntry(0, 0, "something unrelated"), guards) == []
+
+
+def test_index_section_on_the_graph_breaks_log(tmp_path: Path) -> None:
+    log = corpus_copy(next((TORCH_213 / "03_graph_breaks").glob("*.log")), tmp_path)
+    html = render_module("recompiles", log, tmp_path / "out").index_entries[0].html
+    assert "1 recompile of 1 frame" in html
+    assert "Frame 3: <code>torch_dynamo_resume_in_f_at_26</code>" in html
+    assert '<a class="tlp-cid" href="#[3/1]">[3/1]</a>' in html
+    assert "3/0: ___stack1 == 3.839895248413086" not in html  # the prefix is shown as "Guards of [3/0]"
+    assert "Guards of <span class=\"tlp-cid\">[3/0]</span> failed" in html
+    assert "___stack1 == 3.839895248413086" in html and "\nUser stack trace:\n" in html  # real newlines
+    assert '<code class="rc-kind">EQUALS_MATCH</code>' in html and "guards of [3/0_1]" in html
+
+
+def test_metrics_page_shows_its_recompile_reason(tmp_path: Path) -> None:
+    log = corpus_copy(next((TORCH_213 / "03_graph_breaks").glob("*.log")), tmp_path)
+    render_module("compilation_metrics", log, tmp_path / "out")
+    page = next((tmp_path / "out" / "-_3_1_1").glob("compilation_metrics_*.html")).read_text()
+    assert "Recompile Reason" in page and "\nUser stack trace:\n" in page
+    first = next((tmp_path / "out" / "-_0_0_1").glob("compilation_metrics_*.html")).read_text()
+    assert "Recompile Reason" not in first
+
+
+def recompiles_log(count: int) -> str:
+    """Frame 0 compiled `count + 1` times, each recompile failing the tensor guard of the last."""
+    lines = []
+    for n in range(count + 1):
+        lines.append(entry({"dynamo_start": {"stack": [{"line": 3, "name": "forward", "filename": 0}]}, **cid(0, n)}))
+        lines.append(entry({"dynamo_guards": {}, **cid(0, n)},
+                           json.dumps([{"code": f"check_tensor(L['x'], Tensor, size=[{n}])"}])))
+        if n:
+            reason = f"0/{n - 1}: tensor 'x' size mismatch at index 0. expected {n - 1}, actual {n} {HOSTILE}"
+            lines.append(entry({"artifact": {"name": "recompile_reasons", "encoding": "json"}, **cid(0, n)},
+                               json.dumps([reason])))
+    return entry({"str": ["/home/user/model.py", 0]}) + "".join(lines)
+
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_long_frames_defer_and_everything_is_escaped(tmp_path: Path, eager: bool) -> None:
+    count = SHOWN_PER_FRAME + 3
+    log = write(tmp_path / "rc.log", recompiles_log(count))
+    out = tmp_path / "out"
+    html = render_module("recompiles", log, out, eager=eager).index_entries[0].html
+    assert HOSTILE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert f"{count} recompiles of 1 frame" in html
+    assert "<code>forward</code> at <code>/home/user/model.py:3</code>" in html
+    assert "check_tensor(L[&#39;x&#39;], Tensor, size=[0])" in html
+    shard = out / "data" / "recompiles" / "frame-0.js"
+    if eager:
+        assert html.count('class="rc-recompile"') == count and not shard.exists()
+    else:
+        assert html.count('class="rc-recompile"') == SHOWN_PER_FRAME and "Show the other 3 recompiles" in html
+        text = shard.read_text()
+        hidden = json.loads(json.loads(text[text.index("JSON.parse(") + 11:text.rindex("));")]))
+        assert hidden.startswith(f"[0/{SHOWN_PER_FRAME + 1}]") and HOSTILE in hidden
+        assert f"failed guard of [0/{count - 1}]: check_tensor(L['x'], Tensor, size=[{count - 1}])" in hidden
+
+
+def test_older_list_payload_matches_an_id_guard(tmp_path: Path) -> None:
+    log = corpus_copy(LEGACY_TESTS / "graph_exec_order_tests" / next(
+        p.name for p in (LEGACY_TESTS / "graph_exec_order_tests").glob("*rank_0*.log")), tmp_path)
+    html = render_module("recompiles", log, tmp_path / "out", eager=True).index_entries[0].html
+    assert "1 recompile of 1 frame" in html and "___check_obj_id(fn, 139870659812992)" in html
+    assert '<code class="rc-code">___check_obj_id(L[&#39;fn&#39;], 139870659812992)</code>' in html

@@ -1,0 +1,257 @@
+"""recompiles (hybrid): per frame, each recompile with its reasons, on the index.
+
+Two streaming passes. artifacts.jsonl gives the `recompile_reasons` artifacts (one per
+recompile; rules/recompile.py splits them into `F/C: why` entries, each naming the cached compile
+that failed). guards.jsonl then gives the guards of exactly those failed compiles (the last
+attempt that logged them), and only the guards each entry names are kept. The manifest's stack
+trie names each frame. Memory grows with the recompiles, not with the log.
+
+The first `SHOWN_PER_FRAME` recompiles of the first `SHOWN_FRAMES` frames are on the index; the
+rest are written as text shards that load when opened (all inline with --eager).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..rules.compile_id import CompileId, display_of
+from ..rules.recompile import (
+    Guard,
+    RecompileEntry,
+    cpp_guards,
+    decode_payload,
+    failed_guards,
+    json_guards,
+    reason_entries,
+)
+from .common import output_of
+from .kit import Frame
+from .stack_trie import read_node
+
+ARTIFACT = "recompile_reasons"
+GUARD_TYPES = ("dynamo_cpp_guards_str", "dynamo_guards")
+SHOWN_PER_FRAME = 5
+SHOWN_FRAMES = 50
+FrameKey = tuple[int | None, int | None]  # (compiled autograd id, frame id)
+CompileKey = tuple[int | None, int | None, int | None]  # … and frame compile id
+ORDER = -5  # on the first screen: after notices (-10), before the stack trie (0)
+
+
+@dataclass
+class GuardCheck:
+    """The guards of the failed compile that a reason names, and where they are logged."""
+
+    display: str  # the compile whose guards these are, e.g. [3/0_1]
+    url: str | None
+    guards: list[Guard]
+
+
+@dataclass
+class EntryView:
+    """One `F/C: why` of a recompile."""
+
+    failed: str  # `[3/0]`, or "" when the reason does not say
+    text: str
+    check: GuardCheck | None = None
+
+
+@dataclass
+class RecompileView:
+    """One recompile: its compile id and reasons."""
+
+    display: str
+    reason_url: str | None
+    entries: list[EntryView]
+    line: int
+
+    @property
+    def anchor(self) -> str:
+        return f"#{self.display}"
+
+
+@dataclass
+class FrameView:
+    """The recompiles of one frame (frame id, compiled autograd id)."""
+
+    label: str
+    frame: Frame | None
+    recompiles: list[RecompileView] = field(default_factory=list)
+    more_shard: str = ""
+    more_inline: bool = False  # eager: every recompile inline
+
+    @property
+    def shown(self) -> list[RecompileView]:
+        return self.recompiles if not self.more_shard else self.recompiles[:SHOWN_PER_FRAME]
+
+    @property
+    def hidden(self) -> int:
+        return len(self.recompiles) - len(self.shown)
+
+
+@dataclass
+class RecompilesView:
+    total: int
+    frames: list[FrameView]
+    more_frames: int = 0
+    more_frames_shard: str = ""
+    module_id: str = ""
+
+
+def frame_label(key: FrameKey) -> str:
+    autograd, frame = key
+    text = f"Frame {'-' if frame is None else frame}"
+    return text if autograd is None else f"{text} (compiled autograd {autograd})"
+
+
+def entry_view(entry: RecompileEntry, autograd: int | None) -> EntryView:
+    failed = ""
+    if entry.frame is not None:
+        failed = CompileId(autograd, entry.frame, entry.compile, None).display
+    return EntryView(failed, entry.text)
+
+
+def collect(records: Any) -> dict[FrameKey, FrameView]:
+    """Pass 1: the recompiles of each frame, in log order."""
+    frames: dict[FrameKey, FrameView] = {}
+    for record in records:
+        if (record.get("metadata") or {}).get("name") != ARTIFACT:
+            continue
+        directory = str(record.get("compile_id"))
+        cid = CompileId.from_directory(directory)
+        key: FrameKey = (cid.compiled_autograd_id, cid.frame_id) if cid else (None, None)
+        autograd = cid.compiled_autograd_id if cid else None
+        entries = [entry_view(e, autograd) for e in reason_entries(decode_payload(str(record.get("payload") or "")))]
+        output = output_of(record, "artifact")
+        view = frames.setdefault(key, FrameView(frame_label(key), None))
+        view.recompiles.append(RecompileView(display_of(directory), output["url"] if output else None,
+                                             entries, int(record.get("line") or 0)))
+    return frames
+
+
+def failed_compile(view: EntryView, autograd: int | None) -> CompileKey | None:
+    cid = _display_key(view.failed)
+    return None if cid is None else (autograd, cid[0], cid[1])
+
+
+def _display_key(display: str) -> tuple[int, int] | None:
+    """`[3/0]` or `[!1/3/0]` → (3, 0)."""
+    frame, _, compile_ = display.strip("[]").rpartition("/")
+    frame = frame.rpartition("/")[2]
+    return (int(frame), int(compile_)) if frame.isdigit() and compile_.isdigit() else None
+
+
+def guards_of(record: dict[str, Any]) -> list[Guard]:
+    payload = str(record.get("payload") or "")
+    if record["type"] == "dynamo_cpp_guards_str":
+        return list(cpp_guards(payload))
+    try:
+        return list(json_guards(orjson.loads(payload)))
+    except orjson.JSONDecodeError:
+        return []
+
+
+def attach_guards(frames: dict[FrameKey, FrameView], records: Any) -> None:
+    """Pass 2: for each reason, the guards it names among those of the compile that failed."""
+    wanted: dict[CompileKey, list[tuple[EntryView, RecompileEntry]]] = {}
+    for (autograd, _frame), view in frames.items():
+        for recompile in view.recompiles:
+            for entry in recompile.entries:
+                key = failed_compile(entry, autograd)
+                parsed = _display_key(entry.failed)
+                if key is not None and parsed is not None:
+                    wanted.setdefault(key, []).append((entry, RecompileEntry(parsed[0], parsed[1], entry.text)))
+    if not wanted:
+        return
+    for record in records:
+        if record.get("type") not in GUARD_TYPES:
+            continue
+        cid = CompileId.from_directory(str(record.get("compile_id")))
+        needing = wanted.get((cid.compiled_autograd_id, cid.frame_id, cid.frame_compile_id)) if cid else None
+        if not needing:
+            continue
+        guards = guards_of(record)
+        output = output_of(record)
+        for shown, reason in needing:
+            check = GuardCheck(display_of(str(record["compile_id"])), output["url"] if output else None,
+                               failed_guards(reason, guards))
+            if shown.check is None or check.guards or not shown.check.guards:
+                shown.check = check  # the last attempt that logged guards, unless it names none
+
+
+def frame_names(manifest: dict[str, Any]) -> dict[FrameKey, Frame]:
+    """The frame each compile's stack ends in (the stack trie's terminals), by frame key."""
+    names: dict[FrameKey, Frame] = {}
+    work = [manifest.get("stack_trie") or {}]
+    while work:
+        node = read_node(work.pop())
+        for directory in node.terminals:
+            cid = CompileId.from_directory(str(directory))
+            if cid is not None:
+                names.setdefault((cid.compiled_autograd_id, cid.frame_id), node.frame)
+        work.extend(node.children)
+    return names
+
+
+def hidden_text(recompiles: list[RecompileView]) -> str:
+    """Recompiles past the first few of a frame, as plain text for the `text` renderer."""
+    parts = []
+    for recompile in recompiles:
+        lines = [f"{recompile.display}"]
+        for entry in recompile.entries:
+            head = f"  {entry.failed} failed: " if entry.failed else "  "
+            lines.append(head + entry.text.replace("\n", "\n    "))
+            if entry.check is not None:
+                for guard in entry.check.guards:
+                    lines.append(f"    failed guard of {entry.check.display}: {guard_text(guard)}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def guard_text(guard: Guard) -> str:
+    if guard.manager:
+        return f"{guard.kind} of {guard.code}"
+    return f"{guard.kind}: {guard.code}" if guard.kind else guard.code
+
+
+def build_view(ctx: ModuleContext, frames: dict[FrameKey, FrameView]) -> RecompilesView:
+    """Frames with the most recompiles first; long lists deferred unless eager."""
+    names = frame_names(ctx.manifest)
+    ordered = sorted(frames.items(), key=lambda item: (-len(item[1].recompiles), item[1].recompiles[0].line))
+    views = []
+    for key, view in ordered:
+        view.frame = names.get(key)
+        views.append(view)
+    total = sum(len(v.recompiles) for v in views)
+    result = RecompilesView(total, views, module_id=ctx.module_id)
+    if not ctx.lazy:
+        return result
+    for number, view in enumerate(views[:SHOWN_FRAMES]):
+        if len(view.recompiles) > SHOWN_PER_FRAME:
+            view.more_shard = f"frame-{number}"
+            ctx.write_shard(view.more_shard, hidden_text(view.recompiles[SHOWN_PER_FRAME:]))
+    if len(views) > SHOWN_FRAMES:
+        rest = views[SHOWN_FRAMES:]
+        result.frames = views[:SHOWN_FRAMES]
+        result.more_frames = len(rest)
+        result.more_frames_shard = "frames"
+        ctx.write_shard("frames", "\n\n".join(f"{v.label}{frame_suffix(v.frame)}\n" + hidden_text(v.recompiles)
+                                              for v in rest))
+    return result
+
+
+def frame_suffix(frame: Frame | None) -> str:
+    return "" if frame is None else f": {frame.name} at {frame.location}"
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    """The recompiles section of the index."""
+    frames = collect(ctx.read_jsonl("artifacts.jsonl"))
+    attach_guards(frames, ctx.read_jsonl("guards.jsonl"))
+    view = build_view(ctx, frames)
+    html = ctx.render("recompiles.html", view=view)
+    entry = IndexEntry(section="recompiles", title="Recompiles", html=html, order=ORDER)
+    return ModuleOutput(index_entries=[entry])
