@@ -140,7 +140,8 @@ def test_what_the_twins_show(page: Page, tmp_path: Path) -> None:
     expect(items.nth(6).locator(".tlp-unsafe-link")).to_have_text("<script>alert(2)</script>")
     expect(items.nth(8).locator(".tlp-unsafe-link")).to_have_text("readable_html")
     expect(items.nth(9).locator("a")).to_have_text(HOSTILE_ARTIFACT)
-    expect(items.nth(10).locator("a")).to_have_attribute("href", "-_0_0_0/a#b%20c%2F..%.txt")
+    # listed_file encodes a report path once; both twins keep the href as they are given it
+    expect(items.nth(10).locator("a")).to_have_attribute("href", "-_0_0_0/a%23b%2520c%252F..%25.txt")
     assert page.locator("img, script:not([src])").count() == 0
 
 

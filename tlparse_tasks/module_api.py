@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from .atomic import link_or_copy, write_bytes, write_chunks
+from .rules.urls import report_href
 from .safepath import inside
 from .store.reader import StoreReader
 
@@ -51,7 +52,12 @@ class IndexEntry:
 def listed_file(url: str | None, name: str, number: int | None, suffix: str = "",
                 readable_url: str | None = None, external: bool = False) -> dict[str, Any]:
     """One item of a file list, as the `artifacts` renderer (modules.js) and the
-    `artifact_list.html` macro both show it."""
+    `artifact_list.html` macro both show it. A report file's path (`url` unless `external`,
+    and `readable_url`) is percent-encoded here, once, so both show the same working link."""
+    if url and not external:
+        url = report_href(url)
+    if readable_url:
+        readable_url = report_href(readable_url)
     return {"url": url, "name": name, "number": number, "suffix": suffix,
             "readable_url": readable_url, "external": external}
 

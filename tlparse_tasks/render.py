@@ -1,5 +1,5 @@
 """The Jinja2 environment every module and the index share: autoescaping, strict, and the
-filters templates use instead of computing text themselves (`safe_href`, `plural`)."""
+filters templates use instead of computing text themselves (`safe_href`, `url`, `plural`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from . import __version__
+from .rules.urls import path_href
 from .safepath import safe_href
 
 
@@ -49,5 +50,6 @@ def jinja_env(template_dirs: tuple[str, ...]) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["safe_href"] = safe_href
+    env.filters["url"] = path_href  # a report path in an href: `{{ page|url }}`
     env.filters["plural"] = plural
     return env

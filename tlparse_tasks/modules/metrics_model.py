@@ -15,6 +15,7 @@ from ..module_api import listed_file
 from ..rules.compile_id import UNKNOWN_GROUP, CompileId
 from ..rules.graph_break import GraphBreak, break_for_restart
 from ..rules.status import metrics_status
+from ..rules.urls import report_href
 from .common import format_value, truthy
 from .kit import StackView, frame_of, stack_of
 
@@ -319,6 +320,7 @@ def failure_rows(metrics: dict[str, Any], display: str, href: str | None,
     it names, when one was logged. Legacy aborts the whole run on a fail_type without
     fail_reason; we show the row with an empty description instead.
     """
+    href = report_href(href) if href else None
     rows = [FailureRow(display, href, True, "RestartAnalysis", reason, _break_location(reason, breaks))
             for reason in string_list(metrics.get("restart_reasons"))]
     if metrics.get("fail_type") is not None:

@@ -1,4 +1,5 @@
-"""raw (eager): the log as data — `raw.jsonl`, `raw.log` and `payloads/`.
+"""raw (eager): the log as data — `raw.jsonl`, `raw.log` and `payloads/` (only `payloads/` with
+`-e`, as legacy, so the entries the export report lists link to their payloads).
 
 `raw.jsonl` is the legacy machine format (the string table first, then one sorted-key object per
 envelope); the parse writes it once into the store and it is hard-linked here, not copied.
@@ -87,6 +88,8 @@ def write_raw_log(ctx: ModuleContext) -> None:
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
+    if ctx.run.get("mode") == "export":  # legacy's export writes payloads/ only (spec §4)
+        return ModuleOutput(files=write_payloads(ctx))
     ctx.link_file("raw.jsonl", ctx.store.path(RAW_JSONL))
     write_raw_log(ctx)
     payloads = write_payloads(ctx)

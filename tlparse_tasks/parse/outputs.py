@@ -7,13 +7,20 @@ The order of the checks below is the legacy parser registry order (spec §2.2).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 import orjson
 
-from ..rules.names import eval_with_key_number, eval_with_key_page
+from ..rules.names import (
+    GENERATED_MODULE_PAGE,
+    eval_with_key_number,
+    eval_with_key_page,
+    name_digest,
+    suffixed,
+)
 from ..rules.status import cache_suffix
 from ..safepath import safe_component
 
@@ -37,6 +44,8 @@ PRODUCERS = frozenset((
     "link", "artifact", "dump_file", "compilation_metrics",
 ))
 EXPORT_PRODUCERS = frozenset(("exported_program", "guard_added", "propagate_real_tensors_provenance"))
+#: Suffixed names tried for one logged name before it shares a file (each try a new digest).
+MAX_CLAIMS = 16
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,14 @@ def _is_json(text: str) -> bool:
     return True
 
 
+def _candidates(path: str, name: str, reserved: bool) -> Iterator[str]:
+    """The paths `name` may take, in order: `path` itself, then suffixed ones."""
+    if not reserved:
+        yield path
+    for attempt in range(1, MAX_CLAIMS + 1):
+        yield suffixed(path, name, attempt)
+
+
 def numbered(path: str, number: int) -> str:
     """`a/b.c.txt` → `a/b.c_N.txt` (legacy `add_unique_suffix`)."""
     head, _, name = path.rpartition("/")
@@ -78,11 +95,19 @@ def numbered(path: str, number: int) -> str:
 
 @dataclass
 class OutputPlanner:
-    """Assigns paths and numbers; `counter` is the global legacy output counter."""
+    """Assigns paths and numbers; `counter` is the global legacy output counter.
+
+    Numbered files (`name_N.txt`) are unique by their number. Files without one (dump_file
+    pages, `payloads/` files) are unique by name, and names are cleaned up to be safe, so two
+    different logged names can clean up to one file (`a/b`, `a_b`, `a?b`). `owners` remembers
+    which name owns each of those paths (the parse state saves it, so a resumed parse keeps the
+    same paths); a later different name gets a suffixed path of its own.
+    """
 
     plain_text: bool = False
     export: bool = False
     counter: int = 0
+    owners: dict[str, str] = field(default_factory=dict)  # path → digest of the logged name
 
     def plan(self, envelope: dict[str, Any], directory: str, payload: str,
              guards_json_ok: bool) -> tuple[list[PlannedOutput], list[str]]:
@@ -142,13 +167,37 @@ class OutputPlanner:
             else:
                 errors.append(f"Parser artifact failed: Unsupported encoding: {artifact['encoding']}")
         if envelope.get("dump_file") is not None:
-            name = envelope["dump_file"]["name"]
-            number = eval_with_key_number(name)
-            page = eval_with_key_page(number) if number is not None else f"dump_file/{safe_component(name)}.html"
-            candidates.append(("global", "dump_file", page))
+            candidates.append(("global", "dump_file", self.dump_file_page(envelope["dump_file"]["name"])))
         if envelope.get("compilation_metrics") is not None:
             candidates.append(("html", "compilation_metrics", f"{directory}/compilation_metrics.html"))
         return self._number(candidates, payload), errors
+
+    def claim(self, path: str, name: str, *, reserved: bool = False) -> str:
+        """`path` for the logged `name`, unless another name owns it: then a suffixed path.
+
+        The same name always gets the same path (legacy overwrites the file, and so do we).
+        A `reserved` path is never given to `name` as it is (it belongs to other names).
+        """
+        digest = name_digest(name)
+        candidate = path
+        for candidate in _candidates(path, name, reserved):
+            if self.owners.setdefault(candidate, digest) == digest:
+                return candidate
+        return candidate  # only a log crafted against the digest gets here: share, don't stop
+
+    def dump_file_page(self, name: str) -> str:
+        """`dump_file/<name>.html`, or the page of generated FX module N (`<eval_with_key>.N`
+        anywhere in the name), which every name holding that key shares and stack frames link
+        to; other names never take such a page."""
+        number = eval_with_key_number(name)
+        if number is not None:
+            return self.claim(eval_with_key_page(number), f"<eval_with_key>.{number}")
+        page = f"dump_file/{safe_component(name)}.html"
+        return self.claim(page, name, reserved=GENERATED_MODULE_PAGE.fullmatch(page) is not None)
+
+    def payload_file(self, has_payload: str) -> str:
+        """`payloads/<has_payload>.txt`: legacy names the file by the declared hash string."""
+        return self.claim(f"payloads/{safe_component(has_payload)}.txt", has_payload)
 
     def _number(self, candidates: list[tuple[str, str, str]], payload: str) -> list[PlannedOutput]:
         outputs = []

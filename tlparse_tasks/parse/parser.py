@@ -21,7 +21,6 @@ import orjson
 from ..atomic import write_bytes
 from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
 from ..rules.status import cache_status_of_name, metrics_status
-from ..safepath import safe_component
 from ..store.streams import intermediate_dir, stream_for
 from ..store.writers import (
     MAX_RECORD_DEPTH,
@@ -82,7 +81,8 @@ class LogParser:
         self.chromium = chromium
         self.raw = raw
         self.report = report
-        self.planner = OutputPlanner(state.options.plain_text, state.options.export, state.counter)
+        self.planner = OutputPlanner(state.options.plain_text, state.options.export, state.counter,
+                                     state.file_owners)
         self._places: dict[tuple[Any, ...], Where] = {}
         self._cut_line = 0  # the last line whose entry had to be cut (counted once)
 
@@ -124,7 +124,7 @@ class LogParser:
         if kind == "chromium_event":  # events live in chromium_events.json only
             self._chromium(record.line, payload, has_payload is not None)
             return
-        payload_file = _payload_file(outputs, payload, has_payload)
+        payload_file = _payload_file(self.planner, outputs, payload, has_payload)
         listed = [output.to_json() for output in outputs]
         self._write_entry(record, glog, envelope, kind, stream, where.directory, listed, payload,
                           payload_file)
@@ -386,14 +386,15 @@ class LogParser:
         self.raw.write(line)
 
 
-def _payload_file(outputs: list[PlannedOutput], payload: str, has_payload: str | None) -> str | None:
+def _payload_file(planner: OutputPlanner, outputs: list[PlannedOutput], payload: str,
+                  has_payload: str | None) -> str | None:
     """The file that shows the payload: its payload output, else `payloads/<md5>.txt`."""
     payload_file = None
     for output in outputs:
         if output.kind in ("payload", "reformat_json"):
             payload_file = output.url
     if payload_file is None and payload:
-        payload_file = f"payloads/{safe_component(str(has_payload))}.txt"
+        payload_file = planner.payload_file(str(has_payload))
     return payload_file
 
 

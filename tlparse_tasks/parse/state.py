@@ -18,7 +18,8 @@ from .stats import empty_stats
 # 2: metrics statuses kept as a list per compile id
 # 3: typed state; stack tries as flat node lists; `has` as a list of stream names
 # 4: raw.jsonl is a store file the parse appends to (its body bytes are saved)
-STATE_FORMAT = 4
+# 5: `file_owners`: which logged name owns each unnumbered file path (outputs.OutputPlanner)
+STATE_FORMAT = 5
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class ParseState:
     expected_rank: int | None = None
     rank_detected: bool = False
     counter: int = 0  # the legacy output counter
+    file_owners: dict[str, str] = field(default_factory=dict)  # unnumbered path → name digest
     stats: dict[str, int] = field(default_factory=empty_stats)
     unknown_fields: dict[str, int] = field(default_factory=dict)
     strings: dict[str, str] = field(default_factory=dict)  # intern id (as text) → string
@@ -113,7 +115,8 @@ class ParseState:
         return {
             "tool_version": self.tool_version, "options": self.options.to_json(), "year": self.year,
             "line": self.line, "expected_rank": self.expected_rank, "rank_detected": self.rank_detected,
-            "counter": self.counter, "stats": dict(self.stats), "unknown_fields": dict(self.unknown_fields),
+            "counter": self.counter, "file_owners": dict(self.file_owners),
+            "stats": dict(self.stats), "unknown_fields": dict(self.unknown_fields),
             "strings": dict(self.strings), "envelope_counts": dict(self.envelope_counts),
             "artifact_counts": dict(self.artifact_counts),
             "compile_ids": [entry.to_json() for entry in self.compile_ids.values()],
@@ -134,6 +137,7 @@ class ParseState:
             options=ParseOptions.from_json(data["options"]), tool_version=str(data["tool_version"]),
             year=int(data["year"]), line=int(data["line"]), expected_rank=data["expected_rank"],
             rank_detected=bool(data["rank_detected"]), counter=int(data["counter"]),
+            file_owners={str(k): str(v) for k, v in data["file_owners"].items()},
             stats=empty_stats() | {str(k): int(v) for k, v in data["stats"].items()},
             unknown_fields=_counts(data["unknown_fields"]),
             strings={str(k): str(v) for k, v in data["strings"].items()},
