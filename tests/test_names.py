@@ -27,7 +27,7 @@ KINDS = ("dump_file", "artifact", "graph_dump")
 
 
 def marker(kind: str, index: int) -> str:
-    return f"payload_of_{kind}_{index}"
+    return f"payload_of_{kind}_{index}_end"
 
 
 def names_log(names: list[str] = COLLIDING) -> str:
