@@ -35,7 +35,7 @@ from .stack_trie import read_node
 ARTIFACT = "recompile_reasons"
 GUARD_TYPES = ("dynamo_cpp_guards_str", "dynamo_guards")
 SHOWN_PER_FRAME = 5
-SHOWN_FRAMES = 50
+SHOWN_FRAMES = 20
 FrameKey = tuple[int | None, int | None]  # (compiled autograd id, frame id)
 CompileKey = tuple[int | None, int | None, int | None]  # … and frame compile id
 ORDER = -5  # on the first screen: after notices (-10), before the stack trie (0)
