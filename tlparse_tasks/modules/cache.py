@@ -2,7 +2,9 @@
 
 Writes the cache artifact files at their legacy paths (the ✅/❌/❓ markers in the compile
 directory come from those paths) and puts a summary on the index, with the per-artifact list
-loading on demand.
+loading on demand. Then, for each miss, the key components that differ from the closest
+earlier entry of its graph (`cache_diff.py`): the first `INDEX_MISSES` on the index, all of them
+on `cache_misses.html` when there are more.
 """
 
 from __future__ import annotations
@@ -13,8 +15,23 @@ from typing import Any
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import display_of
 from ..rules.status import cache_status_of_name
+from . import cache_diff
 from .artifact_files import write_payload_output
 from .common import output_of, records
+
+MISSES_PAGE = "cache_misses.html"
+INDEX_MISSES = 10
+SHOWN_COMPONENTS = 30  # differing components shown per miss; the artifacts have the rest
+
+
+@dataclass(frozen=True)
+class MissSummary:
+    """Counts for the sentence above the misses."""
+
+    misses: int  # misses that logged key components
+    compared: int  # … that had an earlier entry of their graph
+    first: int  # … that had none
+    bare: int  # misses without key components
 
 
 @dataclass
@@ -30,8 +47,10 @@ class CacheRow:
 def render(ctx: ModuleContext) -> ModuleOutput:
     rows: dict[str, CacheRow] = {}
     items: list[dict[str, Any]] = []
+    finder = cache_diff.MissFinder()
     for record in records(ctx, "cache.jsonl"):
         write_payload_output(ctx, record)
+        finder.feed(record)
         name = record["metadata"]["name"]
         status = cache_status_of_name(name)
         display = display_of(record["compile_id"])
@@ -49,4 +68,18 @@ def render(ctx: ModuleContext) -> ModuleOutput:
                       items=[] if lazy else items, total=len(items))
     return ModuleOutput(index_entries=[IndexEntry(
         section="cache", title="Cache", kind="hybrid" if lazy else "html", html=html,
-        shard="artifacts" if lazy else "", renderer="artifacts" if lazy else "")])
+        shard="artifacts" if lazy else "", renderer="artifacts" if lazy else ""), misses_entry(ctx, finder)])
+
+
+def misses_entry(ctx: ModuleContext, finder: cache_diff.MissFinder) -> IndexEntry:
+    """Why each miss missed: a second pass reads the values of the differing components."""
+    needed = cache_diff.needed_values(finder.misses, SHOWN_COMPONENTS)
+    values = cache_diff.read_values(records(ctx, "cache.jsonl"), needed) if needed else {}
+    views = cache_diff.miss_views(finder.misses, values, SHOWN_COMPONENTS)
+    summary = MissSummary(len(finder.misses), len(views), len(finder.misses) - len(views), finder.bare)
+    page = None
+    if len(views) > INDEX_MISSES:
+        page = MISSES_PAGE
+        ctx.write_text(page, ctx.render(MISSES_PAGE, views=views, summary=summary, root=""))
+    html = ctx.render("cache_diff.html", views=views[:INDEX_MISSES], summary=summary, page=page)
+    return IndexEntry(section="cache", title="Cache", html=html)

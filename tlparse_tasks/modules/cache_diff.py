@@ -1,0 +1,313 @@
+"""Why a cache lookup missed: the key components that differ from the closest earlier entry.
+
+An FX graph (or AOT autograd) cache entry's payload lists its key `components`, each a line
+`[digest] name: value` (`gm`, `example_inputs[0]`, `fx_kwargs[is_backward]`,
+`inductor_config[…]`, …); the cache key is a hash of them all, so a miss means that at least
+one component differs from every stored entry. For each miss we compare it with earlier
+entries (hits and misses that logged components) and show only the components that differ.
+
+- **Same graph**: an earlier entry of the same cache (`fx_graph_cache`, `aotautograd_cache`)
+  that is either for the same frame in the same role (compiled-autograd id and frame id of the
+  compile id, and the `fx_kwargs[is_backward]` / `fx_kwargs[is_inference]` components: a
+  recompile of a frame's forward graph is compared with its earlier forward graphs), or has the
+  identical graph (`gm` component digest), e.g. the same function compiled under another frame.
+- **Closest**: of those, the entry with the fewest differing components; the latest on a tie.
+  Only the last `CANDIDATES` entries of each group are kept, so memory stays bounded.
+- Components compare by digest (by value when an entry gives no digest); a component present on
+  one side only differs too (its other value is shown as absent).
+
+Two streaming passes over cache.jsonl: the first keeps each entry's {name: digest} and picks the
+closest entry for each miss; the second reads the values of just the differing components.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..rules.compile_id import CompileId, display_of
+from ..rules.status import cache_status_of_name
+from .common import output_of
+
+CANDIDATES = 16  # earlier entries kept per group
+SHOWN_CHARS = 160  # a value longer than this is cut, with the whole one behind a disclosure
+WHOLE_CHARS = 20_000  # the disclosure holds at most this much; the artifact has the rest
+ROLE_COMPONENTS = ("fx_kwargs[is_backward]", "fx_kwargs[is_inference]")
+GRAPH_COMPONENT = "gm"
+_COMPONENT = re.compile(r"\[([A-Za-z0-9]{1,128})\] ")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One key component: `[digest] name: value`."""
+
+    name: str
+    digest: str
+    value: str
+
+
+def parse_component(text: str) -> Component:
+    """A component line; without a `[digest]` prefix the value itself is the digest."""
+    match = _COMPONENT.match(text)
+    digest = match.group(1) if match else ""
+    body = text[match.end():] if match else text
+    name, _sep, value = body.partition(": ")
+    return Component(name, digest, value)
+
+
+def components_of(payload: Any) -> list[Component] | None:
+    """The components of a cache artifact's payload (JSON text or an object); None when it
+    logs none (e.g. `aotautograd_cache_miss` in torch 2.13) or is not JSON."""
+    if isinstance(payload, str):
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(payload, dict):
+        return None
+    lines = payload.get("components")
+    if not isinstance(lines, list) or not lines:
+        return None
+    return [parse_component(line) for line in lines if isinstance(line, str)]
+
+
+def signature(components: Iterable[Component]) -> dict[str, str]:
+    """name → digest (the value when there is no digest); a repeated name gets `#2`, `#3`…"""
+    found: dict[str, str] = {}
+    for c in components:
+        name = c.name
+        count = 2
+        while name in found:
+            name = f"{c.name}#{count}"
+            count += 1
+        found[sys.intern(name)] = sys.intern(c.digest) if c.digest else c.value
+    return found
+
+
+def differing(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """Component names whose digests differ or that only one side has, in the new entry's order
+    (then the old one's)."""
+    names = [n for n in new if old.get(n) != new[n]]
+    return names + [n for n in old if n not in new]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Which cache artifact: its log line, compile id, cache, status and report file."""
+
+    line: int
+    directory: str
+    cache: str  # fx_graph_cache, aotautograd_cache, …
+    status: str
+    url: str | None
+
+    @property
+    def display(self) -> str:
+        return display_of(self.directory)
+
+
+@dataclass
+class Entry:
+    """A cache artifact that logged key components (kept only while it may be compared)."""
+
+    ref: Ref
+    components: dict[str, str]
+
+
+@dataclass
+class Miss:
+    """A miss and the closest earlier entry of the same graph (None: the first of its graph),
+    with the names of the components that differ."""
+
+    entry: Ref
+    closest: Ref | None
+    names: list[str] = field(default_factory=list)
+
+
+def cache_of(name: str, status: str) -> str:
+    """`fx_graph_cache_miss` → `fx_graph_cache`."""
+    cache, _sep, _rest = name.partition(f"_{status}")
+    return cache or name
+
+
+def groups_of(entry: Entry) -> list[tuple[Any, ...]]:
+    """The "same graph" groups an entry belongs to (see the module docstring)."""
+    cid = CompileId.from_directory(entry.ref.directory)
+    frame = (cid.compiled_autograd_id, cid.frame_id) if cid else (entry.ref.directory,)
+    role = tuple(entry.components.get(n) for n in ROLE_COMPONENTS)
+    groups: list[tuple[Any, ...]] = [(entry.ref.cache, "frame", *frame, *role)]
+    graph = entry.components.get(GRAPH_COMPONENT)
+    if graph is not None:
+        groups.append((entry.ref.cache, "graph", graph))
+    return groups
+
+
+def closest(entry: Entry, candidates: Iterable[Entry]) -> tuple[Entry | None, list[str]]:
+    """The candidate with the fewest differing components (the latest on a tie)."""
+    best: Entry | None = None
+    best_names: list[str] = []
+    for candidate in candidates:
+        names = differing(candidate.components, entry.components)
+        if best is None or len(names) < len(best_names) or (
+                len(names) == len(best_names) and candidate.ref.line > best.ref.line):
+            best, best_names = candidate, names
+    return best, best_names
+
+
+class MissFinder:
+    """Pass 1, fed one cache.jsonl record at a time: every miss that logged components, with
+    its closest earlier entry (`misses`), and how many misses logged none (`bare`)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Any, ...], deque[Entry]] = {}
+        self.misses: list[Miss] = []
+        self.bare = 0
+
+    def feed(self, record: dict[str, Any]) -> None:
+        name = str((record.get("metadata") or {}).get("name", ""))
+        status = cache_status_of_name(name)
+        if status not in ("hit", "miss"):
+            return
+        components = components_of(record.get("payload"))
+        if components is None:
+            self.bare += status == "miss"
+            return
+        output = output_of(record)
+        ref = Ref(int(record.get("line") or 0), str(record.get("compile_id")), cache_of(name, status),
+                  status, output["url"] if output else None)
+        entry = Entry(ref, signature(components))
+        keys = groups_of(entry)
+        if status == "miss":
+            seen = {id(e): e for key in keys for e in self.groups.get(key, ())}
+            best, names = closest(entry, seen.values())
+            self.misses.append(Miss(ref, best.ref if best else None, names))
+        for key in keys:
+            self.groups.setdefault(key, deque(maxlen=CANDIDATES)).append(entry)
+
+
+def find_misses(records: Iterable[dict[str, Any]]) -> MissFinder:
+    finder = MissFinder()
+    for record in records:
+        finder.feed(record)
+    return finder
+
+
+# -- pass 2: the values shown ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ShownValue:
+    """A value as the page shows it: cut to `SHOWN_CHARS`, the whole (to `WHOLE_CHARS`) behind
+    a disclosure when it was cut."""
+
+    short: str
+    whole: str | None
+    absent: bool = False
+    clipped: bool = False  # the whole value is longer still: see the artifact
+
+
+def shown(value: str | None) -> ShownValue:
+    if value is None:
+        return ShownValue("", None, absent=True)
+    if len(value) <= SHOWN_CHARS and "\n" not in value:
+        return ShownValue(value, None)
+    first = value.split("\n", 1)[0][:SHOWN_CHARS]
+    return ShownValue(first + " …", value[:WHOLE_CHARS], clipped=len(value) > WHOLE_CHARS)
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """A line of a unified diff: `add`, `del`, `hunk` or `same`."""
+
+    kind: str
+    text: str
+
+
+def line_diff(old: str | None, new: str | None) -> tuple[DiffLine, ...]:
+    """A unified diff of two multi-line values (a graph's code), empty for one-line values."""
+    if old is None or new is None or ("\n" not in old and "\n" not in new):
+        return ()
+    lines = difflib.unified_diff(old[:WHOLE_CHARS].splitlines(), new[:WHOLE_CHARS].splitlines(),
+                                 "earlier", "this miss", n=2, lineterm="")
+    kinds = {"+": "add", "-": "del", "@": "hunk"}
+    return tuple(DiffLine(kinds.get(line[:1], "same"), line) for line in lines
+                 if not line.startswith(("--- ", "+++ ")))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One differing component: its name, old and new value, and a line diff of multi-line
+    values."""
+
+    name: str
+    old: ShownValue
+    new: ShownValue
+    diff: tuple[DiffLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class MissView:
+    """A miss as the page shows it."""
+
+    display: str
+    cache: str
+    url: str | None
+    old_display: str | None
+    old_url: str | None
+    old_status: str | None
+    changes: tuple[Change, ...]
+    more: int  # differing components not shown
+
+
+def needed_values(misses: Iterable[Miss], limit: int) -> dict[int, set[str]]:
+    """log line → the component names whose values the page shows."""
+    needed: dict[int, set[str]] = {}
+    for miss in misses:
+        if miss.closest is None:
+            continue
+        names = miss.names[:limit]
+        needed.setdefault(miss.entry.line, set()).update(names)
+        needed.setdefault(miss.closest.line, set()).update(names)
+    return needed
+
+
+def read_values(records: Iterable[dict[str, Any]], needed: dict[int, set[str]]) -> dict[tuple[int, str], str]:
+    """Pass 2: (log line, component name) → value, for the needed ones only."""
+    values: dict[tuple[int, str], str] = {}
+    for record in records:
+        line = int(record.get("line") or 0)
+        names = needed.get(line)
+        if not names:
+            continue
+        components = components_of(record.get("payload")) or []
+        seen: dict[str, int] = {}
+        for c in components:
+            count = seen[c.name] = seen.get(c.name, 0) + 1
+            name = c.name if count == 1 else f"{c.name}#{count}"
+            if name in names:
+                values[(line, name)] = c.value
+    return values
+
+
+def change(name: str, old: str | None, new: str | None) -> Change:
+    return Change(name, shown(old), shown(new), line_diff(old, new))
+
+
+def miss_views(misses: Iterable[Miss], values: dict[tuple[int, str], str], limit: int) -> list[MissView]:
+    """The misses that have an earlier entry of their graph, with their changes."""
+    views = []
+    for miss in misses:
+        old = miss.closest
+        if old is None:
+            continue
+        changes = tuple(change(n, values.get((old.line, n)), values.get((miss.entry.line, n)))
+                        for n in miss.names[:limit])
+        views.append(MissView(miss.entry.display, miss.entry.cache, miss.entry.url, old.display, old.url,
+                              old.status, changes, max(0, len(miss.names) - limit)))
+    return views

@@ -1,0 +1,404 @@
+"""compile_times (eager): which compile was slowest, and where its time went.
+
+One row per compilation (a `compilation_metrics` record: a compile id that the log compiles
+twice, e.g. after `torch._dynamo.reset()`, gives two rows, each linked to its own metrics page),
+slowest first. The columns, in seconds, from the metrics (`*_time_s`, and `duration_us` of the
+compile id's `bwd_compilation_metrics`), each falling back to the trace event of the same name
+in `chromium_events.json` when the metric is null:
+
+- **Total**: `entire_frame_compile_time_s` (event `entire_frame_compile`) plus the backward
+  compile (`bwd_compilation_metrics.duration_us`, event `entire_backward_compile`).
+- **Dynamo**: the frame compile outside the backend, `entire_frame_compile_time_s −
+  backend_compile_time_s` (all of it when the backend never ran): tracing, guards, bytecode.
+- **AOT / backend**: the backend outside inductor, `backend_compile_time_s` plus the backward
+  compile, minus inductor (`inductor_compile_time_s` of both; event `inductor_compile`).
+- **Inductor**: inductor outside code generation, inductor minus `code_gen_time_s` (event
+  `code_gen`), forward and backward.
+- **Code gen**: `code_gen_time_s`, forward and backward.
+- **Cache**: not a metric: the time inside trace events of cache key computation and cache
+  loads, i.e. whose name mentions a cache (`inductor_codecache_torch_key`,
+  `CacheBase.get_system.triton_key`, `AOTAutogradCache.inductor_load`, …; nested ones counted
+  once), except `PyCodeCache.load_by_key_path`, which loads every compiled module, cached or
+  not (code generation). It overlaps the phases above, so it is a column but not a bar segment.
+
+The first four phases are disjoint and add up to Total; the bar of each row draws them to one
+scale (the slowest compile's total is the full width). A column is blank when neither source
+gives it. Trace events name compile ids without the attempt (`3/1`), so an event belongs to the
+latest compilation of that id that had started by then (a backward compile comes after its
+forward). The events file is streamed, one event at a time.
+
+The index shows the slowest `INDEX_ROWS` compiles; with more, `compile_times.html` lists all.
+`static/sort.js` sorts a table by any header (progressive enhancement: the table is complete
+and ordered without it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..rules.compile_id import CompileId, display_of
+from .common import output_of
+
+EVENTS = "chromium_events.json"
+METRICS = "compilation_metrics.jsonl"
+PAGE = "compile_times.html"
+SCRIPT = "sort.js"
+INDEX_ROWS = 50
+TOLERANCE_US = 100_000  # a compile's first events start slightly before its metrics' start_time
+BAR_WIDTH = 1000  # SVG user units of a full bar
+PHASES = (("dynamo", "Dynamo"), ("aot", "AOT / backend"), ("inductor", "Inductor"), ("code_gen", "Code gen"))
+EVENT_PHASES = ("entire_frame_compile", "entire_backward_compile", "backend_compile", "inductor_compile", "code_gen")
+
+
+@dataclass
+class Compilation:
+    """What the log says about one compilation: its forward metrics, its backward metrics, and
+    the durations of its trace events (seconds, summed by event name)."""
+
+    directory: str
+    order: int
+    url: str | None = None
+    start_us: float | None = None
+    frame: float | None = None
+    backend: float | None = None
+    inductor: float | None = None
+    code_gen: float | None = None
+    backward: float | None = None
+    bwd_inductor: float | None = None
+    bwd_code_gen: float | None = None
+    events: dict[str, float] = field(default_factory=dict)
+    cache: float | None = None
+
+    @property
+    def display(self) -> str:
+        return display_of(self.directory)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One phase of a row's bar, in SVG user units."""
+
+    phase: str
+    label: str
+    x: float
+    width: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TimeRow:
+    """One row of `table#compile-times` (seconds; None is blank)."""
+
+    display: str
+    url: str | None
+    sort_key: str
+    order: int
+    total: float | None
+    dynamo: float | None
+    aot: float | None
+    inductor: float | None
+    code_gen: float | None
+    cache: float | None
+    bar: tuple[Segment, ...] = ()
+
+    def phase(self, name: str) -> float | None:
+        value: float | None = getattr(self, name)
+        return value
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def seconds(value: Any) -> float | None:
+    """A logged duration in seconds, or None when it is null or not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def micros_to_seconds(value: Any) -> float | None:
+    number = seconds(value)
+    return None if number is None else number / 1e6
+
+
+def start_of(metrics: dict[str, Any]) -> float | None:
+    """The compile's start in microseconds (`start_time_us`, else `start_time` in seconds)."""
+    start = seconds(metrics.get("start_time_us"))
+    if start is None:
+        start_s = seconds(metrics.get("start_time"))
+        start = None if start_s is None else start_s * 1e6
+    return start
+
+
+def compilations(records: Iterable[dict[str, Any]]) -> list[Compilation]:
+    """A compilation per `compilation_metrics` record, in log order, with its compile id's
+    backward metrics (the latest forward compilation of that id)."""
+    found: list[Compilation] = []
+    latest: dict[str, Compilation] = {}
+    for record in records:
+        metrics = record.get("metadata")
+        if not isinstance(metrics, dict):
+            continue
+        kind = record.get("type")
+        directory = str(record.get("compile_id"))
+        if kind == "compilation_metrics":
+            output = output_of(record, "compilation_metrics")
+            compilation = Compilation(
+                directory, len(found), output["url"] if output else None, start_of(metrics),
+                seconds(metrics.get("entire_frame_compile_time_s")),
+                seconds(metrics.get("backend_compile_time_s")),
+                seconds(metrics.get("inductor_compile_time_s")),
+                seconds(metrics.get("code_gen_time_s")))
+            found.append(compilation)
+            latest[trace_key(directory)] = compilation
+        elif kind == "bwd_compilation_metrics":
+            forward = latest.get(trace_key(directory))
+            if forward is not None:
+                forward.backward = add(forward.backward, micros_to_seconds(metrics.get("duration_us")))
+                forward.bwd_inductor = add(forward.bwd_inductor, seconds(metrics.get("inductor_compile_time_s")))
+                forward.bwd_code_gen = add(forward.bwd_code_gen, seconds(metrics.get("code_gen_time_s")))
+    return found
+
+
+def add(a: float | None, b: float | None) -> float | None:
+    """A sum where None means unknown: unknown only when both are."""
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+def trace_key(directory: str) -> str:
+    """The compile id as trace events write it: `3/1`, `!0/3/1`, without the attempt."""
+    cid = CompileId.from_directory(directory)
+    if cid is None:
+        return directory
+    text = "" if cid.compiled_autograd_id is None else f"!{cid.compiled_autograd_id}/"
+    return text + "/".join("-" if p is None else str(p) for p in (cid.frame_id, cid.frame_compile_id))
+
+
+def iter_events(path: Path) -> Iterator[dict[str, Any]]:
+    """The events of `chromium_events.json` one at a time, without reading the file whole.
+
+    The store writes the array with each top-level event starting on a line `  {` and ending on
+    a line `  }` (or `  },`), its inner lines indented further (store/writers.py); a chunk that
+    is not a JSON object is skipped.
+    """
+    chunk: list[bytes] = []
+    with open(path, "rb") as handle:
+        for line in handle:
+            stripped = line.rstrip(b",\r\n")
+            if not chunk:
+                if stripped == b"  {":
+                    chunk.append(stripped)
+                elif stripped.startswith(b"  {"):  # a one-line event, e.g. `  {}`
+                    yield from _decoded([stripped])
+                continue
+            chunk.append(line)
+            if stripped == b"  }":
+                chunk[-1] = stripped
+                yield from _decoded(chunk)
+                chunk = []
+
+
+def _decoded(lines: list[bytes]) -> Iterator[dict[str, Any]]:
+    try:
+        event = orjson.loads(b"".join(lines))
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(event, dict):
+        yield event
+
+
+# -- trace events ---------------------------------------------------------------------------------
+
+NOT_CACHE_EVENTS = frozenset({"PyCodeCache.load_by_key_path"})  # loads every compiled module: code gen
+
+
+def is_cache_event(name: str) -> bool:
+    """A trace event spent computing a cache key or loading from a cache."""
+    return "cache" in name.lower() and name not in NOT_CACHE_EVENTS
+
+
+class EventTimes:
+    """Pairs B/E events (and reads X events) into durations attributed to compilations."""
+
+    def __init__(self, found: list[Compilation]) -> None:
+        self.by_key: dict[str, list[Compilation]] = {}
+        for compilation in found:
+            self.by_key.setdefault(trace_key(compilation.directory), []).append(compilation)
+        self.open: dict[tuple[Any, ...], list[float]] = {}
+        self.cache_depth: dict[tuple[int, Any], tuple[int, float]] = {}  # (compilation, tid) → depth, start
+
+    def owner(self, key: str, ts: float) -> Compilation | None:
+        """The latest compilation of `key` started by `ts` (the first one if none had)."""
+        candidates = self.by_key.get(key)
+        if not candidates:
+            return None
+        chosen = candidates[0]
+        for compilation in candidates:
+            if compilation.start_us is not None and compilation.start_us - TOLERANCE_US <= ts:
+                chosen = compilation
+        return chosen
+
+    def feed(self, event: dict[str, Any]) -> None:
+        name, phase, ts = event.get("name"), event.get("ph"), seconds(event.get("ts"))
+        args = event.get("args")
+        if not isinstance(name, str) or ts is None or not isinstance(args, dict):
+            return
+        key = args.get("compile_id")
+        if not isinstance(key, str):
+            return
+        thread = (event.get("pid"), event.get("tid"))
+        if phase == "B":
+            self.open.setdefault((name, key, thread), []).append(ts)
+            self._cache_begin(name, key, thread, ts)
+        elif phase == "E":
+            starts = self.open.get((name, key, thread))
+            if starts:
+                self.span(name, key, starts.pop(), ts)
+            self._cache_end(name, key, thread, ts)
+        elif phase == "X":
+            duration = seconds(event.get("dur"))
+            if duration is not None:
+                self.span(name, key, ts, ts + duration)
+                if is_cache_event(name):
+                    self._cache_begin(name, key, thread, ts)
+                    self._cache_end(name, key, thread, ts + duration)
+
+    def span(self, name: str, key: str, begin: float, end: float) -> None:
+        if name not in EVENT_PHASES:
+            return
+        compilation = self.owner(key, begin)
+        if compilation is not None:
+            compilation.events[name] = compilation.events.get(name, 0.0) + max(0.0, end - begin) / 1e6
+
+    def _cache_begin(self, name: str, key: str, thread: Any, ts: float) -> None:
+        if not is_cache_event(name):
+            return
+        compilation = self.owner(key, ts)
+        if compilation is None:
+            return
+        slot = (compilation.order, thread)
+        depth, start = self.cache_depth.get(slot, (0, ts))
+        self.cache_depth[slot] = (depth + 1, start if depth else ts)
+
+    def _cache_end(self, name: str, key: str, thread: Any, ts: float) -> None:
+        if not is_cache_event(name):
+            return
+        compilation = self.owner(key, ts)
+        if compilation is None:
+            return
+        slot = (compilation.order, thread)
+        depth, start = self.cache_depth.get(slot, (0, ts))
+        if depth <= 1:
+            self.cache_depth.pop(slot, None)
+            if depth == 1:
+                compilation.cache = add(compilation.cache, max(0.0, ts - start) / 1e6)
+        else:
+            self.cache_depth[slot] = (depth - 1, start)
+
+
+def attach_events(found: list[Compilation], events: Iterable[dict[str, Any]]) -> None:
+    times = EventTimes(found)
+    for event in events:
+        times.feed(event)
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+def difference(whole: float | None, part: float | None) -> float | None:
+    """`whole − part`, never below zero; the whole when the part is unknown."""
+    if whole is None:
+        return None
+    return max(0.0, whole - (part or 0.0))
+
+
+def row_of(c: Compilation) -> TimeRow:
+    """The table row of a compilation (column rules in the module docstring)."""
+    frame = c.frame if c.frame is not None else c.events.get("entire_frame_compile")
+    backward = c.backward if c.backward is not None else c.events.get("entire_backward_compile")
+    backend = c.backend if c.backend is not None else c.events.get("backend_compile")
+    inductor = add(c.inductor, c.bwd_inductor)
+    if inductor is None:
+        inductor = c.events.get("inductor_compile")
+    code_gen = add(c.code_gen, c.bwd_code_gen)
+    if code_gen is None:
+        code_gen = c.events.get("code_gen")
+    total = add(frame, backward)
+    backend_total = add(backend, backward)
+    return TimeRow(
+        display=c.display, url=c.url, sort_key=id_sort_key(c.directory), order=c.order,
+        total=rounded(total), dynamo=rounded(difference(frame, backend)),
+        aot=rounded(difference(backend_total, inductor)), inductor=rounded(difference(inductor, code_gen)),
+        code_gen=rounded(code_gen), cache=rounded(c.cache))
+
+
+def rounded(value: float | None) -> float | None:
+    """Microsecond precision, as logged: differences carry no float noise into the page."""
+    return None if value is None else round(value, 6)
+
+
+def id_sort_key(directory: str) -> str:
+    """A text key that sorts compile ids numerically (`[2/0]` before `[10/0]`)."""
+    cid = CompileId.from_directory(directory)
+    if cid is None:
+        return "~" + directory
+    parts = (cid.compiled_autograd_id, cid.frame_id, cid.frame_compile_id, cid.attempt)
+    return "/".join("-" if p is None else f"{p:010d}" for p in parts)
+
+
+def slowest_first(rows: Iterable[TimeRow]) -> list[TimeRow]:
+    """By total time, longest first; rows without a total last; ties in log order."""
+    return sorted(rows, key=lambda r: (r.total is None, -(r.total or 0.0), r.order))
+
+
+def with_bars(rows: list[TimeRow]) -> list[TimeRow]:
+    """Each row with its phase segments, scaled so that the largest total is a full bar."""
+    scale = max((r.total or 0.0 for r in rows), default=0.0)
+    if scale <= 0:
+        return rows
+    out = []
+    for row in rows:
+        x = 0.0
+        segments = []
+        for phase, label in PHASES:
+            value = row.phase(phase)
+            if not value:
+                continue
+            width = value / scale * BAR_WIDTH
+            segments.append(Segment(phase, label, round(x, 2), round(width, 2), value))
+            x += width
+        out.append(TimeRow(**{**row.__dict__, "bar": tuple(segments)}))
+    return out
+
+
+def time_rows(metrics: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> list[TimeRow]:
+    """Every compilation's row, slowest first, with its bar."""
+    found = compilations(metrics)
+    attach_events(found, events)
+    return with_bars(slowest_first(row_of(c) for c in found))
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    events_path = ctx.store.path(EVENTS)
+    events = iter_events(events_path) if events_path.is_file() else iter(())
+    rows = time_rows(ctx.read_jsonl(METRICS), events)
+    if not rows:
+        html = ctx.render("compile_times.html", rows=[], total=0, page=None, phases=PHASES, root="")
+        return ModuleOutput(index_entries=[IndexEntry(section="compile_times", title="Compile times", html=html)])
+    ctx.write_static(SCRIPT, f"static/{SCRIPT}")
+    page = None
+    if len(rows) > INDEX_ROWS:
+        page = PAGE
+        ctx.write_text(PAGE, ctx.render("compile_times_page.html", rows=rows, phases=PHASES, root="",
+                                             bar_width=BAR_WIDTH))
+    html = ctx.render("compile_times.html", rows=rows[:INDEX_ROWS], total=len(rows), page=page,
+                      phases=PHASES, root="", bar_width=BAR_WIDTH)
+    return ModuleOutput(index_entries=[IndexEntry(section="compile_times", title="Compile times", html=html)])
