@@ -22,13 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz import oracle
-from tests.fuzz.cases import Case, make_case, minimize, seed_logs
+from tests.fuzz.cases import Case, make_case, minimize, run_case, seed_logs
 from tests.fuzz.generate import random_log
 from tests.fuzz.mutate import mutate
 from tests.fuzz.oracle import (
     LOG_NAME,
     Finding,
     run_command,
+    run_grow,
     run_parse,
     run_resume,
     scratch,
@@ -86,10 +87,17 @@ def test_resumed_parse_equals_a_fresh_one(seed: int) -> None:
 
 
 @pytest.mark.slow
-@short_run(30)
+@short_run(24)
 @given(SEEDS)
 def test_fuzzed_logs_through_the_command(seed: int) -> None:
     check(make_case(seed, 0, "command", "mutate" if seed % 2 else "generate"))
+
+
+@pytest.mark.slow
+@short_run(6)
+@given(SEEDS)
+def test_updated_report_equals_a_fresh_one(seed: int) -> None:
+    check(make_case(seed, 0, "grow", "mutate" if seed % 2 else "generate"))
 
 
 # -- regression inputs --------------------------------------------------------------------------
@@ -104,10 +112,7 @@ def recipe_param(path: Path) -> object:
 def test_regression_input(recipe: Recipe, tmp_path: Path) -> None:
     """Exit 0 through the command with every oracle property, and the counts the recipe expects."""
     started = time.perf_counter()
-    if recipe.mode == "resume":
-        outcome = run_resume(recipe.data, recipe.cut, tmp_path, recipe.seconds)
-    else:
-        outcome = run_command(recipe.data, tmp_path, recipe.seconds, recipe.flags)
+    outcome = run_case(recipe.mode, recipe.data, recipe.cut, tmp_path, recipe.seconds, recipe.flags)
     assert not outcome.findings, "\n".join(f"{f.kind}: {f.message} at {f.where}\n{f.detail}"
                                            for f in outcome.findings)
     assert time.perf_counter() - started < recipe.seconds
@@ -235,12 +240,32 @@ def test_a_resume_that_differs_from_a_fresh_parse_is_a_finding(tmp_path: Path,
     assert finding.kind == "resume" and "artifacts.jsonl" in finding.message and len(calls) == 3
 
 
+def test_an_update_that_differs_from_a_fresh_report_is_a_finding(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update (the second of three runs) leaves a stray file: the reports differ."""
+    calls: list[Path] = []
+    command = oracle.command
+
+    def leaves_a_file(log: Path, out: Path, flags: tuple[str, ...], stderr: Any) -> int:
+        calls.append(out)
+        code = command(log, out, flags, stderr)
+        if len(calls) == 2:
+            (out / "stray.txt").write_text("x")
+        return code
+
+    data = (simple_log() + entry({"artifact": {"name": "x", "encoding": "string"}, **cid()}, "p")).encode()
+    assert run_grow(data, len(simple_log()), tmp_path / "same").findings == []
+    monkeypatch.setattr(oracle, "command", leaves_a_file)
+    [finding] = run_grow(data, len(simple_log()), tmp_path / "differs").findings
+    assert finding.kind == "grow" and finding.detail.endswith(": stray.txt") and len(calls) == 3
+
+
 # -- the generators ----------------------------------------------------------------------------------
 
 def test_cases_are_reproducible_and_varied() -> None:
     assert make_case(7, 3) == make_case(7, 3)
     cases = [make_case(7, i) for i in range(400)]
-    assert {c.mode for c in cases} == {"parse", "command", "resume"}
+    assert {c.mode for c in cases} == {"parse", "command", "resume", "grow"}
     assert {flag for c in cases for flag in c.flags} == {"--eager", "--plain-text", "--export", "--inductor-provenance"}
     assert len({c.data for c in cases}) == 400
     assert any(c.label.endswith("generated") for c in cases) and any("mutated by" in c.label for c in cases)

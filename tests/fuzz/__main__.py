@@ -107,10 +107,10 @@ class Campaign:
             if signature in self.seen:
                 continue
             data, mode = case.data, case.mode
-            if mode == "resume" and finding.kind != "resume" and \
+            if mode in ("resume", "grow") and finding.kind not in ("resume", "grow") and \
                     self.reproduces(helper, Case("", data, "parse"), signature)(data):
                 mode = "parse"  # a crash without resuming: a plain parse shows it, and can be minimised
-            if self.minimise and finding.kind != "hang" and mode != "resume":
+            if self.minimise and finding.kind != "hang" and mode not in ("resume", "grow"):
                 data = minimize(data, self.reproduces(helper, Case("", data, mode, flags=case.flags), signature))
             path = self.save(case, data, finding, mode)
             self.seen[signature] = (finding, path)
@@ -129,9 +129,9 @@ class Campaign:
     def save(self, case: Case, data: bytes, finding: Finding, mode: str) -> Path:
         name = f"{finding.kind}-{hashlib.sha1(finding.signature().encode()).hexdigest()[:10]}.json"
         recipe: dict[str, Any] = recipe_of(data, f"found by scripts/fuzz: {case.label}", finding.to_json())
-        if mode == "resume":
-            recipe.update(mode="resume", cut=case.cut)
-        if mode == "command" and case.flags:
+        if mode in ("resume", "grow"):
+            recipe.update(mode=mode, cut=case.cut)
+        if mode in ("command", "grow") and case.flags:
             recipe.update(flags=list(case.flags))
         self.crashes.mkdir(parents=True, exist_ok=True)
         path = self.crashes / name

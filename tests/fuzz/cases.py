@@ -12,7 +12,7 @@ from random import Random
 
 from tests.fuzz.generate import random_log
 from tests.fuzz.mutate import mutate
-from tests.fuzz.oracle import DEFAULT_LIMIT, Outcome, run_command, run_parse, run_resume
+from tests.fuzz.oracle import DEFAULT_LIMIT, Outcome, run_command, run_grow, run_parse, run_resume
 from tests.logs import simple_log
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -23,8 +23,8 @@ SEED_LOGS = (
     "tlparse-0.4.3-tests/export_guard_added.log", "tlparse-0.4.3-tests/artifacts.log",
     "torch-2.13/08_export/dedicated_log_torch_trace_0qtkqqoa.log",
 )
-MODES = ("parse", "command", "resume")
-MODE_WEIGHTS = (80, 8, 12)  # the command costs ten parses
+MODES = ("parse", "command", "resume", "grow")
+MODE_WEIGHTS = (78, 8, 10, 4)  # the command costs ten parses, growing a report thirty
 #: Report flags a command case may add (each with this chance): other templates, other code paths.
 COMMAND_FLAGS = {"--eager": 0.2, "--plain-text": 0.2, "--export": 0.15, "--inductor-provenance": 0.2}
 
@@ -34,8 +34,8 @@ class Case:
     label: str
     data: bytes
     mode: str
-    cut: int = 0  # resume: the size of the log at the first parse
-    flags: tuple[str, ...] = ()  # command: flags besides -o, --no-browser and -j 1
+    cut: int = 0  # resume, grow: the size of the log at the first run
+    flags: tuple[str, ...] = ()  # command, grow: flags besides -o, --no-browser and -j 1
     replay: str = ""  # SEED:INDEX:MODE:SOURCE, for `scripts/fuzz --replay`
 
     def run(self, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
@@ -48,6 +48,7 @@ def run_case(mode: str, data: bytes, cut: int, root: Path, limit: float = DEFAUL
         "parse": lambda: run_parse(data, root, limit),
         "command": lambda: run_command(data, root, limit, flags),
         "resume": lambda: run_resume(data, cut, root, limit),
+        "grow": lambda: run_grow(data, cut, root, limit, flags),
     }
     return runners[mode]()
 
@@ -72,8 +73,9 @@ def make_case(seed: int, index: int, mode: str | None = None, source: str | None
         name, base = rng.choice(seed_logs())
         data, names = mutate(base, rng)
         label = f"{name} mutated by {', '.join(names)}"
-    cut = rng.randint(0, len(data)) if mode == "resume" else 0
-    flags = tuple(flag for flag, odds in COMMAND_FLAGS.items() if rng.random() < odds) if mode == "command" else ()
+    cut = rng.randint(0, len(data)) if mode in ("resume", "grow") else 0
+    flags = tuple(flag for flag, odds in COMMAND_FLAGS.items() if rng.random() < odds) \
+        if mode in ("command", "grow") else ()
     label = f"seed {seed} case {index} ({' '.join((mode, *flags))}): {label}"
     return Case(label, data, mode, cut, flags, f"{seed}:{index}:{mode}:{source}")
 

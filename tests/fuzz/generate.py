@@ -45,15 +45,15 @@ def maybe(rng: Random, value: Callable[[], Any], odds: float = 0.1) -> Any:
     return any_value(rng) if rng.random() < odds else value()
 
 
-def small_id(rng: Random) -> Any:
-    return maybe(rng, lambda: rng.randint(0, 3), 0.05)
+def small_id(rng: Random, span: int = 3) -> Any:
+    return maybe(rng, lambda: rng.randint(0, span), 0.05)
 
 
-def compile_id(rng: Random) -> dict[str, Any]:
+def compile_id(rng: Random, span: int = 3) -> dict[str, Any]:
     """Compile-id keys: mostly small and valid, sometimes missing parts or wrong types."""
     keys: dict[str, Any] = {}
     if rng.random() < 0.85:
-        keys.update(frame_id=small_id(rng), frame_compile_id=small_id(rng))
+        keys.update(frame_id=small_id(rng, span), frame_compile_id=small_id(rng))
         if rng.random() < 0.7:
             keys["attempt"] = maybe(rng, lambda: rng.choice([0, 0, 1, 2]), 0.05)
     if rng.random() < 0.1:
@@ -171,12 +171,12 @@ def payload(rng: Random, kind: str, meta: Any) -> str:
     return "\n".join(lines)
 
 
-def envelope_line(rng: Random) -> str:
-    """One envelope line with its payload lines."""
+def envelope_line(rng: Random, span: int = 3) -> str:
+    """One envelope line with its payload lines; frame ids go up to `span`."""
     kind = rng.choice(KINDS)
     envelope: dict[str, Any] = {kind: metadata(rng, kind)}
     if kind != "str":
-        envelope.update(compile_id(rng))
+        envelope.update(compile_id(rng, span))
     if rng.random() < 0.08:
         envelope["rank"] = maybe(rng, lambda: rng.choice([0, 0, 1]), 0.2)
     if rng.random() < 0.05:
@@ -213,9 +213,12 @@ def junk_line(rng: Random) -> str:
 
 
 def random_log(rng: Random) -> bytes:
-    """A whole log: a few string-table entries first (as torch writes them), then envelopes."""
+    """A whole log: a few string-table entries first (as torch writes them), then envelopes;
+    now and then a long one over many compile ids (lists that shard, index rows that fold)."""
     lines = [f'{PREFIX}{{"str": ["/home/user/{hostile_string(rng) if rng.random() < 0.2 else "m.py"}", {i}]}}\n'
              for i in range(rng.randint(0, 4))]
-    for _ in range(rng.randint(1, 30)):
-        lines.append(junk_line(rng) if rng.random() < 0.05 else envelope_line(rng))
+    wide = rng.random() < 0.05
+    span, count = (300, 400) if wide else (3, rng.randint(1, 30))
+    for _ in range(count):
+        lines.append(junk_line(rng) if rng.random() < 0.05 else envelope_line(rng, span))
     return "".join(lines).encode("utf-8", "surrogatepass")

@@ -5,7 +5,8 @@ A run must not raise (the command may only end with its documented one-line `Err
 within a time limit, must write nothing outside OUT, must leave an intermediate store whose every
 file is strict JSON / JSONL that validates against `tlparse_tasks/store/schemas/`, must report
 problems only as `file:line: message` lines, and must show no log text unescaped in HTML. A
-resumed parse of a grown log must leave the same store as a fresh parse of it.
+resumed parse of a grown log must leave the same store as a fresh parse of it, and a report
+updated for a grown log the same files as a fresh report.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ _PACKAGE = f"{os.sep}tlparse_tasks{os.sep}"
 _TRACE_FRAME = re.compile(r'File "([^"]*tlparse_tasks/[^"]+)", line (\d+)')
 _PROBLEM = re.compile(r".+:\d+: .+")
 _STATS_LINE = re.compile(r"^Stats \{|^Unknown fields: ")
+#: Files of OUT that say how a report was built, not what it shows.
+BUILD_FILES = frozenset((".tlparse-doit.db", ".tlparse.lock"))
 
 
 class Hang(BaseException):
@@ -51,7 +54,7 @@ class Hang(BaseException):
 class Finding:
     """One broken property: its kind, a one-line message, where in our code, and details."""
 
-    kind: str  # exception | hang | exit | outside | json | schema | stderr | unescaped | resume
+    kind: str  # exception | hang | exit | outside | json | schema | stderr | unescaped | resume | grow
     message: str
     where: str = ""
     detail: str = ""
@@ -193,12 +196,13 @@ def stderr_findings(text: str, *, command: bool) -> list[Finding]:
     lines = text.split("\n")  # lines end at \n only (splitlines would also cut at \v, \x1c…)
     if lines[-1] == "":
         lines.pop()
+    previous = ""
     for line in lines:
-        if _PROBLEM.fullmatch(line) or line.endswith(": further problems are counted but not printed"):
-            continue
-        if command and _STATS_LINE.match(line):
-            continue
-        return [Finding("stderr", "unexpected stderr line", detail=line[:2000])]
+        if not (_PROBLEM.fullmatch(line) or line.endswith(": further problems are counted but not printed")
+                or (command and _STATS_LINE.match(line))):
+            after = f"after a line starting with <{previous[:16]}>" if previous else "first"
+            return [Finding("stderr", f"unexpected stderr line ({after})", detail=line[:2000])]
+        previous = line
     return []
 
 
@@ -245,17 +249,22 @@ def run_parse(data: bytes, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
     return Outcome(found, seconds, stderr.getvalue(), out)
 
 
+def command(log: Path, out: Path, flags: tuple[str, ...], stderr: io.StringIO) -> int:
+    """`tlparse LOG -o OUT --no-browser -j 1 [flags]`, its stderr kept, its stdout dropped."""
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        return main([str(log), "-o", str(out), "--no-browser", "-j", "1", *flags])
+
+
 def run_command(data: bytes, root: Path, limit: float = DEFAULT_LIMIT, flags: tuple[str, ...] = ()) -> Outcome:
-    """`tlparse LOG -o OUT --no-browser -j 1 [flags]`: exit 0, and every property of store and report."""
+    """The command on a fresh OUT: exit 0, and every property of store and report."""
     folder, out = scratch(root)
     log = folder / LOG_NAME
     log.write_bytes(data)
-    stderr, stdout = io.StringIO(), io.StringIO()
+    stderr = io.StringIO()
     start = time.perf_counter()
     try:
-        with time_limit(limit), contextlib.chdir(root), contextlib.redirect_stderr(stderr), \
-                contextlib.redirect_stdout(stdout):
-            code = main([str(log), "-o", str(out), "--no-browser", "-j", "1", *flags])
+        with time_limit(limit), contextlib.chdir(root):
+            code = command(log, out, flags, stderr)
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
@@ -265,6 +274,40 @@ def run_command(data: bytes, root: Path, limit: float = DEFAULT_LIMIT, flags: tu
         return Outcome([exit_finding(code, stderr.getvalue())], seconds, stderr.getvalue(), out)
     found = store_findings(out) + report_findings(out) + outside_writes(root, out)
     found += stderr_findings(stderr.getvalue(), command=True)
+    return Outcome(found, seconds, stderr.getvalue(), out)
+
+
+def report_files(out: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*"))
+            if path.is_file() and path.name not in BUILD_FILES}
+
+
+def run_grow(data: bytes, cut: int, root: Path, limit: float = DEFAULT_LIMIT, flags: tuple[str, ...] = ()) -> Outcome:
+    """The command on the first `cut` bytes, then again on the whole log into the same OUT (an
+    update), then on the whole log into a fresh OUT: both reports hold the same files."""
+    folder, out = scratch(root)
+    log, fresh_out = folder / LOG_NAME, root / "fresh"
+    stderr = io.StringIO()
+    start = time.perf_counter()
+    try:
+        with time_limit(3 * limit), contextlib.chdir(root):
+            log.write_bytes(data[:cut])
+            codes = [command(log, out, flags, stderr)]
+            log.write_bytes(data)
+            codes += [command(log, out, flags, stderr), command(log, fresh_out, flags, stderr)]
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        return Outcome([exception_finding(error)], time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    if any(codes):
+        return Outcome([exit_finding(max(codes), stderr.getvalue())], seconds, stderr.getvalue(), out)
+    found = store_findings(out) + report_findings(out)
+    updated, fresh = report_files(out), report_files(fresh_out)
+    differ = sorted(name for name in updated.keys() | fresh.keys() if updated.get(name) != fresh.get(name))
+    if differ:
+        found.append(Finding("grow", f"an updated report differs from a fresh one in {len(differ)} files",
+                             detail=f"cut at byte {cut} of {len(data)}: {', '.join(differ[:20])}"))
     return Outcome(found, seconds, stderr.getvalue(), out)
 
 

@@ -20,8 +20,9 @@ test time. Fields:
 - `xfail`: why it still fails (the test is strict, so a fix turns it green-then-red until the
   field goes); `matches`: a regex over `kind: message at where` of the failures this known bug
   causes, which the short fuzz run then tolerates while `xfail` stands;
-- `mode`: `command` (default: `tlparse LOG -o OUT`, plus `flags`, a list) or `resume` (parse the first `cut` bytes, then
-  the whole log, and compare with a fresh parse);
+- `mode`: `command` (default: `tlparse LOG -o OUT`, plus `flags`, a list), `resume` (parse the
+  first `cut` bytes, then the whole log, and compare with a fresh parse) or `grow` (the same
+  with whole reports);
 - `finding`: what the fuzzer saw, for the record.
 """
 
