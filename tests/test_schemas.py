@@ -33,6 +33,7 @@ LARGE_LOG = TORCH_213 / "11_large" / "dedicated_log_torch_trace_ubbygp7s.log.xz"
 SIMPLE_213 = TORCH_213 / "01_simple" / "dedicated_log_torch_trace_hv_7_v3h.log"
 EXPORT_213 = TORCH_213 / "08_export" / "dedicated_log_torch_trace_f5jej_pq.log"
 PRIVATE_FILES = {"parse_state.json"}  # resume state, deliberately without a schema
+REPORT_SCHEMAS = {"multi_rank_diagnostics"}  # report files beside the store's (tests/test_multi_rank.py)
 SHARED = "common"  # common.schema.json: shared `$defs` only, the schema of no file
 SHARED_DEFS = ("typedRecord", "plannedOutput", "compileId", "glogTimestamp")
 TYPED_STREAMS = [name for name in JSONL_STREAMS if name != "index"]
@@ -145,7 +146,7 @@ def test_every_intermediate_file_has_a_schema(parsed: Callable[[Path], Path]) ->
     """Schemas and intermediate files correspond one to one (parse_state.json is private)."""
     written = {p.name for p in parsed(LEGACY_TESTS / "simple.log").iterdir()} - PRIVATE_FILES
     assert written == set(INTERMEDIATE_FILES)
-    assert set(all_schemas()) == {schema_name(f) for f in INTERMEDIATE_FILES} | {SHARED}
+    assert set(all_schemas()) == {schema_name(f) for f in INTERMEDIATE_FILES} | {SHARED, *REPORT_SCHEMAS}
 
 
 def test_stream_schemas_refer_to_the_shared_definitions() -> None:

@@ -16,6 +16,7 @@ import orjson
 
 from . import __version__
 from .atomic import write_bytes
+from .fserrors import one_line_errors
 from .module_api import RECORDS_DIR, record_path
 from .store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 
@@ -23,6 +24,7 @@ PROGRESS_MIN_BYTES = 4 << 20
 STATIC_ASSETS = ("modules.js", "style.css")
 
 
+@one_line_errors
 def run_parse(log: str, out: str, options: dict[str, Any],
               show_progress: bool | None = None) -> dict[str, Any]:
     """Stage 1 as a doit action. Returns the values doit keeps for `log_parsed`."""
@@ -71,6 +73,7 @@ def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
     return bool(hash_prefix(Path(log), size).hexdigest() == digest)
 
 
+@one_line_errors
 def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dirs: list[str],
                fingerprint: str = "") -> None:
     """Render one module and record what it produced in `OUT/.modules/<id>.json`."""
@@ -88,7 +91,7 @@ def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dir
     record = ctx.record(output, spec, __version__)
     path = record_path(out_path, spec["id"])
     _remove_stale_files(out_path, path, set(record["files"]))
-    write_bytes(path, orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    write_bytes(path, orjson.dumps(record, option=orjson.OPT_INDENT_2), root=out_path)
 
 
 def _remove_stale_files(out: Path, record: Path, keep: set[str]) -> None:
@@ -133,6 +136,7 @@ def _remove_empty_parents(directory: Path, root: Path) -> None:
         directory = directory.parent
 
 
+@one_line_errors
 def run_assemble(out: str, records: list[str], run: dict[str, Any], template_dirs: list[str]) -> None:
     """Build index.html, modules.js and style.css from the module records only."""
     from .assemble.index_page import build_index
@@ -142,13 +146,13 @@ def run_assemble(out: str, records: list[str], run: dict[str, Any], template_dir
     loaded = [orjson.loads(Path(r).read_bytes()) for r in records]
     manifest = orjson.loads((out_path / "intermediate" / "manifest.json").read_bytes())
     html = build_index(loaded, manifest, run, jinja_env(tuple(template_dirs)))
-    write_bytes(out_path / "index.html", html.encode("utf-8"))
+    write_bytes(out_path / "index.html", html.encode("utf-8"), root=out_path)
     for asset in STATIC_ASSETS:
         source = next((Path(d) / "static" / asset for d in template_dirs
                        if (Path(d) / "static" / asset).is_file()), None)
         if source is None:
             raise FileNotFoundError(f"static asset {asset} is missing")
-        write_bytes(out_path / asset, source.read_bytes())
+        write_bytes(out_path / asset, source.read_bytes(), root=out_path)
 
 
 # -- `doit clean`: each task removes what it wrote, and only that --------------------------------

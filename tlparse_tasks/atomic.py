@@ -1,76 +1,275 @@
-"""Atomic, change-only file writes.
+"""Atomic, change-only file writes inside OUT that never go through a symbolic link.
 
 Unchanged files keep their bytes and mtime, so doit's md5 check sees them as up to date and
-the modules that read them are skipped; an interrupted run never leaves a half-written file.
+the modules that read them are skipped. A file is written into a temp file beside it
+(`.<name>.<random>.tmp`) and moved over it with `os.replace`, so an interrupted run never leaves
+a half-written file in place: a failed write removes its temp file, and one that a killed run
+left is swept by the next run (lock.sweep_temps, store.writers.remove_stale_temps).
+
+Links (the rule is safepath's): every write names OUT as its `root`. The directories from OUT
+down are opened one at a time with `O_NOFOLLOW`, and the temp file is created, read back,
+renamed and hard-linked relative to its directory's descriptor. A symbolic link where one of
+our directories or files belongs stops the write with a one-line `FsError` naming it; nothing
+is read, written or replaced through it.
 """
 
 from __future__ import annotations
 
-import filecmp
+import contextlib
+import errno
 import os
-import tempfile
-from collections.abc import Iterable
+import secrets
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from .fserrors import FsError, link_refused
+from .safepath import is_link_at, open_dir, parts_below
+
+CHUNK = 1 << 20
+FILE_MODE = 0o644  # reports are meant to be shared
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def replace_if_changed(temp: Path, final: Path) -> bool:
-    """Move `temp` over `final` unless the bytes are identical. Returns True if replaced."""
-    if final.exists() and final.stat().st_size == temp.stat().st_size and filecmp.cmp(temp, final, shallow=False):
-        temp.unlink()
-        return False
-    os.replace(temp, final)
-    return True
+class SafeDir:
+    """A directory inside OUT reached without following a link (made when missing, unless
+    `create` is False); files in it are handled by name relative to its descriptor. Errors
+    name the final file, as the user knows it."""
 
+    def __init__(self, root: Path, path: Path, create: bool = True) -> None:
+        self.path = path
+        self.fd = open_dir(root, parts_below(root, path), create)
 
-def write_bytes(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` atomically, only if it differs. Returns True if written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
-        return False
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(temp, 0o644)  # mkstemp makes 0600; reports are meant to be shared
-    os.replace(temp, path)
-    return True
+    def __enter__(self) -> SafeDir:
+        return self
 
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
 
-def write_text(path: Path, text: str) -> bool:
-    return write_bytes(path, text.encode("utf-8", "surrogateescape"))
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
+    def shown(self, name: str) -> Path:
+        return self.path / name
 
-def write_chunks(path: Path, chunks: Iterable[bytes]) -> bool:
-    """Stream `chunks` into `path` atomically (no whole-file buffer), replacing only on change."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.chmod(temp, 0o644)
-    except BaseException:
-        os.unlink(temp)
-        raise
-    return replace_if_changed(Path(temp), path)
+    def error(self, what: str, error: OSError, name: str) -> FsError:
+        return FsError.wrap(what, error, self.shown(name))
 
+    def existing(self, name: str) -> os.stat_result | None:
+        """`name`'s status (None when missing), refusing a symbolic link."""
+        try:
+            st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise self.error("cannot check", error, name) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise link_refused(self.shown(name))
+        return st
 
-def link_or_copy(source: Path, path: Path) -> bool:
-    """Make `path` hold `source`'s bytes without storing them twice: a hard link when the two
-    share a filesystem, else a copy. Atomic (a temp name, then `os.replace`), never writing
-    into `source`: every writer in this tool replaces files, so a linked file is never edited
-    in place. Returns True if `path` changed."""
-    try:
-        if path.exists() and os.path.samefile(source, path):
+    def open_read(self, name: str) -> BinaryIO:
+        """`name` opened for reading, never through a link."""
+        try:
+            fd = os.open(name, READ_FLAGS, dir_fd=self.fd)
+        except OSError as error:
+            if is_link_at(self.fd, name):
+                raise link_refused(self.shown(name)) from None
+            raise self.error("cannot read", error, name) from None
+        return os.fdopen(fd, "rb")
+
+    def create(self, temp: str, final: str) -> BinaryIO:
+        """A new empty file `temp` (one of that name left by an earlier run is removed first)
+        on the way to `final`."""
+        self.discard(temp)
+        return self._create(temp, final)
+
+    def new_temp(self, final: str) -> tuple[str, BinaryIO]:
+        """A fresh temp file beside `final`: its name and its handle."""
+        while True:
+            temp = f".{final[:40]}.{secrets.token_hex(6)}.tmp"
+            try:
+                return temp, self._create(temp, final)
+            except FsError as error:
+                if error.errno != errno.EEXIST:
+                    raise
+
+    def _create(self, temp: str, final: str) -> BinaryIO:
+        try:
+            fd = os.open(temp, CREATE_FLAGS, FILE_MODE, dir_fd=self.fd)
+        except OSError as error:
+            raise self.error("cannot write", error, final) from None
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, FILE_MODE)  # whatever the umask: reports are shared
+        return os.fdopen(fd, "wb")
+
+    def fill(self, temp: str, final: str, handle: BinaryIO, chunks: Iterable[bytes]) -> None:
+        """Write `chunks` into the temp file and close it; on failure the temp file goes. An
+        error reading the chunks' source keeps its own file name."""
+        try:
+            with handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+        except OSError as error:
+            self.discard(temp)
+            raise (error if error.filename is not None else self.error("cannot write", error, final)) from None
+        except BaseException:
+            self.discard(temp)
+            raise
+
+    def discard(self, temp: str) -> None:
+        """Remove a temp file if it is there (cleanup: errors are not the story)."""
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=self.fd)
+
+    def replace(self, temp: str, final: str) -> None:
+        """Move `temp` over `final` (refusing a link at `final`)."""
+        try:
+            self.existing(final)
+            os.replace(temp, final, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except OSError as error:
+            self.discard(temp)
+            raise self.error("cannot write", error, final) from None
+
+    def commit(self, temp: str, final: str) -> bool:
+        """Move `temp` over `final` unless the bytes are the same; True if replaced."""
+        try:
+            same = self._same_files(temp, final)
+        except BaseException:
+            self.discard(temp)
+            raise
+        if same:
+            self.discard(temp)
             return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name[:40]}.{os.getpid()}.link.tmp")
-    temp.unlink(missing_ok=True)
+        self.replace(temp, final)
+        return True
+
+    def holds(self, final: str, data: bytes) -> bool:
+        """`final` exists and holds exactly `data`."""
+        st = self.existing(final)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        view = memoryview(data)
+        with self.open_read(final) as old:
+            return _same_chunks(_chunks(old), (view[i:i + CHUNK] for i in range(0, len(data), CHUNK)))
+
+    def _same_files(self, temp: str, final: str) -> bool:
+        st = self.existing(final)
+        if st is None or not stat.S_ISREG(st.st_mode):
+            return False
+        with self.open_read(temp) as new:
+            if os.fstat(new.fileno()).st_size != st.st_size:
+                return False
+            with self.open_read(final) as old:
+                return _same_chunks(_chunks(old), _chunks(new))
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    return iter(lambda: handle.read(CHUNK), b"")
+
+
+def _same_chunks(left: Iterator[bytes], right: Iterable[bytes | memoryview]) -> bool:
+    """Two byte streams of equal total size hold the same bytes (chunks of CHUNK each)."""
+    return all(a == b for a, b in zip(left, right, strict=False))
+
+
+def make_dir(path: Path, *, root: Path) -> None:
+    """`path` (inside `root`) and its parents, never through a link."""
+    SafeDir(root, path).close()
+
+
+def write_bytes(path: Path, data: bytes, *, root: Path) -> bool:
+    """Write `data` to `path` (inside `root`, OUT) atomically, only if it differs. Returns True
+    if written."""
+    with SafeDir(root, path.parent) as directory:
+        if directory.holds(path.name, data):
+            return False
+        temp, handle = directory.new_temp(path.name)
+        directory.fill(temp, path.name, handle, [data])
+        directory.replace(temp, path.name)
+        return True
+
+
+def write_text(path: Path, text: str, *, root: Path) -> bool:
+    return write_bytes(path, text.encode("utf-8", "surrogateescape"), root=root)
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes], *, root: Path) -> bool:
+    """Stream `chunks` into `path` (inside `root`) atomically (no whole-file buffer), replacing
+    only on change."""
+    with SafeDir(root, path.parent) as directory:
+        temp, handle = directory.new_temp(path.name)
+        directory.fill(temp, path.name, handle, chunks)
+        return directory.commit(temp, path.name)
+
+
+def link_or_copy(source: Path, path: Path, *, root: Path) -> bool:
+    """Make `path` (inside `root`) hold `source`'s bytes without storing them twice: a hard
+    link when the two share a filesystem, else a copy. A `source` inside `root` (a store file)
+    is reached without following links too; one outside it (the log) is the user's path.
+    Atomic (a temp name, then `os.replace`), never writing into `source`: every writer in this
+    tool replaces files, so a linked file is never edited in place. Returns True if `path`
+    changed."""
+    with SafeDir(root, path.parent) as target, _origin(source, root) as origin:
+        here = target.existing(path.name)
+        there = _source_status(source, origin)
+        if here is not None and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
+            return False
+        temp = f".{path.name[:40]}.{os.getpid()}.link.tmp"
+        target.discard(temp)
+        try:
+            _hard_link(source, origin, target, temp)
+        except FsError:
+            raise
+        except OSError:  # another filesystem, or links not allowed: copy
+            with origin.open_read(source.name) if origin else _open_source(source) as src:
+                temp, handle = target.new_temp(path.name)
+                target.fill(temp, path.name, handle, _chunks(src))
+            return target.commit(temp, path.name)
+        target.replace(temp, path.name)
+        return True
+
+
+def _origin(source: Path, root: Path) -> contextlib.AbstractContextManager[SafeDir | None]:
+    """`source`'s directory when it lies inside `root` (else None)."""
     try:
-        os.link(source, temp)
-    except OSError:  # another filesystem, or links not allowed
-        with open(source, "rb") as src:
-            return write_chunks(path, iter(lambda: src.read(1 << 20), b""))
-    os.replace(temp, path)
-    return True
+        parts_below(root, source)
+    except ValueError:
+        return contextlib.nullcontext(None)
+    return SafeDir(root, source.parent, create=False)
+
+
+def _source_status(source: Path, origin: SafeDir | None) -> os.stat_result:
+    if origin is not None:
+        st = origin.existing(source.name)
+        if st is None:
+            raise FsError("cannot read", errno.ENOENT, os.strerror(errno.ENOENT), source)
+        return st
+    try:
+        return os.stat(source)
+    except OSError as error:
+        raise FsError.wrap("cannot read", error, source) from None
+
+
+def _open_source(source: Path) -> BinaryIO:
+    try:
+        return open(source, "rb")
+    except OSError as error:
+        raise FsError.wrap("cannot read", error, source) from None
+
+
+def _hard_link(source: Path, origin: SafeDir | None, target: SafeDir, temp: str) -> None:
+    """Hard-link `source` as `temp` in `target`. Inside OUT the link is made to the file
+    itself (not a link it became meanwhile: checked after)."""
+    if origin is None:
+        os.link(source, temp, dst_dir_fd=target.fd)
+        return
+    os.link(source.name, temp, src_dir_fd=origin.fd, dst_dir_fd=target.fd, follow_symlinks=False)
+    if is_link_at(target.fd, temp):
+        target.discard(temp)
+        raise link_refused(source)

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("-e", "--export", action="store_true", help="export mode (draft-export report)")
     legacy.add_argument("-i", "--inductor-provenance", action="store_true", help="inductor provenance pages")
     legacy.add_argument("--all-ranks-html", action="store_true", help="PATH is a directory of per-rank logs")
+    ours_ranks = parser.add_argument_group("multi-rank options (with --all-ranks-html)")
+    ours_ranks.add_argument("--dask", metavar="ADDRESS",
+                            help="run the per-rank tasks on a Dask cluster: local, local:N (a LocalCluster of N "
+                                 "workers) or tcp://host:port (workers must see the same paths); needs "
+                                 "tlparse-tasks[dask]")
     ours = parser.add_argument_group("tlparse-tasks options")
     ours.add_argument("--modules", help="render only these modules (comma separated)")
     ours.add_argument("--skip-modules", help="do not render these modules (comma separated)")
@@ -147,7 +152,7 @@ def run_ranks(args: argparse.Namespace, config: ModulesConfig) -> int:
     if args.path is None:
         raise RunError("the log directory is missing (usage: tlparse DIR --all-ranks-html [-o OUT])")
     landing = run_all_ranks(Path(args.path), Path(args.out), config, options_from_args(args),
-                            args.overwrite, args.verbose)
+                            args.overwrite, args.verbose, args.dask)
     open_in_browser(landing, args.no_browser)
     return 0
 
@@ -171,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.all_ranks_html:
             return run_ranks(args, config)
+        if args.dask is not None:
+            raise RunError("--dask needs --all-ranks-html (it runs the per-rank tasks on a cluster)")
         return run_report(args, config)
     except RunError as error:
         print(f"Error: {error}", file=sys.stderr)

@@ -171,14 +171,15 @@ class ModuleContext:
         return jinja_env(tuple(self.template_dirs)).get_template(template).render(**data)
 
     def write_bytes(self, relative: str, data: bytes) -> str:
-        """Write a report file at `relative` (inside OUT only) and remember it."""
-        write_bytes(inside(self.out, relative), data)
+        """Write a report file at `relative` (inside OUT only, never through a symbolic link:
+        see atomic.py) and remember it."""
+        write_bytes(inside(self.out, relative), data, root=self.out)
         self._wrote(relative)
         return relative
 
     def write_chunks(self, relative: str, chunks: Iterable[bytes]) -> str:
         """Stream a large file (inside OUT only) without holding it in memory."""
-        write_chunks(inside(self.out, relative), chunks)
+        write_chunks(inside(self.out, relative), chunks, root=self.out)
         self._wrote(relative)
         return relative
 
@@ -194,7 +195,7 @@ class ModuleContext:
     def link_file(self, relative: str, source: Path) -> str:
         """Put `source` (a store file, the log) at `relative` as a hard link where possible:
         the same bytes are not stored twice."""
-        link_or_copy(source, inside(self.out, relative))
+        link_or_copy(source, inside(self.out, relative), root=self.out)
         self._wrote(relative)
         return relative
 

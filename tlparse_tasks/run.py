@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,13 +20,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+from doit.exceptions import TaskFailed
 from doit.reporter import ErrorOnlyReporter
 
 from .config import ConfigError, ModulesConfig, load_config
+from .fserrors import describe
 from .loader import run_doit
-from .lock import LOCK_NAME, LockError, acquire, begin_run, release, unfinished_run_of
+from .lock import LOCK_NAME, SQLITE_SIDE_FILES, LockError, acquire, begin_run, release, unfinished_run_of
 from .parse.stats import format_stats, strict_failures
 from .resources import default_modules_yaml
+from .safepath import check_no_links
 from .tasks import DB_NAME, RunConfig, doit_config, norm
 from .workers import install as install_safe_runners
 from .workers import sigterm_as_interrupt
@@ -150,7 +154,7 @@ def dodo_doit_config(cfg: RunConfig, argv: list[str]) -> dict[str, Any]:
     creates the file on open, so read-only commands (`doit list`) get an in-memory DB unless the
     report already has one; every other command gets OUT (created here) and its DB."""
     config = doit_config(cfg)
-    db = Path(config["dep_file"])
+    db = check_db_path(cfg)
     if doit_command(argv) in READ_ONLY_COMMANDS:
         if not db.is_file():
             config["dep_file"] = ":memory:"
@@ -172,8 +176,32 @@ def dodo_hold_out(cfg: RunConfig, argv: list[str], wait: bool) -> int | None:
         raise RunError(str(error)) from None
     install_safe_runners()
     if command == "run":
-        begin_run(Path(doit_config(cfg)["dep_file"]), cfg.log)
+        begin_run(check_db_path(cfg), cfg.log)
+        open_db(Path(doit_config(cfg)["dep_file"]))
     return fd
+
+
+def check_db_path(cfg: RunConfig) -> Path:
+    """The dependency DB's path, once no symbolic link is found there: doit opens it (and
+    sqlite its side files) by name, following links, so a planted one is refused (safepath)."""
+    db = Path(doit_config(cfg)["dep_file"])
+    try:
+        check_no_links(cfg.out, [db, *(db.with_name(db.name + side) for side in SQLITE_SIDE_FILES)])
+    except OSError as error:
+        raise RunError(describe(error)) from None
+    return db
+
+
+def open_db(db: Path) -> None:
+    """Open (creating) the dependency DB once with doit's own backend, as doit is about to: a
+    full disk or a damaged DB is then one line here, not a traceback from inside doit."""
+    from doit.dependency import DatabaseException, Dependency, SqliteDB
+
+    try:
+        Dependency(SqliteDB, str(db)).close()
+    except (sqlite3.Error, DatabaseException) as error:
+        reason = error.__context__ if isinstance(error, DatabaseException) and error.__context__ else error
+        raise RunError(f"cannot use the dependency DB {db}: {reason}") from None
 
 
 # -- the output directory -----------------------------------------------------------------------
@@ -196,10 +224,24 @@ def _has_content(out: Path) -> bool:
     return out.exists() and any(p.name != LOCK_NAME for p in out.iterdir())
 
 
+def check_out_link(out: Path, overwrite: bool) -> None:
+    """OUT may be a symbolic link the user chose, but not a dangling one, and --overwrite never
+    deletes the files of its target through it."""
+    if not out.is_symlink():
+        return
+    if not out.exists():
+        raise RunError(f"cannot use the output directory {out}: it is a symbolic link to a missing "
+                       f"directory ({os.readlink(out)})")
+    if overwrite and out.is_dir() and _has_content(out):
+        raise RunError(f"will not overwrite through the symbolic link {out}: --overwrite would delete "
+                       f"the files of {out.resolve()}; remove the link, or give that directory with -o")
+
+
 def check_out(out: Path, log: Path, overwrite: bool, locked: bool = False) -> None:
     """The legacy refusals. Checked before OUT is locked, so a foreign directory is refused
     before the lock writes into it, and again by prepare_out once it is locked. Before, an OUT
     with our lock file may be another run's report in the making: only the second check counts."""
+    check_out_link(out, overwrite)
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a directory")
     if not _has_content(out) or (not locked and (out / LOCK_NAME).exists()):
@@ -260,6 +302,14 @@ class QuietReporter(ErrorOnlyReporter):  # type: ignore[misc]  # doit ships no t
     def runtime_error(self, msg: str) -> None:
         self.errors.append(" ".join(msg.split()))
 
+    def add_failure(self, task: Any, fail: Any) -> None:
+        """A failure an action reported in one line (a filesystem error, fserrors) is kept as
+        an error of the run; any other keeps doit's report, traceback included."""
+        if isinstance(fail, TaskFailed) and not fail.traceback:
+            self.errors.append(" ".join(str(fail.message).split()))
+        else:
+            super().add_failure(task, fail)
+
     def execute_task(self, task: Any) -> None:
         if task.actions:
             self.executed.append(task.name)
@@ -303,7 +353,9 @@ def doit_argv(cfg: RunConfig) -> list[str]:
 def build_report(cfg: RunConfig) -> Outcome:
     """Run doit over this report's tasks (OUT locked and prepared). If the last run on OUT did
     not finish, every task runs again (lock.begin_run)."""
-    begin_run(Path(doit_config(cfg)["dep_file"]), cfg.log)
+    db = check_db_path(cfg)
+    begin_run(db, cfg.log)
+    open_db(db)
     reporter = QuietReporter(sys.stderr)
     code = run_doit(cfg, doit_argv(cfg), {"reporter": reporter, "outfile": sys.stderr})
     if reporter.errors:

@@ -129,15 +129,20 @@ def module_source(spec: ModuleSpec) -> Path | None:
     return Path(found.origin) if found is not None and found.origin else None
 
 
-def task_module(cfg: RunConfig, spec: ModuleSpec) -> dict[str, Any]:
+def task_module(cfg: RunConfig, spec: ModuleSpec, ranks: dict[int, Path] | None = None) -> dict[str, Any]:
     """One report module: re-run when its subscriptions, templates, source file or options change.
 
     The same digest salts the module's per-unit digests, so a code or template change re-renders
-    every unit while a grown log re-renders only the units whose data changed.
+    every unit while a grown log re-renders only the units whose data changed. A cross-rank
+    module (`ranks`: rank → its report folder inside OUT) subscribes to every rank's store.
     """
     source = module_source(spec)
     templates = _resolve_templates(cfg, spec.templates)
     run = cfg.module_run_options()
+    stores = [cfg.out]
+    if ranks is not None:
+        run["ranks"] = [[rank, os.path.relpath(folder, cfg.out)] for rank, folder in sorted(ranks.items())]
+        stores = list(ranks.values())
     digest = {"module": spec.to_json(), "run": run,
               "templates": _digest_files([*templates, *([source] if source else [])]),
               "version": __version__}
@@ -147,7 +152,7 @@ def task_module(cfg: RunConfig, spec: ModuleSpec) -> dict[str, Any]:
         "name": spec.id,
         "doc": spec.name,
         "actions": [(run_module, [spec.to_json(), norm(cfg.out), run, cfg.template_dirs, fingerprint])],
-        "file_dep": sorted({intermediate_file(cfg, s) for s in spec.subscriptions}
+        "file_dep": sorted({norm(store / "intermediate" / s) for store in stores for s in spec.subscriptions}
                            | {norm(t) for t in templates} | ({norm(source)} if source else set())),
         "targets": [norm(record_path(cfg.out, spec.id))],
         "uptodate": [config_changed(digest)],

@@ -10,9 +10,9 @@ killed main process leaves its workers running. `SafeMRunner` keeps doit's sched
   at once, through doit's own runtime-error path, with a one-line message naming the task;
 - whatever ends the run (an error, Ctrl-C, SIGTERM), the workers are stopped and reaped.
 
-Both runners end the run journal (lock.end_run) only when their task loop ended normally, after
-doit has written its DB. `safe_runners()` puts them in place of doit's for one in-process run;
-dodo.py calls `install()` for its doit process.
+Both runners end the run journal (lock.end_run) only when their task loop ended normally with
+every task done, after doit has written its DB. `safe_runners()` puts them in place of doit's
+for one in-process run; dodo.py calls `install()` for its doit process.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class SafeRunner(Runner):  # type: ignore[misc]
             result = int(super().run_all(task_dispatcher))
         except sqlite3.Error as error:  # writing the DB at the end failed (a full disk)
             return db_not_saved(self, error)
-        if self.loop_ended:
+        if self.loop_ended and result == 0:  # a failed task leaves half a report: keep the journal
             _run_ended(self)
         return result
 
@@ -214,7 +214,7 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
             result = int(super().run_all(task_dispatcher))
         except sqlite3.Error as error:  # writing the DB at the end failed (a full disk)
             return db_not_saved(self, error)
-        if self.loop_ended:
+        if self.loop_ended and result == 0:  # a failed task leaves half a report: keep the journal
             _run_ended(self)
         return result
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from ..atomic import write_bytes
+from ..atomic import make_dir, write_bytes
 from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
 from ..rules.status import cache_status_of_name, metrics_status
 from ..store.streams import intermediate_dir, stream_for
@@ -437,11 +437,11 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     """Parse `log` into `out/intermediate/`, resuming when the log has only grown."""
     options = options or ParseOptions()
     idir = intermediate_dir(out)
-    idir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(idir)
+    make_dir(idir, root=out)  # nothing inside OUT is followed (safepath)
+    remove_stale_temps(idir, root=out)
     resume = load_resume(log, idir, options)
     state, offset, hasher = _starting_point(resume, options)
-    writers = StoreWriters(idir, resume.streams if resume else {})
+    writers = StoreWriters(idir, resume.streams if resume else {}, root=out)
     parser = LogParser(state, writers.streams, writers.chromium, writers.raw,
                        ProblemReporter(str(log), stderr, state.problems))
     try:
@@ -454,11 +454,11 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
     changed = writers.finish(table)  # the string table is raw.jsonl's first line, as in legacy
     manifest = build_manifest(log, size, hasher.hexdigest(), state, writers.counts())
-    if write_bytes(idir / "string_table.json", table):
+    if write_bytes(idir / "string_table.json", table, root=out):
         changed.append("string_table.json")
-    if write_bytes(idir / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2)):
+    if write_bytes(idir / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2), root=out):
         changed.append("manifest.json")
-    save_resume(idir, snapshot.offset, snapshot.digest, snapshot.state, snapshot.streams)
+    save_resume(idir, snapshot.offset, snapshot.digest, snapshot.state, snapshot.streams, root=out)
     if progress is not None:
         progress.close()
     return ParseResult(manifest, resume is not None, changed)

@@ -96,8 +96,8 @@ def _read_saved(path: Path) -> dict[str, Any] | None:
 
 
 def save_resume(idir: Path, offset: int, digest: str, state: dict[str, Any],
-                streams: dict[str, tuple[int, int]]) -> None:
-    """Write the resume point; `state` is a `ParseState.to_json()` snapshot."""
+                streams: dict[str, tuple[int, int]], *, root: Path) -> None:
+    """Write the resume point; `state` is a `ParseState.to_json()` snapshot; `root` is OUT."""
     saved = {"format": STATE_FORMAT,
              "resume": {"offset": offset, "digest": digest, "state": state, "streams": streams}}
-    write_bytes(idir / PARSE_STATE_FILE, orjson.dumps(saved))
+    write_bytes(idir / PARSE_STATE_FILE, orjson.dumps(saved), root=root)

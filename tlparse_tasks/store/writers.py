@@ -8,18 +8,22 @@ report hard-links some of them (raw.jsonl, chromium_events.json).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
-from ..atomic import replace_if_changed
+from ..atomic import SafeDir
 from ..jsonfmt import serde_dumps
 from .streams import JSONL_STREAMS, RAW_JSONL
+
+W = TypeVar("W", bound="StreamWriter")
 
 #: Levels a stored record may nest: orjson writes at most 254, and readers add a few of their own.
 MAX_RECORD_DEPTH = 200
@@ -67,15 +71,21 @@ def limit_depth(value: Any, max_depth: int = MAX_RECORD_DEPTH,
 
 
 class StreamWriter:
-    """Appends records to a temp copy of `path`, resuming after `keep_bytes` bytes."""
+    """Appends records to a temp copy of `name` in `directory`, resuming after `keep_bytes` bytes."""
 
-    def __init__(self, path: Path, keep_bytes: int = 0, keep_count: int = 0) -> None:
-        self.path = path
-        self.temp = path.with_name(f".{path.name}.tmp")
-        self.handle: BinaryIO = open(self.temp, "wb")  # noqa: SIM115 - closed in finish()
+    def __init__(self, directory: SafeDir, name: str, keep_bytes: int = 0, keep_count: int = 0) -> None:
+        self.dir = directory
+        self.name = name
+        self.path = directory.shown(name)
+        self.temp = f".{name}.tmp"
+        self.handle: BinaryIO = directory.create(self.temp, name)
         if keep_bytes:
-            with open(path, "rb") as old:
-                copy_range(old.fileno(), self.handle.fileno(), 0, 0, keep_bytes)
+            try:
+                with directory.open_read(name) as old:
+                    copy_range(old.fileno(), self.handle.fileno(), 0, 0, keep_bytes)
+            except OSError as error:
+                self.abandon()
+                raise directory.error("cannot write", error, name) from None
             self.handle.seek(keep_bytes)
         self.count = keep_count
         self.start()
@@ -83,8 +93,15 @@ class StreamWriter:
     def start(self) -> None:
         """Hook for formats with a header."""
 
+    def put(self, data: bytes) -> None:
+        """Append bytes (a full disk is an error naming the file)."""
+        try:
+            self.handle.write(data)
+        except OSError as error:
+            raise self.dir.error("cannot write", error, self.name) from None
+
     def write(self, record: dict[str, Any]) -> None:
-        self.handle.write(dumps_line(record))
+        self.put(dumps_line(record))
         self.count += 1
 
     def position(self) -> int:
@@ -94,13 +111,18 @@ class StreamWriter:
         return b""
 
     def finish(self) -> bool:
-        self.handle.write(self.closing())
-        self.handle.close()
-        return replace_if_changed(self.temp, self.path)
+        self.put(self.closing())
+        try:
+            self.handle.close()
+        except OSError as error:
+            self.dir.discard(self.temp)
+            raise self.dir.error("cannot write", error, self.name) from None
+        return self.dir.commit(self.temp, self.name)
 
     def abandon(self) -> None:
-        self.handle.close()
-        self.temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # unflushed bytes of a failed write may fail again
+            self.handle.close()
+        self.dir.discard(self.temp)
 
 
 class ChromiumArrayWriter(StreamWriter):
@@ -108,15 +130,15 @@ class ChromiumArrayWriter(StreamWriter):
 
     def start(self) -> None:
         if self.handle.tell() == 0:
-            self.handle.write(b"[")
+            self.put(b"[")
 
     def write(self, record: dict[str, Any]) -> None:
         try:
             body = serde_dumps(record, pretty=True)
         except TypeError as error:
             raise RecordTooDeep(str(error)) from error
-        self.handle.write(b",\n  " if self.count else b"\n  ")
-        self.handle.write(body.replace(b"\n", b"\n  "))
+        self.put(b",\n  " if self.count else b"\n  ")
+        self.put(body.replace(b"\n", b"\n  "))
         self.count += 1
 
     def closing(self) -> bytes:
@@ -144,22 +166,26 @@ class RawJsonlWriter:
     `position()` count body bytes only, so a grown table does not invalidate a resume point.
     """
 
-    def __init__(self, path: Path, keep_bytes: int = 0, keep_count: int = 0) -> None:
-        self.path = path
-        self.temp = path.with_name(f".{path.name}.tmp")
-        self.body_path = path.with_name(f".{path.name}.body.tmp")
+    def __init__(self, directory: SafeDir, name: str, keep_bytes: int = 0, keep_count: int = 0) -> None:
+        self.dir = directory
+        self.name = name
+        self.temp = f".{name}.tmp"
+        self.body_temp = f".{name}.body.tmp"
         self.kept = keep_bytes
         self.count = keep_count
         self.old_header = b""
         if keep_bytes:
-            self.old_header = _first_line(path)
-            if path.stat().st_size < len(self.old_header) + keep_bytes:
-                raise OSError(f"{path} is shorter than its recorded size")
-        self.body: BinaryIO = open(self.body_path, "wb")  # noqa: SIM115 - closed in finish()
+            self.old_header = self._first_line()
+            if self._size() < len(self.old_header) + keep_bytes:
+                raise directory.error("cannot resume", OSError(errno.EIO, "shorter than its recorded size"), name)
+        self.body: BinaryIO = directory.create(self.body_temp, name)
 
     def write(self, line: bytes) -> None:
         """One envelope line (from `raw_line`)."""
-        self.body.write(line)
+        try:
+            self.body.write(line)
+        except OSError as error:
+            raise self.dir.error("cannot write", error, self.name) from None
         self.count += 1
 
     def position(self) -> int:
@@ -171,49 +197,69 @@ class RawJsonlWriter:
 
     def finish(self, header: bytes) -> bool:
         """Write the file with `header` as its first line; True when its bytes changed."""
-        self.body.close()
-        new = self.body_path.stat().st_size
-        if (new == 0 and self.kept and header == self.old_header
-                and self.path.stat().st_size == len(header) + self.kept):
-            self.body_path.unlink()  # nothing appended and the same table: leave the file alone
-            return False
-        with open(self.temp, "wb") as target:
+        try:
+            self.body.close()
+            new = os.stat(self.body_temp, dir_fd=self.dir.fd, follow_symlinks=False).st_size
+            if new == 0 and self.kept and header == self.old_header and self._size() == len(header) + self.kept:
+                self.dir.discard(self.body_temp)  # nothing appended and the same table: leave the file alone
+                return False
+            self._assemble(header, new)
+        except OSError as error:
+            self.abandon()
+            raise self.dir.error("cannot write", error, self.name) from None
+        self.dir.discard(self.body_temp)
+        return self.dir.commit(self.temp, self.name)
+
+    def _assemble(self, header: bytes, new: int) -> None:
+        """The temp file: `header`, the kept body of the old file, then the new body lines."""
+        with self.dir.create(self.temp, self.name) as target:
             target.write(header)
             target.flush()
             if self.kept:
-                with open(self.path, "rb") as old:
+                with self.dir.open_read(self.name) as old:
                     copy_range(old.fileno(), target.fileno(), len(self.old_header), len(header), self.kept)
-            with open(self.body_path, "rb") as body:
+            with self.dir.open_read(self.body_temp) as body:
                 copy_range(body.fileno(), target.fileno(), 0, len(header) + self.kept, new)
-        self.body_path.unlink()
-        return replace_if_changed(self.temp, self.path)
+
+    def _first_line(self) -> bytes:
+        with self.dir.open_read(self.name) as handle:
+            return handle.readline()
+
+    def _size(self) -> int:
+        st = self.dir.existing(self.name)
+        return st.st_size if st is not None else 0
 
     def abandon(self) -> None:
-        self.body.close()
-        self.body_path.unlink(missing_ok=True)
-        self.temp.unlink(missing_ok=True)
-
-
-def _first_line(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.readline()
+        with contextlib.suppress(OSError):
+            self.body.close()
+        self.dir.discard(self.body_temp)
+        self.dir.discard(self.temp)
 
 
 class StoreWriters:
-    """The store files being written, each continuing after what a resumed parse kept."""
+    """The store files being written, each continuing after what a resumed parse kept. `idir`
+    is reached from `root` (OUT) without following links; `finish` or `abandon` closes it."""
 
-    def __init__(self, idir: Path, kept: dict[str, tuple[int, int]]) -> None:
+    def __init__(self, idir: Path, kept: dict[str, tuple[int, int]], *, root: Path) -> None:
+        self.dir = SafeDir(root, idir)
         self.streams: dict[str, StreamWriter] = {}
-        for name in JSONL_STREAMS:
-            size, count = kept.get(f"{name}.jsonl", (0, 0))
-            self.streams[name] = StreamWriter(idir / f"{name}.jsonl", size, count)
-        size, count = kept.get("chromium_events.json", (0, 0))
-        self.chromium = ChromiumArrayWriter(idir / "chromium_events.json", size, count)
-        size, count = kept.get(RAW_JSONL, (0, 0))
-        self.raw = RawJsonlWriter(idir / RAW_JSONL, size, count)
-        self.by_file: dict[str, StreamWriter] = {
-            **{f"{name}.jsonl": writer for name, writer in self.streams.items()},
-            "chromium_events.json": self.chromium}
+        self.by_file: dict[str, StreamWriter] = {}
+        try:
+            for name in JSONL_STREAMS:
+                self.streams[name] = self._open(StreamWriter, f"{name}.jsonl", kept)
+            self.chromium = self._open(ChromiumArrayWriter, "chromium_events.json", kept)
+            size, count = kept.get(RAW_JSONL, (0, 0))
+            self.raw = RawJsonlWriter(self.dir, RAW_JSONL, size, count)
+        except BaseException:
+            for writer in self.by_file.values():
+                writer.abandon()
+            self.dir.close()
+            raise
+
+    def _open(self, kind: type[W], name: str, kept: dict[str, tuple[int, int]]) -> W:
+        size, count = kept.get(name, (0, 0))
+        writer = self.by_file[name] = kind(self.dir, name, size, count)
+        return writer
 
     def positions(self) -> dict[str, tuple[int, int]]:
         return {**{name: (writer.position(), writer.count) for name, writer in self.by_file.items()},
@@ -224,13 +270,23 @@ class StoreWriters:
 
     def finish(self, raw_header: bytes) -> list[str]:
         """Close every file (raw.jsonl headed by `raw_header`); the names of those whose bytes changed."""
-        changed = [name for name, writer in self.by_file.items() if writer.finish()]
-        return [*changed, RAW_JSONL] if self.raw.finish(raw_header) else changed
+        try:
+            changed = [name for name, writer in self.by_file.items() if writer.finish()]
+            return [*changed, RAW_JSONL] if self.raw.finish(raw_header) else changed
+        except BaseException:
+            self.abandon()
+            raise
+        finally:
+            self.dir.close()
 
     def abandon(self) -> None:
+        """Drop every temp file (after a failure or an interruption)."""
+        if self.dir.fd < 0:
+            return
         for writer in self.by_file.values():
             writer.abandon()
         self.raw.abandon()
+        self.dir.close()
 
 
 def copy_range(source: int, target: int, source_offset: int, target_offset: int, length: int) -> None:
@@ -261,12 +317,12 @@ def _user_copy(source: int, target: int, source_offset: int, target_offset: int,
     return os.pwrite(target, chunk, target_offset) if chunk else 0
 
 
-def remove_stale_temps(directory: Path) -> None:
-    for temp in directory.glob(".*.tmp"):
-        temp.unlink(missing_ok=True)
-
-
-def copy_file(source: Path, target: Path) -> None:
-    temp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, temp)
-    os.replace(temp, target)
+def remove_stale_temps(directory: Path, *, root: Path) -> None:
+    """Remove the temp files (`.*.tmp`) an interrupted run left in `directory` (inside `root`,
+    reached without following links; made when missing)."""
+    with SafeDir(root, directory) as safe:
+        for name in os.listdir(safe.fd):
+            if name.startswith(".") and name.endswith(".tmp"):
+                st = os.stat(name, dir_fd=safe.fd, follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode):
+                    safe.discard(name)
