@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, ModulesConfig, load_config
+from .fserrors import describe
 from .resources import default_modules_yaml
 from .run import (
     QuietReporter,
@@ -181,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_report(args, config)
     except RunError as error:
         print(f"Error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a read-only or full disk, a permission, a planted link: one line
+        print(f"Error: {describe(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
