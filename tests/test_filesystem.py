@@ -356,3 +356,23 @@ def tree(root: Path) -> dict[str, bytes]:
     skip = {DB, LOCK, "intermediate/parse_state.json"}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
             if p.is_file() and p.relative_to(root).as_posix() not in skip}
+
+
+def test_a_linked_rank_folder_of_an_all_ranks_report_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for rank in (0, 1):
+        write(logs / f"dedicated_log_torch_trace_rank_{rank}.log", simple_log())
+    out = tmp_path / "out"
+    assert main([str(logs), "--all-ranks-html", "-o", str(out), "--no-browser"]) == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    link = plant(out, "rank_0", outside)
+    before = snapshot(outside)
+    capsys.readouterr()
+    code = main([str(logs), "--all-ranks-html", "-o", str(out), "--no-browser", "--eager"])
+    assert one_line_error(code, capsys.readouterr().err) == link_error(link)
+    assert snapshot(outside) == before
+    assert main([str(logs), "--all-ranks-html", "-o", str(out), "--no-browser", "--overwrite"]) == 0
+    assert not link.is_symlink() and snapshot(outside) == before

@@ -36,6 +36,7 @@ from .run import (
     strict_error,
     summarize,
 )
+from .safepath import check_no_links
 from .tasks import RunConfig, norm
 
 #: Stands for the directory as "the log" of the root report (the run journal, OUT checks).
@@ -109,6 +110,7 @@ def run_all_ranks(directory: Path, out: Path, modules: ModulesConfig, options: R
         prepare_ranks_out(out, directory, overwrite)
         if not configs:
             raise RunError(f"No rank log files found in directory {directory}")
+        check_no_links(out, [cfg.out for cfg in configs.values()])  # a rank folder is ours (safepath)
         plan = make_plan(directory, root_config(directory, out, modules, options), configs)
         for rank, cfg in configs.items():
             print(f"Processing rank {rank} → {cfg.out}", flush=True)
