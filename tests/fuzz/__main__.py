@@ -96,12 +96,14 @@ class Campaign:
     minimise: bool = True
     runs: Counter[str] = field(default_factory=Counter)
     seen: dict[str, tuple[Finding, Path]] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)  # inputs that failed, by signature
     total_findings: int = 0
 
     def record(self, case: Case, findings: list[Finding], helper: Worker) -> None:
         """Count the case; save each failure of a new kind, minimised when it can be."""
         self.runs[case.mode] += 1
         self.total_findings += len(findings)
+        self.counts.update({finding.signature() for finding in findings})
         for finding in findings:
             signature = finding.signature()
             if signature in self.seen:
@@ -205,8 +207,9 @@ def report(campaign: Campaign, seconds: float) -> None:
     modes = ", ".join(f"{mode} {count}" for mode, count in sorted(campaign.runs.items()))
     print(f"\ninputs run: {runs} ({modes}) in {seconds / 60:.1f} min, seed {campaign.seed}")
     print(f"failures: {campaign.total_findings} in {len(campaign.seen)} kinds; recipes in {campaign.crashes}")
-    for finding, path in campaign.seen.values():
-        print(f"  {finding.kind}: {finding.message} at {finding.where or '?'} -> {path.name}")
+    for signature, (finding, path) in campaign.seen.items():
+        print(f"  {campaign.counts[signature]} inputs: {finding.kind}: {finding.message[:160]} "
+              f"at {finding.where or '?'} -> {path.name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -171,14 +171,17 @@ def payload(rng: Random, kind: str, meta: Any) -> str:
     return "\n".join(lines)
 
 
-def envelope_line(rng: Random, span: int = 3) -> str:
-    """One envelope line with its payload lines; frame ids go up to `span`."""
+def envelope_line(rng: Random, span: int = 3, rank: int | None = None) -> str:
+    """One envelope line with its payload lines; frame ids go up to `span`; `rank` is the log's
+    rank (the parse sets aside entries of any other rank, so a stray one is rare)."""
     kind = rng.choice(KINDS)
     envelope: dict[str, Any] = {kind: metadata(rng, kind)}
     if kind != "str":
         envelope.update(compile_id(rng, span))
-    if rng.random() < 0.08:
-        envelope["rank"] = maybe(rng, lambda: rng.choice([0, 0, 1]), 0.2)
+    if rank is not None and rng.random() < 0.97:
+        envelope["rank"] = rank
+    elif rng.random() < 0.003:
+        envelope["rank"] = maybe(rng, lambda: rng.choice([0, 1, 2]), 0.3)
     if rng.random() < 0.05:
         envelope["stack"] = stack(rng)
     if rng.random() < 0.03:
@@ -219,6 +222,7 @@ def random_log(rng: Random) -> bytes:
              for i in range(rng.randint(0, 4))]
     wide = rng.random() < 0.05
     span, count = (300, 400) if wide else (3, rng.randint(1, 30))
+    rank = rng.choice([0, 3]) if rng.random() < 0.2 else None
     for _ in range(count):
-        lines.append(junk_line(rng) if rng.random() < 0.05 else envelope_line(rng, span))
+        lines.append(junk_line(rng) if rng.random() < 0.05 else envelope_line(rng, span, rank))
     return "".join(lines).encode("utf-8", "surrogatepass")

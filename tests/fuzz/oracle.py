@@ -306,7 +306,8 @@ def run_grow(data: bytes, cut: int, root: Path, limit: float = DEFAULT_LIMIT, fl
     updated, fresh = report_files(out), report_files(fresh_out)
     differ = sorted(name for name in updated.keys() | fresh.keys() if updated.get(name) != fresh.get(name))
     if differ:
-        found.append(Finding("grow", f"an updated report differs from a fresh one in {len(differ)} files",
+        found.append(Finding("grow", f"an updated report differs from a fresh one in {len(differ)} files "
+                                     f"(first: {differ[0]})",
                              detail=f"cut at byte {cut} of {len(data)}: {', '.join(differ[:20])}"))
     return Outcome(found, seconds, stderr.getvalue(), out)
 
