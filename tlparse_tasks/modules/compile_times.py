@@ -55,6 +55,8 @@ BAR_WIDTH = 1000  # SVG user units of a full bar
 PHASES = (("dynamo", "Dynamo"), ("aot", "AOT / backend"), ("inductor", "Inductor"), ("code_gen", "Code gen"))
 EVENT_PHASES = ("entire_frame_compile", "entire_backward_compile", "backend_compile", "inductor_compile", "code_gen")
 
+ORDER = -5  # on the first screen, with graph breaks and recompiles (notices < 0 < main content)
+
 
 @dataclass
 class Compilation:
@@ -386,13 +388,17 @@ def time_rows(metrics: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]
 
 # -- output ---------------------------------------------------------------------------------------
 
+def index_entry(html: str) -> IndexEntry:
+    return IndexEntry(section="compile_times", title="Compile times", html=html, order=ORDER)
+
+
 def render(ctx: ModuleContext) -> ModuleOutput:
     events_path = ctx.store.path(EVENTS)
     events = iter_events(events_path) if events_path.is_file() else iter(())
     rows = time_rows(ctx.read_jsonl(METRICS), events)
     if not rows:
         html = ctx.render("compile_times.html", rows=[], total=0, page=None, phases=PHASES, root="")
-        return ModuleOutput(index_entries=[IndexEntry(section="compile_times", title="Compile times", html=html)])
+        return ModuleOutput(index_entries=[index_entry(html)])
     ctx.write_static(SCRIPT, f"static/{SCRIPT}")
     page = None
     if len(rows) > INDEX_ROWS:
@@ -401,4 +407,4 @@ def render(ctx: ModuleContext) -> ModuleOutput:
                                              bar_width=BAR_WIDTH))
     html = ctx.render("compile_times.html", rows=rows[:INDEX_ROWS], total=len(rows), page=page,
                       phases=PHASES, root="", bar_width=BAR_WIDTH)
-    return ModuleOutput(index_entries=[IndexEntry(section="compile_times", title="Compile times", html=html)])
+    return ModuleOutput(index_entries=[index_entry(html)])
