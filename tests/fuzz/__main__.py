@@ -108,16 +108,23 @@ class Campaign:
             signature = finding.signature()
             if signature in self.seen:
                 continue
-            data, mode = case.data, case.mode
-            if mode in ("resume", "grow") and finding.kind not in ("resume", "grow") and \
-                    self.reproduces(helper, Case("", data, "parse"), signature)(data):
-                mode = "parse"  # a crash without resuming: a plain parse shows it, and can be minimised
+            data, mode = case.data, self.simplest_mode(helper, case, finding)
             if self.minimise and finding.kind != "hang" and mode not in ("resume", "grow"):
                 data = minimize(data, self.reproduces(helper, Case("", data, mode, flags=case.flags), signature))
             path = self.save(case, data, finding, mode)
             self.seen[signature] = (finding, path)
             print(f"[{sum(self.runs.values())}] NEW {finding.kind}: {finding.message} at {finding.where or '?'}"
                   f"\n    {case.label}\n    saved {path} ({len(data)} bytes)", flush=True)
+
+    def simplest_mode(self, helper: Worker, case: Case, finding: Finding) -> str:
+        """A crash seen while resuming or updating may show in a plain parse or a plain command,
+        where the input can be minimised (a difference between two runs cannot)."""
+        if case.mode not in ("resume", "grow") or finding.kind in ("resume", "grow"):
+            return case.mode
+        for mode in ("parse", "command") if case.mode == "grow" else ("parse",):
+            if self.reproduces(helper, Case("", case.data, mode, flags=case.flags), finding.signature())(case.data):
+                return mode
+        return case.mode
 
     def reproduces(self, helper: Worker, like: Case, signature: str) -> Callable[[bytes], bool]:
         """Whether an input, run as `like` is, fails the same way (the minimiser's test)."""
