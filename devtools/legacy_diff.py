@@ -41,10 +41,12 @@ does not fail the run, and `-v` prints it with its reason. Every run ends with o
 (one per log and a total when there are several logs). Exit status: 0 when every difference is
 allowlisted, 1 otherwise, 2 for usage errors (bad allowlist, legacy binary not found).
 
-`corpus_logs` decides what CI compares: the single-rank, non-export logs. The 99 MB
+`corpus_logs` decides what CI compares: every single-rank log, each in the mode it was made for
+(`mode_flags`: export logs with `-e`, inductor provenance logs with `-i`, on both tools). The 99 MB
 `11_large` log is left out by default: legacy alone needs ~8 s and 224 MB of output for it, ours
 several times that, which is too slow for every test run. `--large` or `TLPARSE_LEGACY_DIFF_LARGE=1`
-(which the pytest suite honours too) adds it.
+(which the pytest suite honours too) adds it. Logs named on the command line get the same flags
+by name unless `--flags` says otherwise.
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ EDGE_PUNCTUATION = ",;:()\"'"
 # the link text, e.g. "2 restart(s) and/or compilation failure(s)"), not the wording.
 EXTERNAL_DOC_LINKS = frozenset({"https://ui.perfetto.dev/"})
 PROSE_LINKS = frozenset({"chromium_events.json", "failures_and_restarts.html", "collectives_parity.json"})
+# Link texts that say nothing of their target (export mode's "click here", "exported program:
+# link"): only the target is compared.
+PROSE_LINK_TEXTS = frozenset({"here", "link"})
 BUILD_PRODUCTS_MARKER = "Build products below:"
 
 
@@ -267,9 +272,10 @@ def compare_index(legacy: str, ours: str) -> list[tuple[str, int]]:
 
     Missing items are reported as `href=<target>` (a link target of legacy's, `#` anchors and
     external documentation excepted), `link=<text>` (the text of such a link; for legacy's own
-    prose links only the numbers in it count), or a plain word: compile id labels (texts of
-    `<a id=..>` and `<a href="#..">`) and the words of legacy's data regions, the stack tries and
-    the "Build products" list (file names, cache markers, output numbers, frames).
+    prose links only the numbers in it count, and texts such as "here" are not compared), or a
+    plain word: compile id labels (texts of `<a id=..>` and `<a href="#..">`) and the words of
+    legacy's data regions, the stack tries and the "Build products" list (file names, cache
+    markers, output numbers, frames).
     """
     old, new = parse_page(legacy, regions=True), parse_page(ours)
     new_words = normalized("".join(new.parts).split())
@@ -277,7 +283,7 @@ def compare_index(legacy: str, ours: str) -> list[tuple[str, int]]:
             if not href.startswith("#") and href not in EXTERNAL_DOC_LINKS]
     items = missing_items([f"href={h}" for h, _ in kept],
                           [f"href={h}" for h, _ in new.links if not h.startswith("#")])
-    items += missing_items([f"link={t}" for h, t in kept if h not in PROSE_LINKS],
+    items += missing_items([f"link={t}" for h, t in kept if h not in PROSE_LINKS and t not in PROSE_LINK_TEXTS],
                            [f"link={t}" for _, t in new.links])
     numbers = [w for h, t in kept if h in PROSE_LINKS for w in normalized(t.split()) if w.isdigit()]
     # The labels are also words of the data regions: check each list on its own, keep the worse.
@@ -649,18 +655,27 @@ def format_report(reports: Sequence[LogReport], verbose: bool = False) -> list[s
 # Running both tools
 
 
-def corpus_logs(large: bool | None = None, corpus: Path = CORPUS) -> list[Path]:
-    """Every single-rank, non-export corpus log (CI compares all of them).
+def mode_flags(log: Path) -> tuple[str, ...]:
+    """The flags a log was made for, given to both tools: `-e` for export logs (legacy's
+    `export*.log` tests and torch-2.13's `08_export`), `-i` for inductor provenance logs."""
+    if log.name.startswith("export") or log.parent.name == "08_export":
+        return ("-e",)
+    if log.name.startswith("inductor_provenance"):
+        return ("-i",)
+    return ()
 
-    tlparse-0.4.3-tests: the top-level `*.log`/`*.txt` except `export*` (the provenance logs are
-    included and run without `-i`, which is valid). torch-2.13: `*/*.log` except `08_export` and
+
+def corpus_logs(large: bool | None = None, corpus: Path = CORPUS) -> list[Path]:
+    """Every single-rank corpus log (CI compares all of them, each with its `mode_flags`).
+
+    tlparse-0.4.3-tests: the top-level `*.log`/`*.txt`. torch-2.13: `*/*.log` except
     `10_multi_rank`; `11_large/*.log.xz` only if `large` (default: env TLPARSE_LEGACY_DIFF_LARGE=1).
     """
     if large is None:
         large = os.environ.get(LARGE_ENV, "") not in ("", "0")
     tests = corpus / "tlparse-0.4.3-tests"
-    logs = [p for p in [*tests.glob("*.log"), *tests.glob("*.txt")] if not p.name.startswith("export")]
-    logs += [p for p in (corpus / "torch-2.13").glob("*/*.log") if p.parent.name not in ("08_export", "10_multi_rank")]
+    logs = [*tests.glob("*.log"), *tests.glob("*.txt")]
+    logs += [p for p in (corpus / "torch-2.13").glob("*/*.log") if p.parent.name != "10_multi_rank"]
     if large:
         logs += (corpus / "torch-2.13" / "11_large").glob("*.log.xz")
     return sorted(p for p in logs if p.is_file())
@@ -698,20 +713,21 @@ def default_ours_cmd() -> list[str]:
 
 def diff_log(log: Path, legacy_cmd: Sequence[str], ours_cmd: Sequence[str], allowlist: Sequence[AllowEntry],
              keep: Path | None = None, used: set[int] | None = None,
-             modes: Sequence[str] = MODES) -> list[LogReport]:
+             modes: Sequence[str] = MODES, flags: Sequence[str] | None = None) -> list[LogReport]:
     """Run legacy once and ours once per mode on (a copy of) log; one report per mode.
 
-    Reports go to `<work>/legacy` and `<work>/ours-<mode>`; a failure of legacy is reported in
-    the first mode's report only."""
+    `flags` go to both tools (default: the log's `mode_flags`). Reports go to `<work>/legacy`
+    and `<work>/ours-<mode>`; a failure of legacy is reported in the first mode's report only."""
+    flags = mode_flags(log) if flags is None else tuple(flags)
     reports: list[LogReport] = []
     with tempfile.TemporaryDirectory(prefix="legacy-diff-") as scratch:
         work = keep / log.name if keep is not None else Path(scratch)
         copy = copy_log(log, work / "input")
-        legacy_error = run_tool("legacy", legacy_cmd, copy, work / "legacy")
+        legacy_error = run_tool("legacy", legacy_cmd, copy, work / "legacy", *flags)
         (work / "legacy").mkdir(exist_ok=True)
         for mode in modes:
             ours = work / f"ours-{mode}"
-            ours_error = run_tool("ours", ours_cmd, copy, ours, *(["--eager"] if mode == "eager" else []))
+            ours_error = run_tool("ours", ours_cmd, copy, ours, *flags, *(["--eager"] if mode == "eager" else []))
             ours.mkdir(exist_ok=True)
             errors = [e for e in (None if reports else legacy_error, ours_error) if e]
             files, findings = compare_dirs(work / "legacy", ours, lazy=mode != "eager")
@@ -736,7 +752,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="legacy-diff", description="Compare our tlparse report with legacy tlparse 0.4.3's, file by file.")
     parser.add_argument("logs", nargs="*", type=Path, metavar="LOG", help="TORCH_TRACE logs (.xz is decompressed)")
-    parser.add_argument("--corpus", action="store_true", help="also every single-rank, non-export corpus log")
+    parser.add_argument("--corpus", action="store_true", help="also every single-rank corpus log")
+    parser.add_argument("--flags", help="flags for both tools, e.g. \"-e\" (default: by log name, see mode_flags)")
     parser.add_argument("--large", action="store_true", help=f"with --corpus, include 11_large (or {LARGE_ENV}=1)")
     parser.add_argument("--legacy", type=Path, default=DEFAULT_LEGACY, help="the legacy tlparse binary")
     parser.add_argument("--ours-cmd", help="our tlparse command (shell words; --eager is appended in eager mode)")
@@ -795,7 +812,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours_cmd = shlex.split(args.ours_cmd) if args.ours_cmd else default_ours_cmd()
         modes = MODES if args.mode == "both" else (args.mode,)
         reports = [report for log in logs
-                   for report in diff_log(log, [str(args.legacy)], ours_cmd, allowlist, args.keep, used, modes)]
+                   for report in diff_log(log, [str(args.legacy)], ours_cmd, allowlist, args.keep, used, modes,
+                                          None if args.flags is None else shlex.split(args.flags))]
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in reports), "summary": summary_line(reports), "logs": [
             {"log": r.name, "mode": r.mode, "files_compared": r.files, "ok": r.ok, "counts": r.counts(),

@@ -35,6 +35,7 @@ from devtools.legacy_diff import (
     format_report,
     load_allowlist,
     main,
+    mode_flags,
     normalize,
     parse_allowlist,
     parse_page,
@@ -377,7 +378,7 @@ def test_diff_log_reports_a_failing_tool(tmp_path: Path) -> None:
     assert not any(r.ok for r in reports)
 
 
-def test_corpus_logs_are_single_rank_and_not_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_logs_are_every_single_rank_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_tree(tmp_path, {name: "" for name in [
         "tlparse-0.4.3-tests/simple.log", "tlparse-0.4.3-tests/export.log",
         "tlparse-0.4.3-tests/export_guard_added.log",
@@ -385,12 +386,34 @@ def test_corpus_logs_are_single_rank_and_not_export(tmp_path: Path, monkeypatch:
         "tlparse-0.4.3-tests/multi_rank_logs/rank_0.log", "torch-2.13/01_simple/a.log", "torch-2.13/01_simple/gen.py",
         "torch-2.13/08_export/b.log", "torch-2.13/10_multi_rank/c.log", "torch-2.13/11_large/d.log.xz"]})
     monkeypatch.delenv(LARGE_ENV, raising=False)
-    names = [p.relative_to(tmp_path).as_posix() for p in corpus_logs(corpus=tmp_path)]
-    assert names == ["tlparse-0.4.3-tests/inductor_provenance_jit_log.txt", "tlparse-0.4.3-tests/simple.log",
-                     "torch-2.13/01_simple/a.log"]
+    logs = corpus_logs(corpus=tmp_path)
+    assert [(p.relative_to(tmp_path).as_posix(), mode_flags(p)) for p in logs] == [
+        ("tlparse-0.4.3-tests/export.log", ("-e",)), ("tlparse-0.4.3-tests/export_guard_added.log", ("-e",)),
+        ("tlparse-0.4.3-tests/inductor_provenance_jit_log.txt", ("-i",)), ("tlparse-0.4.3-tests/simple.log", ()),
+        ("torch-2.13/01_simple/a.log", ()), ("torch-2.13/08_export/b.log", ("-e",))]
     assert corpus_logs(large=True, corpus=tmp_path)[-1].name == "d.log.xz"
     monkeypatch.setenv(LARGE_ENV, "1")
-    assert len(corpus_logs(corpus=tmp_path)) == 4
+    assert len(corpus_logs(corpus=tmp_path)) == 7
+
+
+def test_diff_log_gives_the_mode_flags_to_both_tools(tmp_path: Path) -> None:
+    log = write_tree(tmp_path, {"export_x.log": "V1206 line\n"}) / "export_x.log"
+    keep = tmp_path / "keep"
+    diff_log(log, [str(fake_tool(tmp_path, "legacy"))], [str(fake_tool(tmp_path, "ours"))], [], keep)
+    work = keep / "export_x.log"
+    assert (work / "legacy" / "args.txt").read_text() == "-o OUT --no-browser --overwrite -e"
+    assert (work / "ours-eager" / "args.txt").read_text() == "-o OUT --no-browser --overwrite -e --eager"
+    diff_log(log, [str(fake_tool(tmp_path, "legacy"))], [str(fake_tool(tmp_path, "ours"))], [], keep, flags=[])
+    assert (work / "legacy" / "args.txt").read_text() == "-o OUT --no-browser --overwrite"
+
+
+def test_index_does_not_compare_link_texts_that_name_nothing() -> None:
+    legacy = ('<p>Please click <a href="-_-_-_-/symbolic_guard_information_0.html">here</a>. '
+              'Program: <a href="-_-_-_-/exported_program_1.txt">link</a>.</p>')
+    ours = ('<p><a href="-_-_-_-/symbolic_guard_information_0.html">guard details</a> '
+            '<a href="-_-_-_-/exported_program_1.txt">-_-_-_-/exported_program_1.txt</a></p>')
+    assert compare_index(legacy, ours) == []
+    assert compare_index(legacy, ours.replace("_1.txt", "_2.txt")) == [("href=-_-_-_-/exported_program_1.txt", 1)]
 
 
 def test_wrapper_script_keeps_relative_paths(tmp_path: Path) -> None:

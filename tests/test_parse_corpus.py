@@ -274,15 +274,17 @@ def test_graph_breaks_unknown_fields(parsed: Callable[..., Parsed]) -> None:
 # numbers it used. In export.log and export_guard_added.log a guard_added (prefix "eval") /
 # propagate_real_tensors_provenance line comes first. Legacy writes its
 # symbolic_guard_information_0.html there, which takes number 0; so do we.
-# 0qtkqqoa and fdl1xnyi are left out on purpose. Legacy rejects their only provenance line
-# (frame_locals lists) and plans nothing for it. We accept it, so legacy's numbers are not the
-# target for those two logs.
+# In 0qtkqqoa and fdl1xnyi legacy rejects the only provenance line (frame_locals lists) and
+# numbers nothing for it; we accept the line but number nothing either (outputs.legacy_guard_page:
+# the export module gives it a page outside the numbering), so the exported program is `_0`.
 EXPORT_MODE: dict[str, tuple[list[str], int]] = {
     T + "export.log": (["-_-_-_-/exported_program_1.txt"], 2),
     T + "export_guard_added.log": (["-_-_-_-/exported_program_1.txt"], 2),
     "torch-2.13/08_export/dedicated_log_torch_trace_f5jej_pq.log":
         (["-_-_-_-/exported_program_0.txt", "-_-_-_-/exported_program_1.txt"], 2),
     "torch-2.13/08_export/dedicated_log_torch_trace_glthcbd1.log": ([], 0),
+    "torch-2.13/08_export/dedicated_log_torch_trace_0qtkqqoa.log": (["-_-_-_-/exported_program_0.txt"], 1),
+    "torch-2.13/08_export/dedicated_log_torch_trace_fdl1xnyi.log": (["-_-_-_-/exported_program_0.txt"], 1),
 }
 
 

@@ -40,9 +40,6 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     counters = [Counter(name, stats.get(name, 0), COUNTER_MEANINGS[name], name in STRICT_FIELDS)
                 for name in ALL_FIELDS if stats.get(name, 0)]
     output = ModuleOutput()
-    if ctx.run.get("mode") == "export":
-        output.index_entries.append(IndexEntry(
-            section="notices", title="Notices", order=-10, html=ctx.render("overview_export.html")))
     unknown = manifest["unknown_fields"]
     if unknown:
         output.index_entries.append(IndexEntry(

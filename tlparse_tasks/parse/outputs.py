@@ -23,6 +23,7 @@ from ..rules.names import (
 )
 from ..rules.status import cache_suffix
 from ..safepath import safe_component
+from .envelope import map_of, optional, string, struct
 
 # Sentinel envelopes whose payload is written verbatim as `{dir}/{key}.txt`, in registry order.
 PAYLOAD_SENTINELS = (
@@ -44,6 +45,14 @@ PRODUCERS = frozenset((
     "link", "artifact", "dump_file", "compilation_metrics",
 ))
 EXPORT_PRODUCERS = frozenset(("exported_program", "guard_added", "propagate_real_tensors_provenance"))
+#: The two fields of a guard / data-dependent entry that legacy reads more strictly than the parse
+#: does (measured on 0.4.3): a value of another shape (a list of names in `locals`, a null source)
+#: makes legacy drop the whole line, so it takes no output number.
+LEGACY_GUARD_FIELDS = struct(optional_fields={
+    "symbol_to_sources": map_of(string),
+    "frame_locals": struct(optional_fields={"locals": map_of(optional(string)),
+                                            "symbols": map_of(optional(string))}),
+})
 #: Suffixed names tried for one logged name before it shares a file (each try a new digest).
 MAX_CLAIMS = 16
 
@@ -81,6 +90,21 @@ def _candidates(path: str, name: str, reserved: bool) -> Iterator[str]:
         yield path
     for attempt in range(1, MAX_CLAIMS + 1):
         yield suffixed(path, name, attempt)
+
+
+def legacy_guard_page(envelope: dict[str, Any]) -> str | None:
+    """The key of an export entry legacy writes a numbered guard page for, else None: an
+    evaluated guard (`guard_added` with prefix `eval`) or a data-dependent specialisation, as
+    long as legacy could read the entry (`LEGACY_GUARD_FIELDS`). The export module gives the
+    entries legacy drops pages of its own, outside the numbering."""
+    guard = envelope.get("guard_added")
+    if isinstance(guard, dict) and guard.get("prefix") == "eval":
+        key, entry = "guard_added", guard
+    elif envelope.get("propagate_real_tensors_provenance") is not None:
+        key, entry = "propagate_real_tensors_provenance", envelope["propagate_real_tensors_provenance"]
+    else:
+        return None
+    return key if LEGACY_GUARD_FIELDS(entry) is None else None
 
 
 def numbered(path: str, number: int) -> str:
@@ -121,10 +145,7 @@ class OutputPlanner:
                 candidates.append(("payload", "exported_program", f"{directory}/exported_program.txt"))
             # Export handling runs after the parsers: evaluated guards and data-dependent
             # specialisations each get a page of their own.
-            guard = envelope.get("guard_added")
-            if (isinstance(guard, dict) and guard.get("prefix") == "eval") or \
-                    envelope.get("propagate_real_tensors_provenance") is not None:
-                producer = "guard_added" if guard is not None else "propagate_real_tensors_provenance"
+            if (producer := legacy_guard_page(envelope)) is not None:
                 candidates.append(("html", producer, f"{directory}/symbolic_guard_information.html"))
             return self._number(candidates, payload), errors
         for key in PAYLOAD_SENTINELS:
