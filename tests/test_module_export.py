@@ -263,3 +263,18 @@ def test_store_outputs_stay_valid_json(tmp_path: Path) -> None:
     out = export_report(tmp_path, [entry(provenance("x", 1, {"n": "u0"}))])
     records = [json.loads(line) for line in (out / "intermediate/guards.jsonl").read_text().splitlines()]
     assert records[0]["outputs"][0]["url"] == "-_-_-_-/symbolic_guard_information_0.html"
+
+
+def test_all_ranks_html_builds_each_ranks_export_report(tmp_path: Path) -> None:
+    """Issue 7 item 3: legacy crashes on `--all-ranks-html -e`; each rank gets its own report."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "dedicated_log_torch_trace_rank_0_a.log").write_bytes((LEGACY_TESTS / "export.log").read_bytes())
+    (logs / "dedicated_log_torch_trace_rank_1_b.log").write_bytes(
+        (TORCH_213 / "08_export" / "dedicated_log_torch_trace_0qtkqqoa.log").read_bytes())
+    build_report(logs, tmp_path / "out", "--all-ranks-html", "-e")
+    out = tmp_path / "out"
+    assert (out / "rank_0/-_-_-_-/symbolic_guard_information_0.html").is_file()
+    kinds = [[row[0] for row in cells((out / f"rank_{r}/index.html").read_text()).rows if row] for r in (0, 1)]
+    assert kinds == [["Data Dependent Error"],
+                     ["Missing Fake Kernel", "Mismatched Fake Kernel", "Data Dependent Error"]]
