@@ -198,13 +198,13 @@ def test_every_graph_type_is_written_verbatim(tmp_path: Path) -> None:
     assert (out / "-_0_0_0/optimize_ddp_split_child_submod_0_10.txt").read_text() == "child graph"
 
 
-def test_export_mode_writes_the_exported_program_and_says_what_is_missing(tmp_path: Path) -> None:
+def test_export_mode_writes_the_exported_program_and_links_it(tmp_path: Path) -> None:
     out = report(corpus_copy(LEGACY_TESTS / "export.log", tmp_path), tmp_path / "out", "-e")
     (record,) = [r for r in map(orjson.loads, (out / "intermediate/export.jsonl").read_bytes().splitlines())
                  if r["type"] == "exported_program"]
     assert record["outputs"][0]["url"] == "-_-_-_-/exported_program_1.txt"  # legacy's path and number
     assert (out / "-_-_-_-/exported_program_1.txt").read_text() == record["payload"] != ""
-    assert "draft-export report" in (out / "index.html").read_text()
+    assert 'href="-_-_-_-/exported_program_1.txt"' in (out / "index.html").read_text()  # the export module
 
 
 def test_cpp_sources_are_highlighted_as_cpp(tmp_path: Path) -> None:
