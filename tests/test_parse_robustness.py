@@ -167,3 +167,23 @@ def test_deep_json_parse_without_the_command(tmp_path: Path) -> None:
     result = parse_log(log, tmp_path / "out", stderr=None)
     assert result.manifest["stats"]["fail_json_serialization"] == 1
     assert result.manifest["unknown_fields"] == {"x": 1}
+
+
+def test_chromium_integers_beyond_64_bits_are_doubles_as_in_legacy_or_the_event_is_dropped(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """serde reads an integer beyond 64 bits as a double and refuses one beyond a double's range;
+    the lenient reader (for NaN) returns exact ints, which must not break the parse."""
+    def event(name: str, args: str) -> str:
+        return entry({"chromium_event": {}}, '{"name": "' + name + '", "ph": "i", "ts": 1, "pid": 0, '
+                                            '"tid": 0, "args": ' + args + "}")
+    text = (event("double", '{"n": ' + "1" * 25 + ', "nan": NaN}')  # line 1
+            + event("too big", '{"n": ' + "1" * 400 + "}")  # line 3
+            + event("deep and too big", nested(300)[:-1] + ", " + "9" * 400 + "]")  # line 5
+            + event("kept", "{}"))
+    manifest, err, out = run_cli(tmp_path, text, capfd)
+    events = json.loads((out / "intermediate" / "chromium_events.json").read_text())
+    assert [e["name"] for e in events] == ["double", "kept"]
+    assert events[0]["args"]["n"] == float("1" * 25)
+    assert manifest["stats"]["fail_json_serialization"] == 2, err  # lines 3 and 5, once each
+    assert "t.log:3: chromium_event cannot be written (an integer of 1326 bits is beyond a double's range)" in err
+    assert "t.log:5: chromium_event cannot be written" in err

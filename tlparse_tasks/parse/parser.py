@@ -20,7 +20,7 @@ import orjson
 
 from ..atomic import make_dir, write_bytes
 from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
-from ..rules.status import cache_status_of_name, metrics_status
+from ..rules.status import cache_status_of_name, metrics_status, note_metrics, note_start
 from ..store.streams import intermediate_dir, stream_for
 from ..store.writers import (
     MAX_RECORD_DEPTH,
@@ -277,6 +277,7 @@ class LogParser:
                 entry.cache[cache] = entry.cache.get(cache, 0) + 1
         if kind == "compilation_metrics" and metadata is not None:
             if where.cid is not None:
+                note_metrics(state.open_starts, where.cid)
                 statuses = state.metrics.setdefault(where.cid.metrics_key().directory, [])
                 status = metrics_status(metadata)
                 if status not in statuses:
@@ -288,6 +289,8 @@ class LogParser:
             # Legacy files every top-level stack as "(unknown)": these entries lack compile context.
             self._insert_stack(record, state.unknown_stack_trie, envelope["stack"], UNKNOWN_GROUP)
         dynamo_start = envelope.get("dynamo_start")
+        if dynamo_start is not None and where.cid is not None:
+            note_start(state.open_starts, where.cid, record.line)
         if dynamo_start is not None and dynamo_start.get("stack") is not None:
             frames = stacks.strip_convert_frame_suffix(dynamo_start["stack"], state.strings)
             self._insert_stack(record, state.stack_trie, frames,
@@ -310,12 +313,14 @@ class LogParser:
                     self.report(line, "chromium_event payload is not JSON; event dropped")
                 return
         try:
-            self.chromium.write(event)
-        except RecordTooDeep:
-            self._too_deep(line)
-            self.chromium.write(limit_depth(event))
-        except TypeError as error:  # integers beyond 64 bits from the lenient reader
-            self.stats["fail_json_serialization"] += 1
+            try:
+                self.chromium.write(event)
+            except RecordTooDeep:
+                self._too_deep(line)
+                self.chromium.write(limit_depth(event))
+        except TypeError as error:  # an integer beyond a double's range, from the lenient reader
+            if line != self._cut_line:  # counted once per line, like a cut
+                self.stats["fail_json_serialization"] += 1
             self.report(line, f"chromium_event cannot be written ({error}); event dropped")
 
     def _too_deep(self, line: int) -> None:

@@ -41,7 +41,7 @@ def dumps_line(record: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError as error:
-        if "recursion" in str(error).lower():
+        if _is_recursion(error):
             raise RecordTooDeep(str(error)) from error
         try:
             return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(
@@ -133,16 +133,57 @@ class ChromiumArrayWriter(StreamWriter):
             self.put(b"[")
 
     def write(self, record: dict[str, Any]) -> None:
+        """Nesting beyond orjson's limit raises RecordTooDeep; an integer beyond a double's
+        range (which legacy's serde refuses to read) raises TypeError."""
         try:
             body = serde_dumps(record, pretty=True)
         except TypeError as error:
-            raise RecordTooDeep(str(error)) from error
+            if _is_recursion(error):
+                raise RecordTooDeep(str(error)) from error
+            body = self._doubles(record)
         self.put(b",\n  " if self.count else b"\n  ")
         self.put(body.replace(b"\n", b"\n  "))
         self.count += 1
 
+    @staticmethod
+    def _doubles(record: dict[str, Any]) -> bytes:
+        """The event with integers beyond 64 bits as doubles, as serde reads and writes them."""
+        try:
+            return serde_dumps(big_ints_as_doubles(record), pretty=True)
+        except TypeError as error:
+            if _is_recursion(error):
+                raise RecordTooDeep(str(error)) from error
+            raise
+
     def closing(self) -> bytes:
         return b"\n]" if self.count else b"]"
+
+
+def _is_recursion(error: TypeError) -> bool:
+    return "recursion" in str(error).lower()
+
+
+def big_ints_as_doubles(value: Any) -> Any:
+    """A copy of a JSON value whose integers beyond 64 bits are doubles, as serde_json (and
+    orjson) read them; TypeError when one is beyond a double's range, which serde refuses.
+    Iterative, so any depth is safe."""
+    top: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any]] = [(top, 0, value)]
+    while pending:
+        parent, key, item = pending.pop()
+        if isinstance(item, dict | list):
+            copy = dict(item) if isinstance(item, dict) else list(item)
+            parent[key] = copy
+            keys = item.keys() if isinstance(item, dict) else range(len(item))
+            pending.extend((copy, k, copy[k]) for k in keys)
+        elif isinstance(item, int) and not isinstance(item, bool) and not -(1 << 63) <= item < (1 << 64):
+            try:
+                parent[key] = float(item)
+            except OverflowError:
+                raise TypeError(f"an integer of {item.bit_length()} bits is beyond a double's range") from None
+        else:
+            parent[key] = item
+    return top[0]
 
 
 def raw_line(raw: dict[str, Any]) -> bytes:
@@ -152,7 +193,7 @@ def raw_line(raw: dict[str, Any]) -> bytes:
     try:
         return serde_dumps(raw) + b"\n"
     except TypeError as error:
-        if "recursion" in str(error).lower():
+        if _is_recursion(error):
             raise RecordTooDeep(str(error)) from error
         return serde_dumps(orjson.loads(dumps_line(raw))) + b"\n"
 
