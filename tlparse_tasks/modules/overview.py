@@ -1,7 +1,9 @@
 """overview (eager): what a reader should know about the log before the details.
 
-The unknown-fields notice (legacy prints it only on stderr), the parse diagnostics (every
-counter, and each problem with its log line), and links to the machine-readable store.
+A warning naming the compiles the log started but never finished (rules/status.py: the log
+ends mid-compile, or the process died; legacy reports such a log as clean), the unknown-fields
+notice (legacy prints it only on stderr), the parse diagnostics (every counter, and each problem
+with its log line), and links to the machine-readable store.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     counters = [Counter(name, stats.get(name, 0), COUNTER_MEANINGS[name], name in STRICT_FIELDS)
                 for name in ALL_FIELDS if stats.get(name, 0)]
     output = ModuleOutput()
+    unfinished = manifest.get("unfinished") or []
+    if unfinished:
+        output.index_entries.append(IndexEntry(
+            section="notices", title="Notices", order=-10,
+            html=ctx.render("overview_unfinished.html", unfinished=unfinished)))
     unknown = manifest["unknown_fields"]
     if unknown:
         output.index_entries.append(IndexEntry(

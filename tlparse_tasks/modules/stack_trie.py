@@ -24,6 +24,7 @@ STATUS_LEGEND = (
     ("empty", "compiled an empty graph"),
     ("error", "failed"),
     ("missing", "no compilation metrics"),
+    ("unfinished", "started, never finished (the log ends mid-compile)"),
 )
 
 

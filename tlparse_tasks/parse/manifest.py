@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..rules.compile_id import CompileId
-from ..rules.status import cache_status, worst_status
+from ..rules.compile_id import display_of
+from ..rules.status import cache_status, compile_id_status
 from .state import CompileEntry, ParseState
 
 MANIFEST_VERSION = "2.1"
@@ -20,11 +20,10 @@ HAS_FLAGS = (
 )
 
 
-def compile_status(metrics: dict[str, list[str]], directory: str) -> str:
-    """Stack-trie colour of a compile id: the worst outcome of its metrics (attempt 0)."""
-    cid = CompileId.from_directory(directory)
-    statuses = metrics.get(cid.metrics_key().directory) if cid else None
-    return worst_status(statuses or ())
+def unfinished(state: ParseState) -> list[dict[str, Any]]:
+    """Compiles the log started but never reported (rules/status.py), in the order they began."""
+    starts = sorted(state.open_starts.items(), key=lambda kv: kv[1])
+    return [{"id": key, "display_name": display_of(key), "start_line": line} for key, line in starts]
 
 
 def string_table(strings: dict[str, str]) -> list[str | None]:
@@ -38,11 +37,12 @@ def string_table(strings: dict[str, str]) -> list[str | None]:
     return table
 
 
-def _compile_id(entry: CompileEntry, metrics: dict[str, list[str]]) -> dict[str, Any]:
+def _compile_id(entry: CompileEntry, state: ParseState) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": entry.id, "display_name": entry.display_name,
         "first_line": entry.first_line, "output_count": entry.outputs,
-        "status": compile_status(metrics, entry.id), "cache_status": cache_status(entry.cache),
+        "status": compile_id_status(state.metrics, state.open_starts, entry.id),
+        "cache_status": cache_status(entry.cache),
     }
     for flag, stream in HAS_FLAGS:
         item[flag] = stream in entry.has
@@ -58,8 +58,8 @@ def build_manifest(log: Path, size: int, digest: str, state: ParseState,
                    counts: dict[str, int]) -> dict[str, Any]:
     """manifest.json v2.1: the summary every module may read without touching the JSONL."""
     strings = state.strings
-    compile_ids = [_compile_id(entry, state.metrics) for entry in state.compile_ids.values()]
-    statuses = {terminal: compile_status(state.metrics, terminal)
+    compile_ids = [_compile_id(entry, state) for entry in state.compile_ids.values()]
+    statuses = {terminal: compile_id_status(state.metrics, state.open_starts, terminal)
                 for terminal in state.stack_trie.all_terminals()}
     failures = {"restarts": state.failures.restarts, "failures": state.failures.failures}
     return {
@@ -81,6 +81,7 @@ def build_manifest(log: Path, size: int, digest: str, state: ParseState,
         "compile_ids": compile_ids,
         "stack_trie": state.stack_trie.resolve(strings),
         "stack_statuses": statuses,
+        "unfinished": unfinished(state),
         "unknown_stack_trie": state.unknown_stack_trie.resolve(strings),
         "failures_summary": {**failures, "total": failures["restarts"] + failures["failures"]},
         "cache_summary": {"hit": state.cache.hit, "miss": state.cache.miss, "bypass": state.cache.bypass},

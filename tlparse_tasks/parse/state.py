@@ -19,7 +19,8 @@ from .stats import empty_stats
 # 3: typed state; stack tries as flat node lists; `has` as a list of stream names
 # 4: raw.jsonl is a store file the parse appends to (its body bytes are saved)
 # 5: `file_owners`: which logged name owns each unnumbered file path (outputs.OutputPlanner)
-STATE_FORMAT = 5
+# 6: `open_starts`: compiles started (dynamo_start) whose metrics have not been read yet
+STATE_FORMAT = 6
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class ParseState:
     stack_trie: StackTrie = field(default_factory=StackTrie)
     unknown_stack_trie: StackTrie = field(default_factory=StackTrie)
     metrics: dict[str, list[str]] = field(default_factory=dict)  # metrics key → statuses
+    open_starts: dict[str, int] = field(default_factory=dict)  # metrics key → line of its start
     failures: Failures = field(default_factory=Failures)
     cache: CacheCounts = field(default_factory=CacheCounts)
     ranks: list[int] = field(default_factory=list)
@@ -123,6 +125,7 @@ class ParseState:
             "stack_trie": self.stack_trie.to_json(),
             "unknown_stack_trie": self.unknown_stack_trie.to_json(),
             "metrics": {key: list(statuses) for key, statuses in self.metrics.items()},
+            "open_starts": dict(self.open_starts),
             "failures": {"restarts": self.failures.restarts, "failures": self.failures.failures},
             "cache": {"hit": self.cache.hit, "miss": self.cache.miss, "bypass": self.cache.bypass},
             "ranks": list(self.ranks), "missing_compile_id": self.missing_compile_id,
@@ -146,6 +149,7 @@ class ParseState:
             stack_trie=StackTrie.from_json(data["stack_trie"]),
             unknown_stack_trie=StackTrie.from_json(data["unknown_stack_trie"]),
             metrics={str(k): [str(s) for s in v] for k, v in data["metrics"].items()},
+            open_starts=_counts(data["open_starts"]),
             failures=Failures(int(data["failures"]["restarts"]), int(data["failures"]["failures"])),
             cache=CacheCounts(**{k: int(data["cache"][k]) for k in ("hit", "miss", "bypass")}),
             ranks=[int(rank) for rank in data["ranks"]], missing_compile_id=int(data["missing_compile_id"]),
