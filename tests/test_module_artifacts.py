@@ -16,6 +16,7 @@ from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.logs import cid, entry, simple_log, write
 from tlparse_tasks.cli import main
 from tlparse_tasks.modules.artifact_files import pretty_json
+from tlparse_tasks.modules.compile_artifacts import generic_entry
 from tlparse_tasks.resources import TEMPLATE_DIR
 
 
@@ -102,6 +103,8 @@ def test_inductor_output_code_page_and_plain_text(tmp_path: Path) -> None:
     assert '<span id="L1" class="tlp-line">' in html and 'class="k"' not in html
     assert code_text(html) == record["payload"]
     assert '<script src="../highlight.js" defer></script>' in html
+    assert '<script src="../copy.js" defer></script>' in html and 'data-tlp-copy="code"' in html
+    assert (out / "copy.js").read_bytes() == (TEMPLATE_DIR / "static/copy.js").read_bytes()
     assert (out / "highlight.js").read_bytes() == (TEMPLATE_DIR / "static/highlight.js").read_bytes()
     assert (out / "pygments.css").is_file()
     # --eager: Pygments token classes at build time, no script
@@ -110,6 +113,7 @@ def test_inductor_output_code_page_and_plain_text(tmp_path: Path) -> None:
     eager_html = eager_page.read_text()
     assert '<span id="L1" class="tlp-line">' in eager_html and 'class="k"' in eager_html
     assert code_text(eager_html) == record["payload"] and "<script" not in eager_html
+    assert not (eager / "copy.js").exists()
     assert not (eager / "highlight.js").exists()
     assert visible_words(html) == visible_words(eager_html)  # what legacy-diff compares (it runs --eager)
     plain = report(log, tmp_path / "plain", "-p")
@@ -150,13 +154,45 @@ def test_kernel_stack_traces_get_a_readable_page(tmp_path: Path) -> None:
 
 def test_unknown_types_are_kept_as_generic_entries(tmp_path: Path) -> None:
     corpus = corpus_copy(TORCH_213 / "03_graph_breaks" / "dedicated_log_torch_trace_qljjxkkz.log", tmp_path)
+    for flags in ((), ("--eager",)):
+        out = report(corpus, tmp_path / f"out{len(flags)}", *flags)
+        index = (out / "index.html").read_text()
+        assert "create_symbol</code> (2)" in index  # the unknown-fields notice
+        assert '<code>create_symbol</code> (2 entries): <a href="other_entries/0_1.html">show</a>' in index
+        page = (out / "other_entries/0_1.html").read_text()
+        assert '<dt>symbol</dt><dd><code class="tlp-entry-value">zf37</code></dd>' in page
+        assert "torch_dynamo_resume_in_f_at_26" in page and "<script" not in page
+
+
+def test_generic_entry_shows_metadata_stacks_and_small_payloads(tmp_path: Path) -> None:
+    """The view of one entry on corpus data: each metadata value as text, stacks as frames
+    (file names from the string table), the payload only when small, the payload file linked."""
+    corpus = corpus_copy(TORCH_213 / "03_graph_breaks" / "dedicated_log_torch_trace_qljjxkkz.log", tmp_path)
     out = report(corpus, tmp_path / "out")
-    index = (out / "index.html").read_text()
-    assert "create_symbol</code> (2)" in index  # the unknown-fields notice
-    shard = (out / "data/compile_artifacts/generic.js").read_text()
-    assert "create_symbol" in shard
-    eager = report(corpus, tmp_path / "eager", "--eager")
-    assert "create_symbol [" in (eager / "index.html").read_text()  # listed statically
+    strings = {str(i): s for i, s in enumerate(json.loads((out / "intermediate/string_table.json").read_text())
+                                                ["string_table"]) if s is not None}
+    record = next(r for r in map(json.loads, (out / "intermediate/artifacts.jsonl").read_text().splitlines())
+                  if r["type"] == "create_symbol")
+    view = generic_entry(record, strings)
+    assert (view["kind"], view["compile_id"], view["line"], view["url"]) == ("create_symbol", "[3/1]", 20896, None)
+    fields = {f["name"]: f for f in view["fields"]}
+    assert list(fields)[:4] == ["symbol", "val", "vr", "source"]  # logged order
+    assert fields["symbol"] == {"name": "symbol", "value": "zf37", "block": False}
+    user = fields["user_stack (1 frame)"]
+    assert user["block"] and user["value"] == (
+        "/home/user/corpus/03_graph_breaks/gen.py:26 in torch_dynamo_resume_in_f_at_26\n"
+        "    n = int(b.max().item() * 10) % 3         # graph break: item() (capture_scalar_outputs=False)")
+    stack = fields[f"stack ({len(record['metadata']['stack'])} frames)"]["value"]
+    assert stack.count(" in ") >= len(record["metadata"]["stack"]) and "trace_structured" in stack.splitlines()[-2]
+    small = generic_entry({**record, "payload": "a\nb", "payload_file": "payloads/x.txt"}, strings)
+    assert small["fields"][-1] == {"name": "payload", "value": "a\nb", "block": True}
+    assert small["url"] == "payloads/x.txt"
+    big = generic_entry({**record, "payload": "y" * 5000}, strings)
+    assert big["fields"][-1]["value"] == "5,000 characters, in the payload file"
+    huge = generic_entry({**record, "metadata": {"v": "z" * 30_000}}, strings)
+    assert huge["fields"][0]["value"].endswith("… (10,000 more characters)")
+    scalar = generic_entry({**record, "metadata": 7}, strings)
+    assert scalar["fields"] == [{"name": "value", "value": "7", "block": False}]
 
 
 def test_diagnostics_name_each_problem_line(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from pygments.lexers import get_lexer_by_name
 HIGHLIGHT_LIMIT_BYTES = 2 << 20
 CHUNK_LINES = 200  # lines per block inside the <pre>
 PYGMENTS_STYLE = "default"
+PYGMENTS_DARK_STYLE = "github-dark"  # under prefers-color-scheme: dark, like style.css
+SCOPE = ".highlight"
 CSS_FILE = "pygments.css"
 SCRIPT_FILE = "highlight.js"  # where the browser highlighter goes, relative to OUT
 SCRIPT_SOURCE = f"static/{SCRIPT_FILE}"  # the same file among the templates
@@ -80,6 +82,28 @@ def highlighted_code_body(code: str, language: str = "python") -> Markup:
 
 
 def pygments_css() -> str:
-    """Token colours for `.highlight` blocks, written once per report."""
-    formatter: Any = HtmlFormatter(style=PYGMENTS_STYLE)  # get_style_defs is untyped in pygments
-    return str(formatter.get_style_defs(".highlight")) + "\n"
+    """Token colours for `.highlight` blocks, written once per report: Pygments' light style,
+    then its dark one for readers whose system asks for a dark theme."""
+    return (_style_defs(PYGMENTS_STYLE) + "\n@media (prefers-color-scheme: dark) {\n"
+            + _dark_rules() + "}\n")
+
+
+def _style_defs(style: str) -> str:
+    formatter: Any = HtmlFormatter(style=style)  # get_style_defs is untyped in pygments
+    return str(formatter.get_style_defs(SCOPE)) + "\n"
+
+
+def _dark_rules() -> str:
+    """The dark style's `.highlight` rules (its unscoped `pre`/line-number rules are left to the
+    light part), plus `color: inherit` for each token the light style colours and the dark one
+    does not, so no light colour is left on a dark background."""
+    dark = [line for line in _style_defs(PYGMENTS_DARK_STYLE).splitlines() if line.startswith(SCOPE)]
+    coloured = {_selector(line) for line in dark if "color:" in line.replace("background-color:", "")}
+    light = [_selector(line) for line in _style_defs(PYGMENTS_STYLE).splitlines()
+             if line.startswith(SCOPE + " ") and " color:" in " " + line.split("{", 1)[-1]]
+    reset = [f"{selector} {{ color: inherit }}" for selector in light if selector not in coloured]
+    return "".join(f"  {line}\n" for line in dark + reset)
+
+
+def _selector(rule: str) -> str:
+    return rule.split("{", 1)[0].strip()

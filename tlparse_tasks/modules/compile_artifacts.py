@@ -5,18 +5,24 @@ artifacts verbatim, JSON artifacts pretty-printed with sorted keys, inductor out
 page (or `.txt` with -p), dump_file sources as pages with `#L<n>` line anchors.
 Code pages are plain escaped text that `highlight.js` colours in the browser; with `--eager`
 Pygments colours them at build time instead.
-Entries of types this tool has no page for are listed on the index (lazily) with their payloads.
+Entries of types this tool has no page for ("Other log entries", e.g. `create_symbol`) get pages
+that show the data they logged: metadata as readable fields (stacks as frames), the payload when
+small. Each page holds `ENTRIES_PER_PAGE` entries of one type (`other_entries/<type>_<page>.html`,
+numbered, never named from the log); the index links them per type.
+Code pages get a copy button (`static/copy.js`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from markupsafe import Markup
 
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..parse.envelope import STACK
+from ..rules.urls import report_href
 from .artifact_files import write_payload_output
 from .code_html import (
     CSS_FILE,
@@ -27,12 +33,20 @@ from .code_html import (
     plain_code_body,
     pygments_css,
 )
-from .common import depth_prefix, display_of, output_of, records
+from .common import depth_prefix, display_of, format_value, load_strings, output_of, records
+from .kit import frames
 
 KNOWN_GENERIC_FREE = frozenset({
     # types whose information lives elsewhere (other modules, the manifest) and need no listing
     "artifact", "link", "dynamo_start", "describe_storage", "describe_tensor", "describe_source",
 })
+COPY_SCRIPT = "copy.js"  # the copy buttons of code and guard pages, relative to OUT
+COPY_SCRIPT_SOURCE = f"static/{COPY_SCRIPT}"
+ENTRIES_DIR = "other_entries"
+ENTRIES_PER_PAGE = 50  # about 400 kB of create_symbol entries (their framework stacks are long)
+PAYLOAD_SHOWN_CHARS = 4096  # a longer payload is linked, not shown
+VALUE_SHOWN_CHARS = 20_000  # a metadata value is cut after this many characters
+INLINE_CHARS = 120  # shorter one-line values sit inline, longer ones in a block
 
 
 @dataclass
@@ -44,6 +58,8 @@ class CodePage:
     language: str
     script: str | None  # highlight.js, relative to the page, when the browser highlights
     source_name: str | None = None
+
+    copy_script: str | None = None  # copy.js, relative to the page (not with --eager: no script)
 
 
 @dataclass
@@ -62,7 +78,8 @@ def write_code_page(ctx: ModuleContext, url: str, title: str, heading: str, code
     root = depth_prefix(url)
     language = language_of(source_name)
     if ctx.lazy:
-        page = CodePage(title, heading, root, plain_code_body(code), language, root + SCRIPT_FILE, source_name)
+        page = CodePage(title, heading, root, plain_code_body(code), language, root + SCRIPT_FILE, source_name,
+                        root + COPY_SCRIPT)
     else:
         page = CodePage(title, heading, root, highlighted_code_body(code, language), language, None, source_name)
     ctx.write_text(url, ctx.render("code_page.html", page=page, root=root))
@@ -112,32 +129,161 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     ctx.write_text(CSS_FILE, pygments_css())
     if ctx.lazy:
         ctx.write_static(SCRIPT_FILE, SCRIPT_SOURCE)
+        ctx.write_static(COPY_SCRIPT, COPY_SCRIPT_SOURCE)
     for stream in ("graphs.jsonl", "export.jsonl"):  # export: exported_program_N.txt
         for record in records(ctx, stream):
             write_payload_output(ctx, record)
     for record in records(ctx, "codegen.jsonl"):
         render_codegen(ctx, record)
-    generic: list[dict[str, Any]] = []
+    entries = GenericEntries(ctx, load_strings(ctx))
     for record in records(ctx, "artifacts.jsonl"):
         if record["type"] == "artifact":
             render_artifact(ctx, record)
         elif record["type"] not in KNOWN_GENERIC_FREE:
-            generic.append(_generic_item(record))
+            entries.add(record)
     output = ModuleOutput()
-    if generic:
-        if not ctx.lazy:
-            html = ctx.render("generic_entries.html", items=generic, count=len(generic))
-            output.index_entries.append(IndexEntry(section="generic_entries", title="Other log entries", html=html))
-        else:
-            ctx.write_shard("generic", generic)
-            output.index_entries.append(IndexEntry(
-                section="generic_entries", title="Other log entries", kind="hybrid",
-                html=ctx.render("generic_entries.html", items=[], count=len(generic)),
-                shard="generic", renderer="artifacts"))
+    if entries.count:
+        output.index_entries.append(entries.index_entry())
     return output
 
 
-def _generic_item(record: dict[str, Any]) -> dict[str, Any]:
-    """An entry of a type this tool has no page for: named by type, compile id and log line."""
-    name = f"{record['type']} {display_of(record['compile_id'])} (log line {record['line']})"
-    return listed_file(record.get("payload_file"), name, record["line"])
+# -- "Other log entries": entries of types this tool has no page for ---------------------------
+
+@dataclass
+class EntryPage:
+    """A page of consecutive entries of one type."""
+
+    url: str
+    first: int
+    last: int
+
+
+@dataclass
+class EntryGroup:
+    """The entries of one type, in logged order: the pages written, and the entries of the
+    page being filled."""
+
+    kind: str
+    number: int  # names its pages: log text never picks a file name
+    count: int = 0
+    pages: list[EntryPage] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class EntriesPageView:
+    """What generic_entries_page.html shows."""
+
+    kind: str
+    first: int
+    root: str
+    items: list[dict[str, Any]]
+    previous: str | None  # the neighbouring pages, relative to this one
+    next: str | None
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.items) - 1
+
+
+class GenericEntries:
+    """Collects the entries type by type and writes a page as soon as the next one begins, so
+    memory holds at most one page of entries per type however long the log."""
+
+    def __init__(self, ctx: ModuleContext, strings: dict[str, str]) -> None:
+        self.ctx = ctx
+        self.strings = strings
+        self.groups: dict[str, EntryGroup] = {}
+        self.count = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        kind = str(record["type"])
+        group = self.groups.get(kind)
+        if group is None:
+            group = self.groups[kind] = EntryGroup(kind, len(self.groups))
+        if len(group.pending) == ENTRIES_PER_PAGE:
+            self._write(group, more=True)
+        group.pending.append(generic_entry(record, self.strings))
+        group.count += 1
+        self.count += 1
+
+    def _write(self, group: EntryGroup, more: bool) -> None:
+        """The page of `group.pending` (a unit: a grown log rewrites only pages that changed)."""
+        number = len(group.pages)
+        url = entries_url(group.number, number)
+        first = group.count - len(group.pending) + 1
+        view = EntriesPageView(group.kind, first, depth_prefix(url), group.pending,
+                               entries_url(group.number, number - 1, relative=True) if number else None,
+                               entries_url(group.number, number + 1, relative=True) if more else None)
+        if self.ctx.unit(url, view):
+            self.ctx.write_text(url, self.ctx.render("generic_entries_page.html", page=view, root=view.root))
+        self.ctx.end_unit()
+        group.pages.append(EntryPage(report_href(url), first, view.last))
+        group.pending = []
+
+    def index_entry(self) -> IndexEntry:
+        for group in self.groups.values():
+            if group.pending:
+                self._write(group, more=False)
+        groups = sorted(self.groups.values(), key=lambda g: g.kind)
+        html = self.ctx.render("generic_entries.html", groups=groups, count=self.count)
+        return IndexEntry(section="generic_entries", title="Other log entries", html=html)
+
+
+def entries_url(group: int, page: int, relative: bool = False) -> str:
+    """Page `page` of the entries of the `group`-th type (relative: from a sibling page)."""
+    name = f"{group}_{page + 1}.html"
+    return name if relative else f"{ENTRIES_DIR}/{name}"
+
+
+def generic_entry(record: dict[str, Any], strings: dict[str, str]) -> dict[str, Any]:
+    """What one entry logged, as text fields in logged order (for the `generic_entry` macro):
+    metadata, then the payload when it is small; `url` is its payload file."""
+    metadata = record.get("metadata")
+    if isinstance(metadata, dict):
+        fields = [entry_field(str(name), value, strings) for name, value in metadata.items()]
+    elif metadata is None:
+        fields = []
+    else:
+        fields = [entry_field("value", metadata, strings)]
+    payload = record.get("payload")
+    if isinstance(payload, str) and payload:
+        if len(payload) <= PAYLOAD_SHOWN_CHARS:
+            fields.append(text_field("payload", payload))
+        else:
+            fields.append({"name": "payload", "value": f"{len(payload):,} characters, in the payload file",
+                           "block": False})
+    url = record.get("payload_file")
+    return {"kind": str(record["type"]), "compile_id": display_of(record["compile_id"]),
+            "line": record["line"], "url": report_href(url) if isinstance(url, str) and url else None,
+            "fields": fields}
+
+
+def entry_field(name: str, value: Any, strings: dict[str, str]) -> dict[str, Any]:
+    """One metadata value as text: a stack as its frames, a structure as indented JSON."""
+    if isinstance(value, list) and value and STACK(value) is None:
+        return text_field(f"{name} ({len(value)} frames)" if len(value) != 1 else f"{name} (1 frame)",
+                          stack_text(value, strings), block=True)
+    if isinstance(value, (dict, list)):
+        compact = orjson.dumps(value).decode()
+        if len(compact) <= INLINE_CHARS:
+            return text_field(name, compact)
+        return text_field(name, orjson.dumps(value, option=orjson.OPT_INDENT_2).decode(), block=True)
+    return text_field(name, format_value(value))
+
+
+def text_field(name: str, text: str, block: bool = False) -> dict[str, Any]:
+    """A field; a long value is cut (the payload file and raw.jsonl keep it whole)."""
+    if len(text) > VALUE_SHOWN_CHARS:
+        text = text[:VALUE_SHOWN_CHARS] + f"\n… ({len(text) - VALUE_SHOWN_CHARS:,} more characters)"
+    return {"name": name, "value": text, "block": block or "\n" in text or len(text) > INLINE_CHARS}
+
+
+def stack_text(stack: list[dict[str, Any]], strings: dict[str, str]) -> str:
+    """Frames outermost first, each `file:line in function` and its source line below."""
+    lines = []
+    for frame in frames(stack, strings):
+        lines.append(f"{frame.location} in {frame.name}")
+        if frame.loc:
+            lines.append(f"    {frame.loc}")
+    return "\n".join(lines)

@@ -2,9 +2,10 @@
 
 For every `dynamo_guards` entry whose payload is a readable guard list, a page at its planned
 path (`{dir}/dynamo_guards_N.html`) with one table row per guard (its code and, when logged,
-its user and framework stacks) and a filter box (`static/guards.js`; without JavaScript the full
-table is there and the box stays hidden). For every `dynamo_cpp_guards_str` entry, its payload
-verbatim at `{dir}/dynamo_cpp_guards_str_N.txt`, byte for byte what legacy writes. The index
+its user and framework stacks), a filter box (`static/guards.js`) and a button that copies the
+guards' code (`static/copy.js`); without JavaScript the full table is there and neither shows.
+For every `dynamo_cpp_guards_str` entry, its payload verbatim at
+`{dir}/dynamo_cpp_guards_str_N.txt`, byte for byte what legacy writes. The index
 lists both per compile id: a count summary, with the file list loaded on demand (or inline with
 --eager).
 """
@@ -22,6 +23,7 @@ from .common import depth_prefix, format_value, load_strings, output_of, records
 from .kit import StackView, plural, stack_view
 
 GUARDS_SCRIPT = "static/guards.js"  # where the filter script goes, relative to OUT
+COPY_SCRIPT = "copy.js"  # the copy button (static/copy.js; compile_artifacts ships it too), relative to OUT
 SHARD = "files"
 SECTION = "guards"
 TITLE = "Guards"
@@ -45,6 +47,10 @@ class GuardPage:
     line: int
     rows: list[GuardRow]
     problem: str | None = None  # set when the payload could not be read after all
+
+    @property
+    def copy_script(self) -> str:
+        return self.root + COPY_SCRIPT
 
     @property
     def has_stacks(self) -> bool:
@@ -131,6 +137,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
         group.files.append(GuardFile(url, url.rsplit("/", 1)[-1], output["number"], detail))
     if summary.pages:
         ctx.write_static(GUARDS_SCRIPT, GUARDS_SCRIPT)
+        ctx.write_static(COPY_SCRIPT, f"static/{COPY_SCRIPT}")
     summary.groups = [g for g in groups.values() if g.files]
     return ModuleOutput(index_entries=[index_entry(ctx, summary)])
 
