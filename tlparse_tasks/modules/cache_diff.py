@@ -34,7 +34,7 @@ import orjson
 
 from ..rules.compile_id import CompileId, display_of
 from ..rules.status import cache_status_of_name
-from .common import output_of
+from .common import metadata_of, output_of
 
 CANDIDATES = 16  # earlier entries kept per group
 SHOWN_CHARS = 160  # a value longer than this is cut, with the whole one behind a disclosure
@@ -81,12 +81,14 @@ def components_of(payload: Any) -> list[Component] | None:
 def signature(components: Iterable[Component]) -> dict[str, str]:
     """name → digest (the value when there is no digest); a repeated name gets `#2`, `#3`…"""
     found: dict[str, str] = {}
+    next_count: dict[str, int] = {}  # per name, the first `#N` not yet tried: linear in repeats
     for c in components:
         name = c.name
-        count = 2
+        count = next_count.get(c.name, 2)
         while name in found:
             name = f"{c.name}#{count}"
             count += 1
+        next_count[c.name] = count
         found[sys.intern(name)] = sys.intern(c.digest) if c.digest else c.value
     return found
 
@@ -171,7 +173,7 @@ class MissFinder:
         self.bare = 0
 
     def feed(self, record: dict[str, Any]) -> None:
-        name = str((record.get("metadata") or {}).get("name", ""))
+        name = str(metadata_of(record).get("name", ""))
         status = cache_status_of_name(name)
         if status not in ("hit", "miss"):
             return

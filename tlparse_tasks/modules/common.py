@@ -46,6 +46,13 @@ def load_strings(ctx: ModuleContext) -> dict[str, str]:
     return {str(i): s for i, s in enumerate(table) if s is not None}
 
 
+def metadata_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's metadata as an object: an entry of a type this tool does not know may hold any
+    JSON value (a string, a list, a number), which has no fields."""
+    metadata = record.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def output_of(record: dict[str, Any], producer: str | None = None) -> dict[str, Any] | None:
     """The planned output of a record (by producer), or None if the parse planned none."""
     for output in record.get("outputs", ()):

@@ -30,7 +30,7 @@ from ..parse import stacks
 from ..rules.compile_id import display_of, group_of_directory
 from ..rules.graph_break import GraphBreak, parse_graph_break
 from . import metrics_model as mm
-from .common import depth_prefix, load_strings, output_of
+from .common import depth_prefix, load_strings, metadata_of, output_of
 from .kit import stack_of
 
 GUARD_TYPES = ("symbolic_shape_specialization", "guard_added_fast")
@@ -91,7 +91,7 @@ def value_of(record: dict[str, Any], key: str) -> Any:
 def graph_breaks(ctx: ModuleContext) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """The graph break reasons of artifacts.jsonl: a restart row shows where its break was."""
     for record in ctx.read_jsonl("artifacts.jsonl"):
-        if (record.get("metadata") or {}).get("name") == "dynamo_graph_break_reason":
+        if metadata_of(record).get("name") == "dynamo_graph_break_reason":
             yield record["line"], BREAK, record
 
 

@@ -9,6 +9,7 @@ is no match, runtime deltas name distinct ranks, nothing comes out in hash order
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ CONSISTENT, DIVERGENT, UNAVAILABLE = "consistent", "divergent", "unavailable"
 KINDS = ("compile_ids", "cache", "collectives", "tensor_meta", "exec_order", "runtime")
 
 Facts = dict[str, Any]
+WHOLE_DOUBLES = 2.0**52  # from here on every double is a whole number
 
 
 @dataclass
@@ -193,8 +195,13 @@ def runtime(facts: dict[int, Facts]) -> Diagnostic:
 
 
 def to_ms(ns: float) -> float:
-    """Nanoseconds to milliseconds rounded to 3 places, halves away from zero (legacy's Rust)."""
-    return float(Decimal(repr(ns / 1e6 * 1000)).quantize(Decimal(1), ROUND_HALF_UP) / 1000)
+    """Nanoseconds to milliseconds rounded to 3 places, halves away from zero (legacy's Rust).
+    A double of 2**52 or more is a whole number already, and infinity (estimates summing beyond
+    a double) stays infinite: Decimal could not quantize them."""
+    scaled = ns / 1e6 * 1000
+    if not math.isfinite(scaled) or abs(scaled) >= WHOLE_DOUBLES:
+        return scaled / 1000
+    return float(Decimal(repr(scaled)).quantize(Decimal(1), ROUND_HALF_UP) / 1000)
 
 
 def diagnose(facts: dict[int, Facts]) -> list[Diagnostic]:

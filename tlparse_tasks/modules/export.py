@@ -30,7 +30,7 @@ from typing import Any
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..parse.envelope import KNOWN_KEYS
 from ..rules.urls import report_href
-from .common import depth_prefix, display_of, format_value, load_strings, output_of, records
+from .common import depth_prefix, display_of, format_value, load_strings, metadata_of, output_of, records
 from .kit import Frame, StackView, stack_of
 
 SECTION = "export"
@@ -200,14 +200,14 @@ def innermost_user_frame(meta: dict[str, Any], strings: dict[str, str]) -> Frame
 
 
 def node_of(record: dict[str, Any]) -> tuple[Any, Node]:
-    meta = record["metadata"] or {}
+    meta = metadata_of(record)
     if record["type"] == "create_unbacked_symbol":
         return meta.get("node_id"), Node(record["line"], text(meta.get("symbol")), "", [], [],
                                          text(meta.get("vr")), meta.get("user_stack"), meta.get("stack"))
-    ids = meta.get("argument_ids")
+    ids, arguments = meta.get("argument_ids"), meta.get("arguments")
     return meta.get("result_id"), Node(
         record["line"], text(meta.get("result")), text(meta.get("method")),
-        [text(a) for a in meta.get("arguments") or []],
+        [text(a) for a in arguments] if isinstance(arguments, list) else [],
         [i for i in ids if type(i) is int] if isinstance(ids, list) else [], "",
         meta.get("user_stack"), meta.get("stack"))
 
@@ -284,7 +284,7 @@ class Collector:
         return self.report
 
     def _issue(self, kind: str, record: dict[str, Any], **values: Any) -> Issue:
-        meta = record["metadata"] if isinstance(record["metadata"], dict) else {}
+        meta = metadata_of(record)
         issue = Issue(kind, record["line"], display_of(record["compile_id"]), source=record["type"],
                       location=innermost_user_frame(meta, self.strings), **values)
         self.report.issues.append(issue)
@@ -297,7 +297,7 @@ class Collector:
         self._page_requests.append((issue, record, path, planned is not None))
 
     def _guard(self, record: dict[str, Any]) -> None:
-        meta = record["metadata"] or {}
+        meta = metadata_of(record)
         if record["type"] == "guard_added":
             if meta.get("prefix") != "eval":
                 return  # runtime asserts and the like: legacy shows none of them
@@ -308,7 +308,7 @@ class Collector:
 
     def _export(self, record: dict[str, Any]) -> None:
         kind = record["type"]
-        meta = record["metadata"] or {}
+        meta = metadata_of(record)
         if kind == "exported_program":
             planned = output_of(record, "exported_program")
             if planned:
@@ -353,7 +353,7 @@ class Collector:
                 self._issue(FAILED_TRACE, record, partial=href or "")
 
     def _page(self, issue: Issue, record: dict[str, Any], path: str, numbered: bool) -> GuardPage:
-        meta = record["metadata"] if isinstance(record["metadata"], dict) else {}
+        meta = metadata_of(record)
         frame_locals = meta.get("frame_locals")
         frame_locals = frame_locals if isinstance(frame_locals, dict) else {}
         node_id = meta.get("expr_id") if record["type"] == DDE_ERROR else meta.get("expr_node_id")

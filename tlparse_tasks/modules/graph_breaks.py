@@ -16,7 +16,7 @@ from typing import Any
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import display_of
 from ..rules.graph_break import GraphBreak, Issue, UserFrame, parse_graph_break
-from .common import output_of
+from .common import metadata_of, output_of
 
 ARTIFACT = "dynamo_graph_break_reason"
 SHOWN_OCCURRENCES = 8  # per group, inline; the rest in a shard (all with --eager)
@@ -92,7 +92,7 @@ def group_breaks(records: Any) -> tuple[int, list[BreakGroup]]:
     groups: dict[tuple[str, tuple[str, ...]], BreakGroup] = {}
     total = 0
     for record in records:
-        if (record.get("metadata") or {}).get("name") != ARTIFACT:
+        if metadata_of(record).get("name") != ARTIFACT:
             continue
         parsed = parse_graph_break(str(record.get("payload") or ""))
         key = group_key(parsed)

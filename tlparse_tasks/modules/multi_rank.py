@@ -31,6 +31,7 @@ RUNTIME_ESTIMATIONS = "runtime_estimations.json"
 RUNTIME_TRACE = "chromium_trace_with_runtime.json"
 COLLECTIVE_SCHEDULES = "collective_schedules.json"
 FX_SEED = 0x517CC1B727220A95
+U64_MAX = (1 << 64) - 1
 MASK64 = (1 << 64) - 1
 
 
@@ -117,6 +118,16 @@ def runtime_estimations(facts: dict[int, dict[str, Any]]) -> list[dict[str, Any]
             for rank, f in sorted(facts.items()) for g in f["graphs"] if g["runtime_ops"]]
 
 
+def as_u64(value: float, ceil: bool = False) -> int:
+    """Rust's saturating `f64 as u64`, as legacy writes logged estimates: NaN and negatives are 0,
+    anything beyond the range u64::MAX (an estimate of 1e308 ns must not break the JSON)."""
+    if math.isnan(value) or value <= 0:
+        return 0
+    if value >= U64_MAX:
+        return U64_MAX
+    return math.ceil(value) if ceil else int(value)
+
+
 def runtime_trace(estimations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """X events laid end to end per graph, then process and thread names (threads in graph
     order per rank; legacy: hash order)."""
@@ -129,10 +140,10 @@ def runtime_trace(estimations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ts = 0
         for op in entry["ops"]:
             ns = op["estimated_runtime_ns"]
-            dur = max(1, math.ceil(ns / 1000))
-            events.append({"args": {"graph": graph, "rank": rank, "runtime_ns": int(ns)}, "cat": "runtime",
+            dur = max(1, as_u64(ns / 1000, ceil=True))
+            events.append({"args": {"graph": graph, "rank": rank, "runtime_ns": as_u64(ns)}, "cat": "runtime",
                            "dur": dur, "name": op["name"], "ph": "X", "pid": rank, "tid": tid, "ts": ts})
-            ts += dur
+            ts = (ts + dur) & U64_MAX  # legacy's u64 wraps
     for pid in sorted(threads):
         events.append({"args": {"name": f"Rank {pid}"}, "name": "process_name", "ph": "M", "pid": pid})
         events.append({"args": {"sort_index": pid}, "name": "process_sort_index", "ph": "M", "pid": pid})

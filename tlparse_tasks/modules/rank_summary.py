@@ -27,6 +27,7 @@ FACTS_FILE = "data/rank_summary/facts.json"
 PARITY_DESCRIPTION = ("Difference of # of collectives in scheduler and inductor output code "
                       "and missing wait collectives")
 LEGACY_UNKNOWN_KEY = "unknown"
+SERDE_DEPTH = 128  # serde_json's recursion limit: legacy cannot read a file nested deeper
 RUNTIME_PREFIX = "inductor_runtime_and_tensor_meta"
 SCHEDULE_PREFIX = "inductor_collective_schedule"
 OUTPUT_CODE_PREFIX = "inductor_output_code"
@@ -123,16 +124,28 @@ def parity_of(schedule: list[str], code: dict[str, int]) -> tuple[int, int]:
 
 
 def parse_json(payload: Any) -> Any:
-    """A JSON payload, or None; integers beyond 64 bits fall back to the standard parser."""
+    """A JSON payload as legacy's serde reads it back from the rank's file, or None when serde
+    could not: not JSON, a number beyond a double's range (an integer beyond 64 bits is read as a
+    double, as orjson does), or nested deeper than serde's recursion limit."""
     if not isinstance(payload, str):
         return None
     try:
-        return orjson.loads(payload)
+        value = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        try:
-            return json.loads(payload)
-        except ValueError:
-            return None
+        return None
+    return None if nested_deeper_than(value, SERDE_DEPTH) else value
+
+
+def nested_deeper_than(value: Any, levels: int) -> bool:
+    """Whether containers nest more than `levels` deep (iterative: any depth is safe)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > levels:
+                return True
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def canonical_digest(value: Any) -> str:

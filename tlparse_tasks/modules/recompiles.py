@@ -28,7 +28,7 @@ from ..rules.recompile import (
     json_guards,
     reason_entries,
 )
-from .common import output_of
+from .common import metadata_of, output_of
 from .kit import Frame
 from .stack_trie import read_node
 
@@ -118,7 +118,7 @@ def collect(records: Any) -> dict[FrameKey, FrameView]:
     """Pass 1: the recompiles of each frame, in log order."""
     frames: dict[FrameKey, FrameView] = {}
     for record in records:
-        if (record.get("metadata") or {}).get("name") != ARTIFACT:
+        if metadata_of(record).get("name") != ARTIFACT:
             continue
         directory = str(record.get("compile_id"))
         cid = CompileId.from_directory(directory)
