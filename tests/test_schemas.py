@@ -340,6 +340,7 @@ def test_wrong_shapes_fail(parsed: Callable[[Path], Path]) -> None:
         ("raw", {"string_table": [None, "a"]}, lambda r: r.update(string_table=[1])),
         ("index", index, lambda r: r.update(compile_id="0/0")),  # shared compileId
         ("index", index, lambda r: r["outputs"][0].update(kind="file")),  # shared plannedOutput
+        ("index", index, lambda r: r["outputs"][0].update(url="")),  # a file always has a path
         ("string_table", {"string_table": ["a"]}, lambda r: r.update(string_table=[])),
         ("string_table", {"string_table": ["a"]}, lambda r: r.update(string_table=[1])),
     ]
@@ -352,6 +353,9 @@ def test_wrong_shapes_fail(parsed: Callable[[Path], Path]) -> None:
     free["extra"] = {"stack": [], "new_key": "v"}
     assert is_valid("graphs", free)
     assert not is_valid("chromium_events", {"name": "not an array"})
+    link = copy.deepcopy(index)  # legacy keeps a link logged with an empty url
+    link["outputs"][0].update(kind="link", producer="link", url="", name="profile")
+    assert is_valid("index", link)
 
 
 def test_manifest_version_and_keys_are_pinned(parsed: Callable[[Path], Path]) -> None:
