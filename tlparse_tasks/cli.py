@@ -24,6 +24,7 @@ from .run import (
     strict_error,
     summarize,
 )
+from .terminal import printable
 
 __all__ = ["QuietReporter", "build_parser", "main"]  # QuietReporter: tests read its `last`
 
@@ -181,10 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RunError("--dask needs --all-ranks-html (it runs the per-rank tasks on a cluster)")
         return run_report(args, config)
     except RunError as error:
-        print(f"Error: {error}", file=sys.stderr)
+        print(f"Error: {printable(str(error))}", file=sys.stderr)
         return 1
     except OSError as error:  # a read-only or full disk, a permission, a planted link: one line
-        print(f"Error: {describe(error)}", file=sys.stderr)
+        print(f"Error: {printable(describe(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)

@@ -31,6 +31,7 @@ from .parse.stats import format_stats, strict_failures
 from .resources import default_modules_yaml
 from .safepath import check_no_links
 from .tasks import DB_NAME, RunConfig, doit_config, norm
+from .terminal import printable, rust_debug
 from .workers import install as install_safe_runners
 from .workers import sigterm_as_interrupt
 
@@ -373,9 +374,9 @@ def summarize(cfg: RunConfig, manifest: dict[str, Any], verbose: bool, stream: T
     unknown = manifest.get("unknown_fields", {})
     if verbose:
         for name, count in unknown.items():
-            print(f"Unknown field {name} ({count} times)", file=stream)
+            print(f"Unknown field {printable(name)} ({count} times)", file=stream)
     if unknown:
-        names = ", ".join(f'"{f}"' for f in unknown)
+        names = ", ".join(rust_debug(f) for f in unknown)
         print(f"Unknown fields: {{{names}}} (kept as generic artifacts in the report)", file=stream)
     print(format_stats(manifest["stats"]), file=stream)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from ..terminal import printable
 from .state import Problem
 
 MAX_REPORTED_PROBLEMS = 100
@@ -22,7 +23,7 @@ class ProblemReporter:
         if len(self.sample) < MAX_REPORTED_PROBLEMS:
             self.sample.append(Problem(line, message))
             if self.stream is not None:
-                print(f"{self.log_name}:{line}: {message}", file=self.stream)
+                print(printable(f"{self.log_name}:{line}: {message}"), file=self.stream)
                 if len(self.sample) == MAX_REPORTED_PROBLEMS:
-                    print(f"{self.log_name}: further problems are counted but not printed",
+                    print(f"{printable(self.log_name)}: further problems are counted but not printed",
                           file=self.stream)
