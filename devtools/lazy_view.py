@@ -4,8 +4,9 @@
 (`TLP.register(module, shard, JSON.parse("…"))`, see `module_api.shard_script`), checks that it
 registered the element's `data-tlp-module`/`data-tlp-shard`, and renders the data with the
 `data-tlp-render` renderer into the element's first `.tlp-artifacts`/`.tlp-body` descendant (the
-element itself when it has none). A `button.tlp-more` (a stack-trie frame's further compile ids)
-is replaced by its links when clicked (`trie-links`); a `tlp-more` of another tag never loads.
+element itself when it has none). A `button.tlp-more` is replaced by what it holds back when
+clicked: a stack-trie frame's further compile ids (`trie-links`) or further callees
+(`trie-rows`, rows that may hold buttons of their own); a `tlp-more` of another tag never loads.
 What a renderer inserts may hold lazy blocks of its own (a compile-directory page's entries),
 which open in turn.
 
@@ -32,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 BODY_CLASSES = frozenset({"tlp-artifacts", "tlp-body"})
-MORE_CLASS = "tlp-more"  # a button replaced by the links it loads (renderer `trie-links`)
+MORE_CLASS = "tlp-more"  # a button replaced by what it loads (renderer `trie-links` or `trie-rows`)
 MAX_NESTING = 4  # lazy blocks inside rendered lazy blocks (a directory page's entries: 1)
 SHARD = re.compile(r'TLP\.register\((?P<module>"(?:[^"\\]++|\\.)*+"), (?P<shard>"(?:[^"\\]++|\\.)*+"), '
                    r'JSON\.parse\((?P<literal>"(?:[^"\\]++|\\.)*+")\)\);\s*', re.DOTALL)
@@ -233,12 +234,69 @@ def _compile_page(data: Any, into_list: bool) -> str:
     return "".join(compile_entry_html(entry) for entry in data)
 
 
+def _cid_link(link: Any) -> str:
+    """TLP.cidLink: a compile id linking to its directory entry."""
+    return f'<a class="tlp-cid" href="#{escape(js_string(link.get("id")))}">{_text(link.get("id"))}</a>'
+
+
 def _trie_links(data: Any, into_list: bool) -> str:
     """The links that take a `tlp-more` button's place, one space apart (TLP.cidLink)."""
     if not isinstance(data, list) or not all(isinstance(link, dict) for link in data):
         raise LazyError("the trie-links renderer needs a list of objects")
-    return " ".join(f'<a class="tlp-cid" href="#{escape(js_string(link.get("id")))}">{_text(link.get("id"))}</a>'
-                    for link in data)
+    return " ".join(_cid_link(link) for link in data)
+
+
+def _frame(frame: Any) -> str:
+    """TLP.frame: the location (a link when it has a safe href), ` in `, the function, the source line."""
+    if not isinstance(frame, dict):
+        raise LazyError("a stack-trie row's frame is not an object")
+    href = safe_href(frame.get("href")) if js_truthy(frame.get("href")) else None
+    location = _text(frame.get("location"))
+    html = (f'<a class="tlp-frame" href="{escape(href)}">{location}</a>' if href is not None
+            else f'<span class="tlp-frame">{location}</span>')
+    html += f' in <span class="tlp-fn">{_text(frame.get("name"))}</span>'
+    if js_truthy(frame.get("loc")):
+        html += f'<br><code class="tlp-loc">{_text(frame["loc"])}</code>'
+    return html
+
+
+def _more_button(more: Any, renderer: str) -> str:
+    """TLP.moreButton: a lazy block of its own (a button that loads what it holds back)."""
+    if not isinstance(more, dict):
+        raise LazyError("a stack-trie button is not an object")
+    data = "".join(f' data-tlp-{key}="{escape(js_string(more.get(key)))}"' for key in ("module", "shard", "src"))
+    label = _text(more.get("label"))
+    return f'<button type="button" class="tlp-more"{data} data-tlp-render="{renderer}">{label}</button>'
+
+
+def _trie_rows(data: Any, into_list: bool) -> str:
+    """The frames that take a `tlp-more` button's place (stack_trie.row_data): a branching row
+    opens a nested list, `closes` ends that many (never the list the button was in)."""
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise LazyError("the trie-rows renderer needs a list of objects")
+    html: list[str] = []
+    depth = 0
+    for row in data:
+        if js_truthy(row.get("more_frames")):
+            html.append(f"<li>{_more_button(row['more_frames'], 'trie-rows')}</li>")
+        else:
+            links = row.get("links") or []
+            if not isinstance(links, list) or not all(isinstance(link, dict) for link in links):
+                raise LazyError("a stack-trie row's links are not a list of objects")
+            inner = "".join(_cid_link(link) + " " for link in links)
+            if js_truthy(row.get("more")):
+                inner += _more_button(row["more"], "trie-links") + " "
+            inner += _frame(row.get("frame"))
+            if js_truthy(row.get("branching")):
+                html.append(f'<li><details open class="tlp-branch"><summary>{inner}</summary><ul>')
+                depth += 1
+            else:
+                html.append(f"<li>{inner}</li>")
+        closes = row.get("closes")
+        closing = min(closes, depth) if isinstance(closes, int) and not isinstance(closes, bool) else 0
+        html.append("</ul></details></li>" * closing)
+        depth -= closing
+    return "".join(html) + "</ul></details></li>" * depth
 
 
 def _plain_text(data: Any, into_list: bool) -> str:
@@ -252,7 +310,7 @@ def _json(data: Any, into_list: bool) -> str:
 
 RENDERERS: dict[str, Callable[[Any, bool], str]] = {
     "artifacts": _artifacts, "text": _plain_text, "json": _json, "compile-page": _compile_page,
-    "trie-links": _trie_links}
+    "trie-links": _trie_links, "trie-rows": _trie_rows}
 
 
 def render(renderer: str, data: Any, into_list: bool) -> str:
@@ -336,7 +394,7 @@ class _BlockFinder(HTMLParser):
         renderer = attributes.get("data-tlp-render") or ""
         span = self._body_span or (content_start, end, False)
         if tag == "button" and MORE_CLASS in (attributes.get("class") or "").split():
-            renderer, span = "trie-links", (start, self._html.index(">", end) + 1, False)
+            renderer, span = renderer or "trie-links", (start, self._html.index(">", end) + 1, False)
         self.blocks.append(LazyBlock(attributes.get("data-tlp-module") or "", attributes.get("data-tlp-shard") or "",
                                      attributes.get("data-tlp-src") or "", renderer, *span))
         self._container, self._body, self._body_span = None, None, None

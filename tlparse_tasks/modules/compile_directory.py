@@ -3,18 +3,34 @@
 Writes `compile_directory.json` exactly as legacy does (sorted keys, `unknown` for entries
 without a readable compile id). On the page each compile id is a collapsible entry whose file
 list is a per-compile-id shard, loaded when opened (or inline with --eager).
+
+A big log has tens of thousands of compile ids: the index then shows the first page of entries
+and, for each later page, one collapsed summary whose entries modules.js renders from a page
+shard when it is opened (or when a link such as `#[7/0]` asks for one of them, through the page
+index shard). Pages hold √n entries (at least PAGE_MIN), so the index grows as √n, not n.
+`--eager` keeps every entry in the page, readable without JavaScript.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..jsonfmt import serde_dumps
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import UNKNOWN_GROUP, group_of_directory
+from .kit import plural
 
 LEGACY_UNKNOWN_KEY = "unknown"
+PAGE_MIN = 100  # up to this many compile ids, the index shows every entry at once
+PAGE_INDEX_SHARD = "page-index"
+# How a page summary names the entries that did not compile cleanly (ok entries are not counted).
+FLAGGED_STATUSES = (("unfinished", "unfinished"), ("error", "failed"), ("break", "restarted"), ("empty", "empty"),
+                    ("missing", "without metrics"))
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -84,6 +100,103 @@ def legacy_directory_json(groups: list[CompileGroup]) -> bytes:
     return serde_dumps(data, pretty=True)
 
 
+# --------------------------------------------------------------------------------------------
+# Entries and pages: what compile_directory.html and modules.js's `compile-page` renderer show
+
+
+def entry_view(group: CompileGroup, module_id: str, src: str | None) -> dict[str, Any]:
+    """One directory entry as both renderers take it (a JSON-able dict). With `src` its files
+    load from that shard when opened; without, `items` lists them in the page."""
+    return {"id": group.display, "status": group.status, "count": plural(len(group.artifacts), "file"),
+            "cache_status": group.cache_status, "module": module_id if src else None,
+            "shard": group.shard if src else None, "src": src, "items": [] if src else group.items}
+
+
+def page_size(count: int) -> int:
+    """Entries per page for `count` compile ids: √count, at least PAGE_MIN."""
+    return max(PAGE_MIN, math.isqrt(max(count - 1, 0)) + 1)
+
+
+def paged(items: list[T], size: int) -> list[list[T]]:
+    """`items` in consecutive pages of `size` (the last may be shorter)."""
+    if size < 1:
+        raise ValueError("a page holds at least one item")
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+@dataclass
+class DirectoryPage:
+    """A later page of the directory: a collapsed summary whose entries load from a shard."""
+
+    number: int  # 2 for the first page not shown at once
+    entries: list[dict[str, Any]]
+    src: str = ""
+
+    @property
+    def anchor(self) -> str:
+        return f"tlp-compile-page-{self.number}"
+
+    @property
+    def shard(self) -> str:
+        return f"page-{self.number}"
+
+    @property
+    def first(self) -> str:
+        return str(self.entries[0]["id"])
+
+    @property
+    def last(self) -> str:
+        return str(self.entries[-1]["id"])
+
+    @property
+    def size(self) -> str:
+        return plural(len(self.entries), "compile id")
+
+    @property
+    def flags(self) -> list[tuple[str, str]]:
+        """(status, label) for each status other than ok that the page holds, e.g. ("error", "2 failed")."""
+        counts = Counter(str(e["status"]) for e in self.entries)
+        return [(status, f"{counts[status]} {label}") for status, label in FLAGGED_STATUSES if counts[status]]
+
+
+@dataclass
+class DirectoryView:
+    """What compile_directory.html shows: the entries in the page, then the later pages."""
+
+    entries: list[dict[str, Any]]
+    pages: list[DirectoryPage]
+    count: int
+    index_src: str = ""
+    module_id: str = ""
+
+    @property
+    def index_shard(self) -> str:
+        return PAGE_INDEX_SHARD
+
+
+def page_index(pages: list[DirectoryPage]) -> list[list[Any]]:
+    """For modules.js to find an entry not rendered yet: [page anchor, [compile ids]] per page."""
+    return [[page.anchor, [e["id"] for e in page.entries]] for page in pages]
+
+
+def directory_view(groups: list[CompileGroup], module_id: str, shards: dict[str, str], paginate: bool) -> DirectoryView:
+    """Every entry in one list (`paginate` off: --eager), else the first page and later pages."""
+    entries = [entry_view(g, module_id, shards.get(g.id)) for g in groups]
+    if not paginate:
+        return DirectoryView(entries, [], len(groups), module_id=module_id)
+    first, *later = paged(entries, page_size(len(entries))) or [[]]
+    pages = [DirectoryPage(number, page) for number, page in enumerate(later, start=2)]
+    return DirectoryView(first, pages, len(groups), module_id=module_id)
+
+
+def write_pages(ctx: ModuleContext, view: DirectoryView) -> None:
+    """The page shards and the page index shard (only when there are later pages)."""
+    for page in view.pages:
+        page.src = ctx.write_shard(page.shard, page.entries)
+    if view.pages:
+        view.index_src = ctx.write_shard(PAGE_INDEX_SHARD, page_index(view.pages))
+
+
 def render(ctx: ModuleContext) -> ModuleOutput:
     groups = collect_groups(ctx)
     output = ModuleOutput()
@@ -93,8 +206,9 @@ def render(ctx: ModuleContext) -> ModuleOutput:
         for group in groups:
             if group.artifacts:
                 shards[group.id] = ctx.write_shard(group.shard, group.items)
-    html = ctx.render("compile_directory.html", groups=groups, shards=shards, eager=ctx.eager,
-                      module_id=ctx.module_id)
+    view = directory_view(groups, ctx.module_id, shards, paginate=not ctx.eager)
+    write_pages(ctx, view)
+    html = ctx.render("compile_directory.html", view=view)
     output.index_entries.append(IndexEntry(section="compile_directory", title="Compile directory",
                                            html=html))
     output.index_entries.append(IndexEntry(
