@@ -1,0 +1,177 @@
+"""Search: the words taken from names and payloads, the sharded index built from a corpus
+report (every word in the shard its prefix names, every link an existing page or compile id),
+and the caps that keep it small, said on the page when they cut."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from tests.browser_support import build_report
+from tests.conftest import TORCH_213, corpus_copy
+from tests.test_module_graph_breaks import render_module
+from tlparse_tasks.modules import search
+from tlparse_tasks.modules.search import compile_key, name_tokens, shard_of, tokens
+
+GRAPH_BREAKS = TORCH_213 / "03_graph_breaks"
+KERNEL = re.compile(r"\bcpp_fused_\w+")
+SHARD = re.compile(r'^TLP\.register\("search", "([^"]+)", JSON\.parse\((".*")\)\);\n$', re.S)
+
+
+def read_shard(path: Path) -> Any:
+    """The data a shard script registers (its JSON.parse string literal, decoded)."""
+    found = SHARD.match(path.read_text())
+    assert found, f"{path} is not a TLP.register shard"
+    assert found.group(1) == path.stem
+    return json.loads(json.loads(found.group(2).replace("<\\!--", "<!--")))
+
+
+def jsonl(out: Path, name: str) -> list[dict[str, Any]]:
+    with open(out / "intermediate" / name) as handle:
+        return [json.loads(line) for line in handle]
+
+
+class Index:
+    """A built report's search index, read back as the browser would."""
+
+    def __init__(self, out: Path, folder_name: str = "data/search") -> None:
+        folder = out / folder_name
+        self.docs: list[list[str]] = []
+        for number in range(len(list(folder.glob("docs-*.js")))):
+            self.docs.extend(read_shard(folder / f"docs-{number}.js"))
+        self.shards = {p.stem: read_shard(p) for p in folder.glob("t-*.js")}
+        self.rows = {row[0]: row for rows in self.shards.values() for row in rows}
+
+    def pages(self, token: str) -> list[list[str]]:
+        """The documents listing `token` (in name or content), in posting order."""
+        return [self.docs[posting >> 1] for posting in self.rows[token][2]]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("search")
+    log = corpus_copy(next(GRAPH_BREAKS.glob("*.log")), root)
+    build_report(log, root / "out")
+    return root / "out"
+
+
+@pytest.fixture(scope="module")
+def index(report: Path) -> Index:
+    return Index(report)
+
+
+def test_tokens_are_distinct_lowercase_identifiers_of_real_code(report: Path) -> None:
+    code = jsonl(report, "codegen.jsonl")[0]["payload"]
+    words = tokens(code)
+    assert len(words) == len(set(words)) and all(w == w.lower() for w in words)
+    assert set(m.lower() for m in KERNEL.findall(code)) <= set(words)
+    assert all(re.fullmatch(r"[a-z_][a-z0-9_]{1,79}", w) for w in words)
+    assert len(tokens(code, limit=5)) == 5
+
+
+def test_escaped_newlines_do_not_glue_words(report: Path) -> None:
+    # A cache key's components are JSON strings whose line breaks are written `\n`.
+    payload = next(r["payload"] for r in jsonl(report, "cache.jsonl") if "\\n" in r.get("payload", ""))
+    found = re.search(r"\\n([A-Za-z_]\w+)", payload)
+    assert found
+    word = found.group(1).lower()
+    words = tokens(payload)
+    assert word in words
+    if not re.search(rf"(?<![\\\w])n{re.escape(found.group(1))}", payload):
+        assert "n" + word not in words
+
+
+def test_name_words_include_their_underscore_parts() -> None:
+    words = name_tokens("inductor_output_code_cia4x_14.html")
+    assert {"inductor_output_code_cia4x_14", "output_code_cia4x_14", "code_cia4x_14", "html"} <= set(words)
+    assert "14" not in words
+
+
+def test_compile_keys_and_shard_names() -> None:
+    assert compile_key("[0/0_1]") == "0/0_1" and compile_key("[!1/2/3]") == "!1/2/3"
+    assert compile_key("(unknown)") is None
+    assert shard_of("cpp_fused_relu_0") == "t-cp"
+    assert shard_of("0/0") == "t-0-2f" and shard_of("!1/0") == "t--211"
+
+
+def test_every_word_sits_in_its_prefix_shard_sorted(index: Index) -> None:
+    assert index.shards and index.docs
+    for name, rows in index.shards.items():
+        assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+        for token, count, postings in rows:
+            assert shard_of(token) == name
+            assert 0 < len(postings) <= min(count, search.MAX_POSTINGS)
+            assert all(0 <= p >> 1 < len(index.docs) for p in postings)
+
+
+def test_every_link_is_an_existing_page_or_compile_id(report: Path, index: Index) -> None:
+    manifest = json.loads((report / "intermediate" / "manifest.json").read_text())
+    displays = {c["display_name"] for c in manifest["compile_ids"]}
+    for href, title, kind, _cid, _note in index.docs:
+        if href.startswith("#"):
+            assert kind == "compile id" and unquote(href[1:]) in displays, href
+        else:
+            assert (report / unquote(href)).is_file(), href
+            assert title == unquote(href).rpartition("/")[2]
+
+
+def test_a_kernel_name_finds_its_output_code_page(report: Path, index: Index) -> None:
+    for record in jsonl(report, "codegen.jsonl"):
+        url = record["outputs"][0]["url"]
+        for kernel in set(KERNEL.findall(record["payload"])):
+            pages = index.pages(kernel.lower())
+            assert [url, "output code"] in [[d[0], d[2]] for d in pages]
+            assert pages[0][2] == "output code"  # code before the graphs that name it
+
+
+def test_a_compile_id_finds_its_entry_and_files(report: Path, index: Index) -> None:
+    files = {o["url"] for r in jsonl(report, "index.jsonl") if r["compile_id"] == "-_1_0_0"
+             for o in r.get("outputs", [])}
+    assert len(files) > 5
+    pages = index.pages("1/0")
+    assert pages[0][:3] == ["#%5B1/0%5D", "[1/0]", "compile id"]
+    assert {d[0] for d in pages[1:]} == files
+    assert all(d[3] == "[1/0]" for d in pages)
+
+
+def test_graph_break_reasons_are_found_with_their_place(index: Index) -> None:
+    pages = [d for d in index.pages("builtin") if d[2] == "graph break"]
+    assert pages and all(d[0].endswith(".txt") for d in pages)
+    assert any("03_graph_breaks/gen.py:21: Failed to trace builtin operator" in d[4] for d in pages)
+
+
+def test_index_block_is_first_and_says_what_it_holds(report: Path, index: Index) -> None:
+    html = (report / "index.html").read_text()
+    assert html.index('<input id="search"') < html.index('id="tlp-graph_breaks"')
+    assert f"{len(index.docs)} pages and compile ids indexed by {len(index.rows)} words" in html
+    assert '<script src="search.js" defer></script>' in html and (report / "search.js").is_file()
+
+
+def test_caps_bound_the_index_and_are_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "MAX_POSTINGS", 2)
+    monkeypatch.setattr(search, "MAX_TOKENS", 50)
+    log = corpus_copy(next(GRAPH_BREAKS.glob("*.log")), tmp_path)
+    output = render_module("search", log, tmp_path / "out")
+    index = Index(tmp_path / "out")
+    assert len(index.rows) == 50
+    assert all(len(row[2]) <= 2 for row in index.rows.values())
+    assert any(row[1] > 2 for row in index.rows.values())
+    html = output.index_entries[0].html
+    assert "in more than 2 pages: a search lists the first 2 of them" in html
+    assert "The index is full (50 words)" in html
+
+
+def test_eager_report_says_search_needs_javascript(tmp_path: Path) -> None:
+    log = corpus_copy(next(GRAPH_BREAKS.glob("*.log")), tmp_path)
+    output = render_module("search", log, tmp_path / "out", eager=True)
+    html = output.index_entries[0].html
+    assert "<noscript>" in html and "--eager" in html
+    assert (tmp_path / "out" / "search.js").is_file()
+    assert not (tmp_path / "out" / "data").exists()  # an eager report has no lazy data…
+    assert Index(tmp_path / "out", "search").rows  # … and its index sits in search/
+    assert output.index_entries[0].order < -10  # above the notices

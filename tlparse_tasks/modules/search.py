@@ -1,0 +1,325 @@
+"""search (lazy): an `input#search` on the index that finds pages and compile ids as you type.
+
+The index is a token → postings map, written as small JS shards (`data/search/t-<prefix>.js`,
+one per two-character token prefix; `search/…` in an `--eager` report, which has no lazy `data/`
+but whose search box still works when JavaScript is on) that `static/search.js` loads when a word is typed, so it
+works from file:// and a query touches one shard per word. Documents (a page, or a compile id's
+entry in the compile directory) are written in fixed-size chunks (`docs-<n>`) that load only for
+the results shown.
+
+What is indexed, from one streaming pass per subscribed file:
+- every compile id of the manifest (its key `0/0` links to `#[0/0]`);
+- every report file a typed record planned (`outputs`): its name words and compile id key, and
+  the identifiers inside its payload (graphs, generated code, guards, artifacts such as graph
+  break and recompile reasons, cache entries); index.jsonl adds the files of streams this module
+  does not read (metrics pages).
+
+Tokens are identifiers (`[A-Za-z_][A-Za-z0-9_]*`, lower-cased, deduplicated per document).
+Bounds: `MAX_TOKENS_PER_DOC` content words per document, `MAX_POSTINGS` documents per token
+(the true count is kept, so the page can say results were cut) and `MAX_TOKENS` distinct tokens
+in all; payloads are not held past their own record. Memory while building is therefore bounded
+by the caps, not by the log.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, shard_script
+from ..render import plural
+from ..rules.compile_id import UNKNOWN_DISPLAY, group_of_directory
+from ..rules.graph_break import parse_graph_break
+from ..rules.recompile import decode_payload, reason_entries
+from ..rules.status import cache_status_of_name
+from ..rules.urls import fragment_href, report_href
+from ..store.streams import streams_of_type
+from .common import metadata_of
+
+ORDER = -20  # the very top of the index: before notices (-10) and the first-screen answers (-5)
+SCRIPT = "search.js"  # written at the report root
+SCRIPT_SOURCE = f"static/{SCRIPT}"
+#: Streams whose payload words are indexed, in ranking order (earlier streams rank first on ties):
+#: a kernel name finds its output code before the graphs that mention it.
+CONTENT_STREAMS = ("codegen.jsonl", "graphs.jsonl", "guards.jsonl", "artifacts.jsonl", "cache.jsonl")
+PREFIX_CHARS = 2  # a shard holds the tokens starting with the same two characters
+MIN_TOKEN = 2
+MAX_TOKEN = 80  # longer identifiers (blobs, not names) are skipped
+MAX_TOKENS_PER_DOC = 2000  # distinct content words per document
+MAX_POSTINGS = 100  # documents listed per token (the count stays exact)
+MAX_TOKENS = 100_000  # distinct tokens in all
+MAX_SCAN_CHARS = 4 << 20  # of one payload
+MAX_NAME_PARTS = 8  # `_`-suffixes of a name word also indexed (`output_code…` in `inductor_output_code…`)
+DOCS_PER_SHARD = 500
+NOTE_CHARS = 160
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ESCAPE = re.compile(r"\\[ntr]")  # JSON's escaped newlines: `\nfoo` is not the word `nfoo`
+SHARD_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+GRAPH_BREAK = "dynamo_graph_break_reason"
+RECOMPILE = "recompile_reasons"
+
+STREAM_KINDS = {"codegen.jsonl": "output code", "graphs.jsonl": "graph", "guards.jsonl": "guards"}
+ARTIFACT_KINDS = {GRAPH_BREAK: "graph break", RECOMPILE: "recompile", "dynamo_error": "error"}
+
+
+# -- words ---------------------------------------------------------------------------------------
+
+def tokens(text: str, limit: int = MAX_TOKENS_PER_DOC) -> list[str]:
+    """The distinct identifiers of `text`, lower-cased, in order of first appearance, at most
+    `limit` of them (the first `MAX_SCAN_CHARS` characters are read)."""
+    seen: dict[str, None] = {}
+    for match in IDENTIFIER.finditer(ESCAPE.sub(" ", text[:MAX_SCAN_CHARS])):
+        word = match.group().lower()
+        if MIN_TOKEN <= len(word) <= MAX_TOKEN and word not in seen:
+            seen[word] = None
+            if len(seen) >= limit:
+                break
+    return list(seen)
+
+
+def name_tokens(name: str) -> list[str]:
+    """Words of a file or artifact name, each also from every `_` inside it, so that
+    `output_code` finds `inductor_output_code_x_14.html` (a query matches word prefixes)."""
+    found: dict[str, None] = {}
+    for word in tokens(name, limit=64):
+        found[word] = None
+        starts = [i + 1 for i, ch in enumerate(word) if ch == "_"][:MAX_NAME_PARTS]
+        for start in starts:
+            part = word[start:].lstrip("_")
+            if len(part) >= MIN_TOKEN and part[0].isalpha():  # not `14` from `…_14`
+                found[part] = None
+    return list(found)
+
+
+def compile_key(display: str) -> str | None:
+    """`[0/0_1]` → `0/0_1`, the word a reader types for a compile id; None for `(unknown)`."""
+    if display == UNKNOWN_DISPLAY or not display.startswith("["):
+        return None
+    return display.strip("[]").lower()
+
+
+def shard_of(token: str) -> str:
+    """The shard holding `token`: `t-` and its first two characters, those outside
+    `[a-z0-9_]` as `-<hex>` (`0/` → `t-0-2f`); static/search.js computes the same."""
+    return "t-" + "".join(c if c in SHARD_SAFE else f"-{ord(c):02x}" for c in token[:PREFIX_CHARS])
+
+
+# -- documents -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Doc:
+    """One search result: a link, what it is, its compile id, a line of context."""
+
+    href: str
+    title: str
+    kind: str
+    cid: str
+    note: str = ""
+
+    def row(self) -> list[str]:
+        return [self.href, self.title, self.kind, self.cid, self.note]
+
+
+@dataclass
+class Postings:
+    """Token → the documents holding it (`doc << 1 | in_name`), capped; the true counts."""
+
+    lists: dict[str, array[int]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    dropped_tokens: int = 0
+
+    def add(self, token: str, posting: int) -> None:
+        found = self.lists.get(token)
+        if found is None:
+            if len(self.lists) >= MAX_TOKENS:
+                self.dropped_tokens += 1
+                return
+            found = self.lists[token] = array("I")
+            self.counts[token] = 0
+        self.counts[token] += 1
+        if len(found) < MAX_POSTINGS:
+            found.append(posting)
+
+    @property
+    def cut_tokens(self) -> int:
+        return sum(1 for t, n in self.counts.items() if n > len(self.lists[t]))
+
+    def shards(self) -> dict[str, list[list[Any]]]:
+        """Shard name → `[token, count, [postings…]]` rows, sorted by token."""
+        shards: dict[str, list[list[Any]]] = {}
+        for token in sorted(self.lists):
+            shards.setdefault(shard_of(token), []).append(
+                [token, self.counts[token], self.lists[token].tolist()])
+        return shards
+
+
+@dataclass
+class SearchIndex:
+    """Builds the shards while records stream by: documents go out in chunks as they fill."""
+
+    ctx: ModuleContext
+    postings: Postings = field(default_factory=Postings)
+    chunk: list[list[str]] = field(default_factory=list)
+    docs: int = 0
+    docs_cut: int = 0  # documents whose content words were capped
+
+    def add(self, doc: Doc, names: Iterable[str], content: Iterable[str] = ()) -> None:
+        """Index one document: its name words rank above its content words."""
+        number = self.docs
+        self.docs += 1
+        words = dict.fromkeys(names, 1)
+        for word in content:
+            words.setdefault(word, 0)
+        for word, in_name in words.items():
+            self.postings.add(word, number << 1 | in_name)
+        self.chunk.append(doc.row())
+        if len(self.chunk) == DOCS_PER_SHARD:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.chunk:
+            write_shard(self.ctx, f"docs-{(self.docs - 1) // DOCS_PER_SHARD}", self.chunk)
+            self.chunk = []
+
+
+def shard_folder(ctx: ModuleContext) -> str:
+    """Where the shards go: `data/<module>/` as every module's lazy data, but `search/` in an
+    --eager report (it holds no lazy data; search is interactive either way)."""
+    return f"{ctx.module_id}/" if ctx.eager else f"data/{ctx.module_id}/"
+
+
+def write_shard(ctx: ModuleContext, shard: str, data: Any) -> None:
+    """A shard script registering `data` as (module, shard) for TLP.load."""
+    ctx.write_bytes(shard_folder(ctx) + shard + ".js", shard_script(ctx.module_id, shard, data))
+
+
+# -- records → documents -------------------------------------------------------------------------
+
+def basename(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+def short(text: str) -> str:
+    """One line of context for a result."""
+    line = " ".join(text.split())
+    return line if len(line) <= NOTE_CHARS else line[:NOTE_CHARS - 1] + "…"
+
+
+def artifact_kind(record: dict[str, Any]) -> str:
+    name = str(metadata_of(record).get("name") or "")
+    status = cache_status_of_name(name)
+    if status is not None:
+        return f"cache {status}"
+    return ARTIFACT_KINDS.get(name, "artifact")
+
+
+def reason_note(record: dict[str, Any], payload: str) -> tuple[str, str]:
+    """(the text whose words are indexed, a note) of graph break and recompile reasons, which
+    are shown decoded; other payloads as they are with no note."""
+    name = metadata_of(record).get("name")
+    if name == GRAPH_BREAK:
+        parsed = parse_graph_break(payload)
+        headline = "; ".join(parsed.headlines) or parsed.context
+        where = f"{parsed.location}: " if parsed.location else ""
+        return payload, short(where + headline)
+    if name == RECOMPILE:
+        entries = reason_entries(decode_payload(payload))
+        text = "\n".join(entry.text for entry in entries)
+        return text, short(text)
+    return payload, ""
+
+
+def record_docs(record: dict[str, Any], kind: str) -> Iterator[tuple[Doc, list[str]]]:
+    """A document per planned output of a record (the readable page too), with its name words."""
+    cid = group_of_directory(str(record.get("compile_id")))[1]
+    key = compile_key(cid)
+    for output in record.get("outputs") or ():
+        for url in (output.get("url"), output.get("readable_url")):
+            if not url:
+                continue
+            name = basename(str(url))
+            words = name_tokens(name) + name_tokens(str(record.get("type") or ""))
+            if key:
+                words.append(key)
+            yield Doc(report_href(str(url)), name, kind, cid), words
+
+
+def index_content(index: SearchIndex, stream: str, record: dict[str, Any]) -> None:
+    """The record's files; the first carries the payload's words."""
+    kind = artifact_kind(record) if stream in ("artifacts.jsonl", "cache.jsonl") else STREAM_KINDS[stream]
+    payload = str(record.get("payload") or "")
+    text, note = reason_note(record, payload) if stream == "artifacts.jsonl" else (payload, "")
+    content = tokens(text) if text else []
+    if len(content) >= MAX_TOKENS_PER_DOC:
+        index.docs_cut += 1
+    for position, (doc, names) in enumerate(record_docs(record, kind)):
+        if note:
+            doc = Doc(doc.href, doc.title, doc.kind, doc.cid, note)
+        index.add(doc, names, content if position == 0 else ())
+
+
+def listed_elsewhere(record_type: str) -> bool:
+    """Whether a content stream holds entries of this type (their files are indexed there)."""
+    return any(f"{stream}.jsonl" in CONTENT_STREAMS for stream in streams_of_type(record_type))
+
+
+def index_compile_ids(index: SearchIndex, manifest: dict[str, Any]) -> None:
+    for entry in manifest.get("compile_ids") or ():
+        display = str(entry.get("display_name") or "")
+        key = compile_key(display)
+        if key:
+            doc = Doc("#" + fragment_href(display), display, "compile id", display,
+                      f"{entry.get('status', '')}, {plural(int(entry.get('output_count') or 0), 'file')}")
+            index.add(doc, [key])
+
+
+def build_index(ctx: ModuleContext) -> SearchIndex:
+    """One pass over each subscribed file; document chunks are written on the way."""
+    index = SearchIndex(ctx)
+    index_compile_ids(index, ctx.manifest)
+    for stream in CONTENT_STREAMS:
+        for record in ctx.read_jsonl(stream):
+            index_content(index, stream, record)
+    for record in ctx.read_jsonl("index.jsonl"):
+        if not listed_elsewhere(str(record.get("type"))):
+            for doc, names in record_docs(record, "metrics" if "metrics" in str(record.get("type")) else "page"):
+                index.add(doc, names)
+    index.flush()
+    return index
+
+
+# -- the block -----------------------------------------------------------------------------------
+
+@dataclass
+class SearchView:
+    """What search.html shows and hands to search.js."""
+
+    module_id: str
+    root: str  # the shard folder
+    docs: int
+    tokens: int
+    shards: list[str]  # token shard names, so the page never asks for one that is not there
+    cut_tokens: int
+    dropped_tokens: int
+    docs_cut: int
+    eager: bool
+    max_postings: int
+    docs_per_shard: int
+    script: str = SCRIPT
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    """Write the shards and search.js; the index block holds the box and the results list."""
+    index = build_index(ctx)
+    shards = index.postings.shards()
+    for name, rows in shards.items():
+        write_shard(ctx, name, rows)
+    ctx.write_static(SCRIPT, SCRIPT_SOURCE)
+    view = SearchView(ctx.module_id, shard_folder(ctx), index.docs, len(index.postings.lists), sorted(shards),
+                      index.postings.cut_tokens, index.postings.dropped_tokens, index.docs_cut, ctx.eager,
+                      MAX_POSTINGS, DOCS_PER_SHARD)
+    html = ctx.render("search.html", view=view)
+    return ModuleOutput(index_entries=[IndexEntry(section="search", title="Search", html=html, order=ORDER)])
