@@ -129,6 +129,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
                              rows, problem)
             if ctx.unit(url, page):  # a grown log re-renders only changed pages
                 ctx.write_text(url, ctx.render("guards.html", page=page, root=root))
+            ctx.end_unit()  # the C++ dumps, scripts and shard written next are not this page's
             detail = plural(len(rows), "guard")
             summary.pages += 1
             summary.guards += len(rows)
