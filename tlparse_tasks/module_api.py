@@ -123,16 +123,17 @@ class ModuleContext:
 
         When the last run rendered the same data with the same code and its files are still
         there, the files carry over and the caller skips the work (returns False). Otherwise
-        every write until the next `unit()` or `end_unit()` call is attributed to this unit.
-        A skipped unit stays the current one too: a module that writes more before ending it
-        (its last page, then a script) records the same unit whether or not it re-rendered.
+        every write until the next `unit()` or `end_unit()` call is attributed to this unit, so
+        a module calls `end_unit()` after rendering one before it writes files of its own: a
+        skipped unit gets none of them, and an updated report must record what a fresh one does.
         """
         digest = unit_digest(self.fingerprint, data)
         previous = self.previous_units.get(key)
         if previous is not None and previous.digest == digest and all(
                 (self.out / f).is_file() for f in previous.files):
-            self._unit = self.units[key] = Unit(digest, list(previous.files))
+            self.units[key] = previous
             self.written.extend(previous.files)
+            self._unit = None
             return False
         self._unit = self.units[key] = Unit(digest)
         return True
@@ -202,17 +203,15 @@ class ModuleContext:
 
     def _wrote(self, relative: str) -> None:
         self.written.append(relative)
-        if self._unit is not None and relative not in self._unit.files:
+        if self._unit is not None:
             self._unit.files.append(relative)
 
     def record(self, output: ModuleOutput, spec: dict[str, Any], version: str) -> dict[str, Any]:
-        """`OUT/.modules/<id>.json`: the module, every file it wrote, its index blocks, its units.
-        Files are sorted: a report updated for a grown log (some units carried over, written
-        when their unit starts) records exactly what a fresh run does."""
-        files = sorted({*output.files, *self.written})
-        units = {k: {"digest": u.digest, "files": sorted(u.files)} for k, u in sorted(self.units.items())}
+        """`OUT/.modules/<id>.json`: the module, every file it wrote, its index blocks, its units."""
+        files = list(dict.fromkeys([*output.files, *self.written]))
         return {"module": spec, "tool_version": version, "files": files,
-                "index_entries": [asdict(e) for e in output.index_entries], "units": units}
+                "index_entries": [asdict(e) for e in output.index_entries],
+                "units": {k: asdict(u) for k, u in sorted(self.units.items())}}
 
     def write_text(self, relative: str, text: str) -> str:
         return self.write_bytes(relative, text.encode("utf-8", "surrogateescape"))
