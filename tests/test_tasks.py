@@ -58,8 +58,9 @@ def test_module_task_depends_on_its_subscriptions_and_templates(cfg: RunConfig) 
     task = task_module(cfg, spec)
     assert (task["basename"], task["name"]) == ("module", "compile_directory")
     deps = {Path(d).name for d in task["file_dep"]}
-    assert deps == {"manifest.json", "index.jsonl", "compile_directory.html", "compile_directory_download.html",
-                    "artifact_list.html", "compile_directory.py"}  # its subscriptions, templates, source
+    assert deps == {"manifest.json", "index.jsonl", "help_ir.html", "compile_directory.html",
+                    "compile_directory_download.html", "artifact_list.html",
+                    "compile_directory.py"}  # its subscriptions, templates, source
     assert task["targets"] == [norm(cfg.out / ".modules" / "compile_directory.json")]
     assert len(task["uptodate"]) == 1  # two config_changed in one task re-run forever
 
