@@ -33,6 +33,8 @@ class MissSummary:
     first: int  # … that had none
     bare: int  # misses without key components
 
+INDEX_ROWS = 50  # compile ids in the index's cache table; all of them on ROWS_PAGE
+ROWS_PAGE = "cache_compile_ids.html"
 
 @dataclass
 class CacheRow:
@@ -64,8 +66,13 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     lazy = bool(items) and not ctx.eager
     if lazy:
         ctx.write_shard("artifacts", items)
-    html = ctx.render("cache.html", summary=summary, rows=list(rows.values()),
-                      items=[] if lazy else items, total=len(items))
+    table = list(rows.values())
+    rows_page = None
+    if len(table) > INDEX_ROWS:  # thousands of compile ids: the index keeps the first rows only
+        rows_page = ROWS_PAGE
+        ctx.write_text(ROWS_PAGE, ctx.render(ROWS_PAGE, rows=table, root=""))
+    html = ctx.render("cache.html", summary=summary, rows=table[:INDEX_ROWS], rows_page=rows_page,
+                      row_total=len(table), items=[] if lazy else items, total=len(items))
     return ModuleOutput(index_entries=[IndexEntry(
         section="cache", title="Cache", kind="hybrid" if lazy else "html", html=html,
         shard="artifacts" if lazy else "", renderer="artifacts" if lazy else ""), misses_entry(ctx, finder)])
