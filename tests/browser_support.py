@@ -112,3 +112,31 @@ class PageWatch:
 
     def requests_for(self, suffix: str) -> list[str]:
         return [url for url in self.requests if url.endswith(suffix)]
+
+
+def dom_of_js(layout_tags: tuple[str, ...] = ("UL", "OL")) -> str:
+    """A page function: a DOM subtree as nested [tag, sorted attributes, children], runs of
+    whitespace as one space, adjacent texts merged, and whitespace-only texts dropped at the root
+    and inside `layout_tags` (markup layout a reader does not see), kept elsewhere (between links).
+    The twin tests compare what Jinja and modules.js build with it."""
+    layout = ", ".join(f'"{tag}"' for tag in layout_tags)
+    return """root => {
+  const layout = new Set([LAYOUT_TAGS]);
+  function walk(node) {
+    const attrs = Array.from(node.attributes).map(a => [a.name, a.value]).sort();
+    const children = [];
+    for (const child of node.childNodes) {
+      if (child.nodeType === Node.ELEMENT_NODE) { children.push(walk(child)); continue; }
+      if (child.nodeType !== Node.TEXT_NODE) continue;
+      const text = child.textContent.replace(/\\s+/g, " ");
+      if (text.trim() === "" && (node === root || layout.has(node.tagName))) continue;
+      if (children.length && typeof children[children.length - 1] === "string") {
+        children[children.length - 1] += text;
+      } else {
+        children.push(text);
+      }
+    }
+    return [node.tagName.toLowerCase(), attrs, children];
+  }
+  return walk(root);
+}""".replace("LAYOUT_TAGS", layout)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.big_log import compile_id_of, display_id, expected_display_ids, write_synthetic_log
-from tests.browser_support import CHROMIUM, HOSTILE_FRAME_FILE, PageWatch, build_report
+from tests.browser_support import CHROMIUM, HOSTILE_FRAME_FILE, PageWatch, build_report, dom_of_js
 from tlparse_tasks.modules.compile_directory import (
     PAGE_MIN,
     CompileGroup,
@@ -391,29 +391,8 @@ def test_more_links_of_a_trie_frame_load_on_demand(page: Page, big_report: Path)
 # --------------------------------------------------------------------------------------------
 # Twins: the lazy renderers show what the templates show
 
-# A subtree as nested [tag, sorted attributes, children]; whitespace runs as one space, adjacent
-# texts merged; whitespace-only texts dropped where they are markup layout (between list items,
-# entries and their parts), kept elsewhere (between links).
-DOM_OF = """root => {
-  const layout = new Set(["UL", "OL", "LI", "DETAILS"]);
-  function walk(node) {
-    const attrs = Array.from(node.attributes).map(a => [a.name, a.value]).sort();
-    const children = [];
-    for (const child of node.childNodes) {
-      if (child.nodeType === Node.ELEMENT_NODE) { children.push(walk(child)); continue; }
-      if (child.nodeType !== Node.TEXT_NODE) continue;
-      const text = child.textContent.replace(/\\s+/g, " ");
-      if (text.trim() === "" && (node === root || layout.has(node.tagName))) continue;
-      if (children.length && typeof children[children.length - 1] === "string") {
-        children[children.length - 1] += text;
-      } else {
-        children.push(text);
-      }
-    }
-    return [node.tagName.toLowerCase(), attrs, children];
-  }
-  return walk(root);
-}"""
+# Whitespace between list items and entries is markup layout, dropped; between links it is kept.
+DOM_OF = dom_of_js(("UL", "OL", "LI", "DETAILS"))
 
 TWIN_ENTRIES: list[dict[str, Any]] = [
     {"id": "[0/0]", "status": "ok", "count": "3 files", "cache_status": "hit", "module": "compile_directory",

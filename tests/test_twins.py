@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_support import CHROMIUM, HOSTILE_ARTIFACT, PageWatch, build_report, hostile_log
+from tests.browser_support import CHROMIUM, HOSTILE_ARTIFACT, PageWatch, build_report, dom_of_js, hostile_log
 from tests.conftest import LEGACY_TESTS, corpus_copy
 from tests.logs import write
 from tlparse_tasks.module_api import listed_file
@@ -42,28 +42,7 @@ ITEMS = [
     listed_file("dump_file/eval_with_key_3.html#L42", 'quote " and \' and &amp;', None, "❓"),
 ]
 
-# A DOM subtree as nested [tag, sorted attributes, children]; text with runs of whitespace as one
-# space, adjacent texts merged, whitespace-only texts between list items or around the list
-# dropped (markup layout, which a reader does not see).
-DOM_OF = """root => {
-  function walk(node) {
-    const attrs = Array.from(node.attributes).map(a => [a.name, a.value]).sort();
-    const children = [];
-    for (const child of node.childNodes) {
-      if (child.nodeType === Node.ELEMENT_NODE) { children.push(walk(child)); continue; }
-      if (child.nodeType !== Node.TEXT_NODE) continue;
-      const text = child.textContent.replace(/\\s+/g, " ");
-      if (text.trim() === "" && (node === root || node.tagName === "UL" || node.tagName === "OL")) continue;
-      if (children.length && typeof children[children.length - 1] === "string") {
-        children[children.length - 1] += text;
-      } else {
-        children.push(text);
-      }
-    }
-    return [node.tagName.toLowerCase(), attrs, children];
-  }
-  return walk(root);
-}"""
+DOM_OF = dom_of_js()
 
 
 def jinja_list(items: list[dict[str, Any]]) -> str:
