@@ -279,23 +279,26 @@ class EventTimes:
         if compilation is not None:
             compilation.events[name] = compilation.events.get(name, 0.0) + max(0.0, end - begin) / 1e6
 
-    def _cache_begin(self, name: str, key: str, thread: Any, ts: float) -> None:
+    def _cache_slot(self, name: str, key: str, thread: Any, ts: float) -> tuple[Compilation, Any] | None:
+        """The compilation a cache event belongs to and its (compilation, thread) nesting slot."""
         if not is_cache_event(name):
-            return
+            return None
         compilation = self.owner(key, ts)
-        if compilation is None:
+        return None if compilation is None else (compilation, (compilation.order, thread))
+
+    def _cache_begin(self, name: str, key: str, thread: Any, ts: float) -> None:
+        found = self._cache_slot(name, key, thread, ts)
+        if found is None:
             return
-        slot = (compilation.order, thread)
+        slot = found[1]
         depth, start = self.cache_depth.get(slot, (0, ts))
         self.cache_depth[slot] = (depth + 1, start if depth else ts)
 
     def _cache_end(self, name: str, key: str, thread: Any, ts: float) -> None:
-        if not is_cache_event(name):
+        found = self._cache_slot(name, key, thread, ts)
+        if found is None:
             return
-        compilation = self.owner(key, ts)
-        if compilation is None:
-            return
-        slot = (compilation.order, thread)
+        compilation, slot = found
         depth, start = self.cache_depth.get(slot, (0, ts))
         if depth <= 1:
             self.cache_depth.pop(slot, None)
@@ -303,7 +306,6 @@ class EventTimes:
                 compilation.cache = add(compilation.cache, max(0.0, ts - start) / 1e6)
         else:
             self.cache_depth[slot] = (depth - 1, start)
-
 
 def attach_events(found: list[Compilation], events: Iterable[dict[str, Any]]) -> None:
     times = EventTimes(found)
