@@ -30,6 +30,7 @@ from .actions import (
     run_module,
     run_parse,
 )
+from .checker import StoreAwareChecker
 from .config import ModulesConfig, ModuleSpec
 from .module_api import record_path
 from .resources import template_dirs, template_path
@@ -199,4 +200,5 @@ def doit_config(cfg: RunConfig) -> dict[str, Any]:
     """The dependency DB lives inside OUT, so separate reports never share state. Pure: the
     caller creates OUT when tasks are really going to run."""
     return {"backend": "sqlite3", "dep_file": norm(cfg.out / DB_NAME),
-            "default_tasks": default_tasks(cfg), "verbosity": 2}
+            "default_tasks": default_tasks(cfg), "verbosity": 2,
+            "check_file_uptodate": StoreAwareChecker}

@@ -69,6 +69,10 @@ def streams_of_type(kind: str) -> tuple[str, ...]:
     return (ROUTES.get(kind, "artifacts"),)
 
 
+#: The store's folder inside OUT.
+STORE_DIR = "intermediate"
+
+
 def intermediate_dir(out: Path) -> Path:
     """Where a report's store lives."""
-    return out / "intermediate"
+    return out / STORE_DIR
