@@ -5,6 +5,7 @@ and the caps that keep it small, said on the page when they cut."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,39 @@ def test_tokens_are_distinct_lowercase_identifiers_of_real_code(report: Path) ->
     assert set(m.lower() for m in KERNEL.findall(code)) <= set(words)
     assert all(re.fullmatch(r"[a-z_][a-z0-9_]{1,79}", w) for w in words)
     assert len(tokens(code, limit=5)) == 5
+
+
+def regex_tokens(text: str, limit: int = search.MAX_TOKENS_PER_DOC) -> list[str]:
+    """What a word is, said the slow way (one regex match at a time): `tokens` must agree."""
+    seen: dict[str, None] = {}
+    for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"\\[ntr]", " ", text[:search.MAX_SCAN_CHARS])):
+        word = match.group().lower()
+        if search.MIN_TOKEN <= len(word) <= search.MAX_TOKEN and word not in seen:
+            seen[word] = None
+            if len(seen) >= limit:
+                break
+    return list(seen)
+
+
+def test_tokens_are_the_regex_words_of_every_payload(report: Path) -> None:
+    for stream in search.CONTENT_STREAMS:
+        for record in jsonl(report, stream):
+            payload = str(record.get("payload") or "")
+            assert tokens(payload) == regex_tokens(payload)
+            assert tokens(payload, limit=7) == regex_tokens(payload, limit=7)
+
+
+def test_tokens_of_odd_text_are_the_regex_words() -> None:
+    # Non-ASCII letters separate words, even those whose lower case is ASCII (`İ`, the Kelvin
+    # sign); a lone surrogate too; escapes, digits first, and the length bounds.
+    pieces = ["aZ", "_", "09", " ", "\\", "n", "t", "r", "\n", "İ", "\u212a", "é", "\ud800", "/", "-", "x" * 79]
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        limit = rng.randint(1, 6)
+        assert tokens(text, limit) == regex_tokens(text, limit), text
+    assert tokens("x" * 81 + " ab 12cd " + "y" * 80) == ["ab", "cd", "y" * 80]
+    assert tokens("") == [] and tokens("1 a 22") == []
 
 
 def test_escaped_newlines_do_not_glue_words(report: Path) -> None:

@@ -55,8 +55,13 @@ MAX_SCAN_CHARS = 4 << 20  # of one payload
 MAX_NAME_PARTS = 8  # `_`-suffixes of a name word also indexed (`output_code…` in `inductor_output_code…`)
 DOCS_PER_SHARD = 500
 NOTE_CHARS = 160
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-ESCAPE = re.compile(r"\\[ntr]")  # JSON's escaped newlines: `\nfoo` is not the word `nfoo`
+ESCAPE = re.compile(rb"\\[ntr]")  # JSON's escaped newlines: `\nfoo` is not the word `nfoo`
+WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789_"
+#: Byte → itself inside an identifier (`[a-z0-9_]`), its lower case for `A-Z`, a space for any other
+#: byte. Every byte of a non-ASCII character's UTF-8 is >= 0x80, so such a character separates
+#: words, as it does for the pattern `[A-Za-z_][A-Za-z0-9_]*` that defines a word.
+WORD_TABLE = bytes(c if c in WORD_BYTES else c + 32 if 65 <= c <= 90 else 32 for c in range(256))
+DIGITS = b"0123456789"
 SHARD_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 GRAPH_BREAK = "dynamo_graph_break_reason"
 RECOMPILE = "recompile_reasons"
@@ -68,16 +73,18 @@ ARTIFACT_KINDS = {GRAPH_BREAK: "graph break", RECOMPILE: "recompile", "dynamo_er
 # -- words ---------------------------------------------------------------------------------------
 
 def tokens(text: str, limit: int = MAX_TOKENS_PER_DOC) -> list[str]:
-    """The distinct identifiers of `text`, lower-cased, in order of first appearance, at most
-    `limit` of them (the first `MAX_SCAN_CHARS` characters are read)."""
-    seen: dict[str, None] = {}
-    for match in IDENTIFIER.finditer(ESCAPE.sub(" ", text[:MAX_SCAN_CHARS])):
-        word = match.group().lower()
-        if MIN_TOKEN <= len(word) <= MAX_TOKEN and word not in seen:
-            seen[word] = None
-            if len(seen) >= limit:
-                break
-    return list(seen)
+    """The distinct identifiers (`[A-Za-z_][A-Za-z0-9_]*`) of `text`, lower-cased, in order of
+    first appearance, at most `limit` of them (the first `MAX_SCAN_CHARS` characters are read).
+
+    Payloads reach megabytes, so no Python code runs per occurrence: one byte translation lower-cases
+    and blanks every non-word byte, `split` gives the runs of word characters, and the runs are
+    deduplicated before the per-word work (an identifier starts at a run's first letter or `_`,
+    so its leading digits go; then the length bounds)."""
+    data = ESCAPE.sub(b" ", text[:MAX_SCAN_CHARS].encode("utf-8", "surrogatepass"))
+    runs = dict.fromkeys(data.translate(WORD_TABLE).split())
+    words = dict.fromkeys(run.lstrip(DIGITS) for run in runs)  # `2abc` holds the word `abc`
+    kept = [word for word in words if MIN_TOKEN <= len(word) <= MAX_TOKEN][:limit]
+    return b" ".join(kept).decode("ascii").split(" ") if kept else []
 
 
 def name_tokens(name: str) -> list[str]:
