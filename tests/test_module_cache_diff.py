@@ -142,3 +142,22 @@ def cd_log_line(frame: int, payload: str) -> str:
     from tests.logs import entry as log_entry
 
     return log_entry({"artifact": {"name": "fx_graph_cache_miss", "encoding": "json"}, **cid(frame)}, payload)
+
+
+def test_lines_parsed_once_give_what_parsing_each_entry_gives() -> None:
+    """MissFinder keeps each short component line parsed once; signatures and pass-2 values must
+    not change, repeated names (`x`, `x#2`, a literal `x#2`) and long lines included."""
+    long = "[L] gm: " + "y" * (cd.CACHED_CHARS + 1)
+    lines = ["[a] x: 1", "[b] x: 2", "[c] x#2: 3", "[d] y: 4", "no digest: v", long, "[e] x: 5"]
+    records = [entry(i, "fx_graph_cache_miss", {}) for i in (1, 2)]
+    for i, record in enumerate(records):
+        record["payload"] = json.dumps({"components": [*lines, f"[z{i}] z: {i}"]})
+    finder = cd.find_misses(records)
+    for record in records:
+        expected = cd.signature(cd.components_of(record["payload"]) or [])
+        assert finder.signature(cd.component_lines(record["payload"]) or []) == expected
+    assert long not in finder.parsed and "[a] x: 1" in finder.parsed
+    needed = {1: {"x", "x#2", "x#3", "y", "no digest", "gm", "z"}, 2: {"x#2", "z", "missing"}}
+    assert cd.read_values(records, needed, finder.parsed) == cd.read_values(records, needed) == {
+        (1, "x"): "1", (1, "x#2"): "3", (1, "x#3"): "5", (1, "y"): "4", (1, "no digest"): "v",
+        (1, "gm"): long[len("[L] gm: "):], (1, "z"): "0", (2, "x#2"): "3", (2, "z"): "1"}

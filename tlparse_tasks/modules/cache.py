@@ -81,7 +81,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 def misses_entry(ctx: ModuleContext, finder: cache_diff.MissFinder) -> IndexEntry:
     """Why each miss missed: a second pass reads the values of the differing components."""
     needed = cache_diff.needed_values(finder.misses, SHOWN_COMPONENTS)
-    values = cache_diff.read_values(records(ctx, "cache.jsonl"), needed) if needed else {}
+    values = cache_diff.read_values(records(ctx, "cache.jsonl"), needed, finder.parsed) if needed else {}
     views = cache_diff.miss_views(finder.misses, values, SHOWN_COMPONENTS)
     summary = MissSummary(len(finder.misses), len(views), len(finder.misses) - len(views), finder.bare)
     page = None

@@ -28,7 +28,9 @@ import sys
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import compress, count
+from operator import not_
+from typing import Any, cast
 
 import orjson
 
@@ -37,6 +39,10 @@ from ..rules.status import cache_status_of_name
 from .common import metadata_of, output_of
 
 CANDIDATES = 16  # earlier entries kept per group
+# Component lines repeat on every entry (a 1000-compile log: 150,000 lines, 1,200 distinct), so
+# lines up to CACHED_CHARS long are parsed once per run, CACHED_LINES of them at most.
+CACHED_CHARS = 512
+CACHED_LINES = 100_000
 SHOWN_CHARS = 160  # a value longer than this is cut, with the whole one behind a disclosure
 WHOLE_CHARS = 20_000  # the disclosure holds at most this much; the artifact has the rest
 ROLE_COMPONENTS = ("fx_kwargs[is_backward]", "fx_kwargs[is_inference]")
@@ -62,8 +68,8 @@ def parse_component(text: str) -> Component:
     return Component(name, digest, value)
 
 
-def components_of(payload: Any) -> list[Component] | None:
-    """The components of a cache artifact's payload (JSON text or an object); None when it
+def component_lines(payload: Any) -> list[str] | None:
+    """The component lines of a cache artifact's payload (JSON text or an object); None when it
     logs none (e.g. `aotautograd_cache_miss` in torch 2.13) or is not JSON."""
     if isinstance(payload, str):
         try:
@@ -75,21 +81,43 @@ def components_of(payload: Any) -> list[Component] | None:
     lines = payload.get("components")
     if not isinstance(lines, list) or not lines:
         return None
-    return [parse_component(line) for line in lines if isinstance(line, str)]
+    if set(map(type, lines)) == {str}:
+        return lines
+    return [line for line in lines if isinstance(line, str)]
+
+
+def components_of(payload: Any) -> list[Component] | None:
+    """The parsed components of a payload (see `component_lines`)."""
+    lines = component_lines(payload)
+    return None if lines is None else [parse_component(line) for line in lines]
+
+
+def compared(component: Component) -> tuple[str, str]:
+    """(name, what compares): the digest, or the value when the line has none; interned, since
+    thousands of entries repeat the same names and digests."""
+    return sys.intern(component.name), sys.intern(component.digest) if component.digest else component.value
 
 
 def signature(components: Iterable[Component]) -> dict[str, str]:
     """name → digest (the value when there is no digest); a repeated name gets `#2`, `#3`…"""
-    found: dict[str, str] = {}
+    return signature_of([compared(c) for c in components])
+
+
+def signature_of(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """`signature` from (name, digest-or-value) pairs."""
+    found = dict(pairs)
+    if len(found) == len(pairs):  # no repeated name: the common case, all in C
+        return found
+    found = {}
     next_count: dict[str, int] = {}  # per name, the first `#N` not yet tried: linear in repeats
-    for c in components:
-        name = c.name
-        count = next_count.get(c.name, 2)
+    for base, key in pairs:
+        name = base
+        number = next_count.get(base, 2)
         while name in found:
-            name = f"{c.name}#{count}"
-            count += 1
-        next_count[c.name] = count
-        found[sys.intern(name)] = sys.intern(c.digest) if c.digest else c.value
+            name = f"{base}#{number}"
+            number += 1
+        next_count[base] = number
+        found[sys.intern(name)] = key
     return found
 
 
@@ -171,20 +199,32 @@ class MissFinder:
         self.groups: dict[tuple[Any, ...], deque[Entry]] = {}
         self.misses: list[Miss] = []
         self.bare = 0
+        self.parsed: dict[str, tuple[str, str]] = {}  # component line → `compared` pair
+
+    def signature(self, lines: list[str]) -> dict[str, str]:
+        """`signature` of these lines, each short line parsed once per run (lookups in C)."""
+        parsed = self.parsed
+        pairs: list[tuple[str, str] | None] = list(map(parsed.get, lines))
+        for i in compress(count(), map(not_, pairs)):  # the lines not parsed yet
+            line = lines[i]
+            pair = pairs[i] = compared(parse_component(line))
+            if len(line) <= CACHED_CHARS and len(parsed) < CACHED_LINES:
+                parsed[line] = pair
+        return signature_of(cast(list[tuple[str, str]], pairs))
 
     def feed(self, record: dict[str, Any]) -> None:
         name = str(metadata_of(record).get("name", ""))
         status = cache_status_of_name(name)
         if status not in ("hit", "miss"):
             return
-        components = components_of(record.get("payload"))
-        if components is None:
+        lines = component_lines(record.get("payload"))
+        if lines is None:
             self.bare += status == "miss"
             return
         output = output_of(record)
         ref = Ref(int(record.get("line") or 0), str(record.get("compile_id")), cache_of(name, status),
                   status, output["url"] if output else None)
-        entry = Entry(ref, signature(components))
+        entry = Entry(ref, self.signature(lines))
         keys = groups_of(entry)
         if status == "miss":
             seen = {id(e): e for key in keys for e in self.groups.get(key, ())}
@@ -279,21 +319,33 @@ def needed_values(misses: Iterable[Miss], limit: int) -> dict[int, set[str]]:
     return needed
 
 
-def read_values(records: Iterable[dict[str, Any]], needed: dict[int, set[str]]) -> dict[tuple[int, str], str]:
-    """Pass 2: (log line, component name) → value, for the needed ones only."""
+def read_values(records: Iterable[dict[str, Any]], needed: dict[int, set[str]],
+                parsed: dict[str, tuple[str, str]] | None = None) -> dict[tuple[int, str], str]:
+    """Pass 2: (log line, component name) → value, for the needed ones only. `parsed` is pass
+    1's `MissFinder.parsed`: the names of the lines it holds are known without parsing them."""
+    known = parsed or {}
     values: dict[tuple[int, str], str] = {}
     for record in records:
         line = int(record.get("line") or 0)
         names = needed.get(line)
         if not names:
             continue
-        components = components_of(record.get("payload")) or []
-        seen: dict[str, int] = {}
-        for c in components:
-            count = seen[c.name] = seen.get(c.name, 0) + 1
-            name = c.name if count == 1 else f"{c.name}#{count}"
-            if name in names:
-                values[(line, name)] = c.value
+        texts = component_lines(record.get("payload")) or []
+        bases = [pair[0] if (pair := known.get(text)) is not None else parse_component(text).name
+                 for text in texts]
+        where = {base: i for i, base in enumerate(bases)}
+        if len(where) < len(bases):  # a repeated name: the later ones are `name#2`, `name#3`…
+            seen: dict[str, int] = {}
+            where = {}
+            for i, base in enumerate(bases):
+                number = seen[base] = seen.get(base, 0) + 1
+                if number > 1:
+                    where[f"{base}#{number}"] = i
+                else:
+                    where[base] = i
+        for name in names:
+            if name in where:
+                values[(line, name)] = parse_component(texts[where[name]]).value
     return values
 
 
