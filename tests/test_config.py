@@ -238,3 +238,13 @@ def test_valid_options_reach_the_module(tmp_path: Path, simple_log: Path, option
     assert main([str(simple_log), "-o", str(out), "--no-browser", "-j", "1", "--modules-config", str(config)]) == 0
     assert json.loads((out / "options.json").read_text()) == {
         "mode": "slow", "limit": 3, "ratio": 0.5, "label": None, "verbose": False}
+
+
+def test_cost_is_a_whole_number_and_defaults_to_one(tmp_path: Path) -> None:
+    (spec,) = load_text(tmp_path, GOOD).modules
+    assert spec.cost == 1 and "cost" not in spec.to_json()  # no output depends on it
+    (spec,) = load_text(tmp_path, GOOD + "    cost: 12\n").modules
+    assert spec.cost == 12
+    for bad in ("0", "1.5", "many", "-3"):
+        error = error_of(tmp_path, GOOD + f"    cost: {bad}\n")
+        assert ":9: modules[stack_trie].cost: expected a whole number" in error

@@ -166,3 +166,21 @@ def test_a_module_may_only_render_templates_it_declared(tmp_path: Path) -> None:
     ctx = ModuleContext("stack_trie", tmp_path, {}, {}, [str(d) for d in template_dirs()], ("stack_trie.html",))
     with pytest.raises(ValueError, match=r"renders cache\.html, which modules\.yaml does not declare"):
         ctx.render("cache.html", summary={}, rows=[], items=[], total=0)
+
+
+def test_expected_costs_scale_with_the_log_and_order_the_ready_tasks(cfg: RunConfig) -> None:
+    from collections import deque
+    from types import SimpleNamespace
+
+    from tlparse_tasks.tasks import COST, PARSE_COST
+    from tlparse_tasks.workers import costliest_first
+
+    cfg.log.write_bytes(b"x" * (64 << 10))
+    artifacts = task_module(cfg, cfg.modules.get("compile_artifacts"))
+    raw = task_module(cfg, cfg.modules.get("raw"))
+    assert task_parse(cfg)["meta"][COST] == PARSE_COST * 64
+    assert artifacts["meta"][COST] == cfg.modules.get("compile_artifacts").cost * 64 > raw["meta"][COST] == 64
+    nodes = [SimpleNamespace(name=t["name"], task=SimpleNamespace(meta=t["meta"])) for t in (raw, artifacts)]
+    ready = deque([*nodes, SimpleNamespace(name="plain", task=SimpleNamespace(meta=None))])
+    costliest_first(ready)
+    assert [n.name for n in ready] == ["compile_artifacts", "raw", "plain"]

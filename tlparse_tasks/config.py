@@ -52,6 +52,9 @@ class ModuleSpec:
     templates: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: Relative build cost, only to start the heavy modules first so the workers finish
+    #: together; it changes no output, so it is not part of `to_json` (nor of any digest).
+    cost: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -218,7 +221,7 @@ class _Reader:
 SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _MODULE_KEYS = {"id", "name", "entry", "subscriptions", "strategy", "modes", "templates",
-                "options", "description"}
+                "options", "description", "cost"}
 _REQUIRED = ("id", "name", "entry", "subscriptions", "strategy")
 
 
@@ -312,8 +315,17 @@ def _module(reader: _Reader, node: yaml.Node, where: str, check_entries: bool) -
             templates.append(template)
     options = _options(reader, node, fields, where, check_entries)
     description = reader.string(value("description"), f"{where}.description") if "description" in fields else ""
+    cost = _cost(reader, value("cost"), f"{where}.cost") if "cost" in fields else 1
     return ModuleSpec(module_id, name, entry, tuple(subscriptions), strategy, tuple(modes),
-                      tuple(templates), options, description)
+                      tuple(templates), options, description, cost)
+
+
+def _cost(reader: _Reader, node: yaml.Node, where: str) -> int:
+    """`cost:` is a whole number from 1 up."""
+    text = node.value if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" else ""
+    if not re.fullmatch(r"[1-9][0-9]{0,5}", str(text)):
+        raise reader.fail(node, where, "expected a whole number from 1 to 999999")
+    return int(text)
 
 
 def _options(reader: _Reader, module_node: yaml.Node, fields: dict[str, tuple[yaml.Node, yaml.Node]],

@@ -88,6 +88,23 @@ class RunConfig:
         return {"eager": self.eager, "mode": self.mode, "inductor_provenance": self.inductor_provenance}
 
 
+#: A task's `meta` key for its expected cost: workers.py starts the costliest ready task first,
+#: so two workers end together instead of one finishing a big module alone. A module's `cost`
+#: (modules.yaml) and PARSE_COST are seconds per GB of log, scaled here by the log's size, so
+#: the ranks' parses and modules of a multi-rank build compare too.
+COST = "cost"
+PARSE_COST = 10
+
+
+def expected_cost(cfg: RunConfig, per_gb: int) -> int:
+    """`per_gb` scaled by the log's size (in KB, at least 1: a missing log still orders)."""
+    try:
+        size = cfg.log.stat().st_size if cfg.log.is_file() else 0
+    except OSError:
+        size = 0
+    return per_gb * max(1, size >> 10)
+
+
 def intermediate_file(cfg: RunConfig, name: str) -> str:
     return norm(cfg.out / "intermediate" / name)
 
@@ -121,6 +138,7 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
                      (log_parsed, [norm(cfg.log), norm(cfg.out)])],
         "clean": [(clean_parse, [norm(cfg.out)])],
         "verbosity": 2,
+        "meta": {COST: expected_cost(cfg, PARSE_COST)},
     }
 
 
@@ -159,6 +177,7 @@ def task_module(cfg: RunConfig, spec: ModuleSpec, ranks: dict[int, Path] | None 
         "uptodate": [config_changed(digest)],
         "clean": [(clean_module, [norm(cfg.out), spec.id])],
         "verbosity": 2,
+        "meta": {COST: expected_cost(cfg, spec.cost)},
     }
 
 

@@ -24,6 +24,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing import Queue as ProcessQueue
@@ -36,6 +37,7 @@ from doit.exceptions import InvalidTask
 from doit.runner import ERROR, MRunner, Runner
 
 from .lock import end_run
+from .tasks import COST
 
 #: How often the main process looks at its workers while it waits for a result (seconds).
 POLL_SECONDS = 0.2
@@ -209,6 +211,19 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
             raise
         self.loop_ended = True
 
+    def _run_tasks_init(self, task_dispatcher: Any) -> None:
+        """doit queues tasks as they become ready (once the parse ends, in a set's order);
+        each time it does, the costliest go first (the tasks' `meta` cost, tasks.COST), so no
+        worker is left running a big module alone at the end."""
+        super()._run_tasks_init(task_dispatcher)
+        update_waiting = task_dispatcher._update_waiting
+
+        def update_then_order(processed: Any) -> None:
+            update_waiting(processed)
+            costliest_first(task_dispatcher.ready)
+
+        task_dispatcher._update_waiting = update_then_order
+
     def run_all(self, task_dispatcher: Any) -> int:
         try:
             result = int(super().run_all(task_dispatcher))
@@ -230,6 +245,14 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         if os.getpid() != self.main_pid:  # tell the main process which task this worker runs
             self.notes.put((os.getpid(), task.name))
         return super().execute_task(task)
+
+
+def costliest_first(ready: deque[Any]) -> None:
+    """Reorder doit's queue of ready nodes by their task's cost, highest first (stable)."""
+    if len(ready) > 1:
+        ordered = sorted(ready, key=lambda node: -int((node.task.meta or {}).get(COST, 1)))
+        ready.clear()
+        ready.extend(ordered)
 
 
 def install() -> tuple[Any, Any]:
