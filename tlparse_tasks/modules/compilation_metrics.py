@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
+
+import orjson
+from markupsafe import Markup
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
@@ -31,7 +34,7 @@ from ..rules.compile_id import display_of, group_of_directory
 from ..rules.graph_break import GraphBreak, parse_graph_break
 from . import metrics_model as mm
 from .common import depth_prefix, load_strings, metadata_of, output_of
-from .kit import stack_of
+from .kit import StackView, stack_of
 
 GUARD_TYPES = ("symbolic_shape_specialization", "guard_added_fast")
 FAILURES_PAGE = "failures_and_restarts.html"
@@ -60,6 +63,7 @@ class SharedValues:
         self.module_id = module_id
         self.enabled = enabled
         self.shards: dict[str, str] = {}  # shard name → value
+        self.known: dict[str, tuple[str, str]] = {}  # value → its shard, its size (configs repeat)
 
     def defer(self, fields: list[mm.OtherField], root: str) -> list[mm.OtherField]:
         if not self.enabled:
@@ -67,18 +71,138 @@ class SharedValues:
         return [self._deferred(f, root) if len(f.value) > LARGE_VALUE_CHARS else f for f in fields]
 
     def _deferred(self, field: mm.OtherField, root: str) -> mm.OtherField:
-        digest = hashlib.blake2b(field.value.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
-        shard = f"value-{digest}"
-        self.shards[shard] = field.value
-        lazy = mm.LazyValue(shard, f"{root}data/{self.module_id}/{shard}.js",
-                            f"{len(field.value.encode('utf-8', 'surrogatepass')) / 1024:.0f} KB")
-        return replace(field, value="", lazy=lazy)
+        known = self.known.get(field.value)
+        if known is None:
+            data = field.value.encode("utf-8", "surrogatepass")
+            shard = f"value-{hashlib.blake2b(data, digest_size=10).hexdigest()}"
+            self.shards[shard] = field.value
+            known = self.known[field.value] = (shard, f"{len(data) / 1024:.0f} KB")
+        shard, size = known
+        return replace(field, value="", lazy=mm.LazyValue(shard, f"{root}data/{self.module_id}/{shard}.js", size))
 
     def write(self, ctx: ModuleContext) -> None:
         """Written after every page, outside any page's unit: a skipped page still needs them."""
         ctx.end_unit()
         for shard, value in sorted(self.shards.items()):
             ctx.write_shard(shard, value)
+
+
+class Stacks:
+    """Each distinct logged stack viewed once and rendered once per caption and root by
+    frame.html's `stack` macro: a fast guard's framework stack or a dynamo_start stack repeats
+    on many pages, and rendering its frames is most of a page's work. Pages get `__call__` as
+    `stack`, with the macro's signature and output."""
+
+    def __init__(self, ctx: ModuleContext, strings: dict[str, str]) -> None:
+        self.strings = strings
+        self.views: dict[bytes, StackView] = {}  # the logged value (JSON) → its view
+        self.owned: set[int] = set()  # ids of those views (kept alive by `views`)
+        self.html: dict[tuple[int, str, str, bool], Markup] = {}
+        self.macro = macro_of(ctx, "frame.html", "stack")
+
+    def view(self, value: Any) -> StackView:
+        """`kit.stack_of` once per distinct value."""
+        key = orjson.dumps(value)
+        view = self.views.get(key)
+        if view is None:
+            view = self.views[key] = stack_of(value, self.strings)
+            self.owned.add(id(view))
+        return view
+
+    def __call__(self, view: StackView | None, caption: str, root: str, open: bool = False) -> Markup:
+        if view is None or id(view) not in self.owned:
+            return self.macro(view, caption, root, open=open)
+        key = (id(view), caption, root, open)
+        html = self.html.get(key)
+        if html is None:
+            html = self.html[key] = self.macro(view, caption, root, open=open)
+        return html
+
+
+class FileLists:
+    """A page's Output files: each output linked and rendered once (`artifact_list.html`'s
+    `artifact_item`), as the list grows along the log and every later page of a compile id
+    repeats it. Pages get `__call__` as `artifact_list`, with the macro's output: the list is
+    its items between the markup that `artifact_list` puts around one item, which is checked
+    once per run (a list that is not so made is rendered whole, uncached)."""
+
+    def __init__(self, ctx: ModuleContext) -> None:
+        self.whole = macro_of(ctx, "artifact_list.html", "artifact_list")
+        self.item = macro_of(ctx, "artifact_list.html", "artifact_item")
+        self.links: dict[tuple[int, str, str], dict[str, Any]] = {}  # (id(output), page dir, root)
+        self.owned: set[int] = set()  # ids of those links
+        self.html: dict[int, Markup] = {}  # id(link) → its item
+        self.around = self._around()
+
+    def _around(self) -> tuple[str, str] | None:
+        """The markup before and after the items, if the list is just its items in between."""
+        probes = [listed_file("p/a.html", "a", 1, "s", "p/a_r.html"),
+                  listed_file("http://x/", "b", None, external=True)]
+        one = str(self.whole(probes[:1]))
+        item = str(self.item(probes[0]))
+        at = one.find(item)
+        if at < 0:
+            return None
+        before, after = one[:at], one[at + len(item):]
+        both = before + "".join(str(self.item(p)) for p in probes) + after
+        return (before, after) if str(self.whole(probes)) == both else None
+
+    def link(self, output: dict[str, Any], page_dir: str, root: str) -> dict[str, Any]:
+        """`mm.file_link`, once per output (they stay in the module's lists, so ids are stable)."""
+        key = (id(output), page_dir, root)
+        link = self.links.get(key)
+        if link is None:
+            link = self.links[key] = mm.file_link(output, page_dir, root)
+            self.owned.add(id(link))
+        return link
+
+    def __call__(self, items: list[dict[str, Any]]) -> Markup:
+        if self.around is None or not items:
+            return self.whole(items)
+        before, after = self.around
+        return Markup(before + "".join(map(self._item, items)) + after)
+
+    def _item(self, item: dict[str, Any]) -> str:
+        html = self.html.get(id(item))
+        if html is None:
+            html = self.item(item)
+            if id(item) in self.owned:  # kept alive by `links`: its id names it for the run
+                self.html[id(item)] = html
+        return html
+
+
+class OtherRows:
+    """The rows of a page's other logged fields (metrics_macros.html's `other_field`), each
+    distinct field rendered once: two thirds of them repeat on other pages (flags, configs)."""
+
+    LIMIT = 50_000  # distinct rows kept; past that the cache starts again
+
+    def __init__(self, ctx: ModuleContext) -> None:
+        self.macro = macro_of(ctx, "metrics_macros.html", "other_field")
+        self.html: dict[tuple[Any, ...], Markup] = {}
+
+    def __call__(self, fields: list[mm.OtherField]) -> list[Markup]:
+        return [self.row(f) for f in fields]
+
+    def row(self, field: mm.OtherField) -> Markup:
+        lazy = field.lazy
+        key = (field.key, field.value, field.blocks, lazy and (lazy.shard, lazy.src, lazy.size))  # C hashes
+        html = self.html.get(key)
+        if html is None:
+            if len(self.html) >= self.LIMIT:
+                self.html.clear()
+            html = self.html[key] = self.macro(field)
+        return html
+
+
+def macro_of(ctx: ModuleContext, template: str, name: str) -> Callable[..., Markup]:
+    """A macro of a template the module declared, to call from Python (and cache its output)."""
+    if ctx.templates is not None and template not in ctx.templates:
+        raise ValueError(f"module {ctx.module_id} uses {template}, which modules.yaml does not declare")
+    from ..render import jinja_env  # as ModuleContext.render: Jinja loads only where it renders
+
+    macro: Callable[..., Markup] = getattr(jinja_env(tuple(ctx.template_dirs)).get_template(template).module, name)
+    return macro
 
 
 def value_of(record: dict[str, Any], key: str) -> Any:
@@ -119,6 +243,9 @@ class MetricsPass:
         self.rows: list[mm.FailureRow] = []
         self.summary = mm.Summary()
         self.values = SharedValues(ctx.module_id, enabled=ctx.lazy)
+        self.views = Stacks(ctx, self.strings)
+        self.lists = FileLists(ctx)
+        self.other_rows = OtherRows(ctx)
 
     def run(self) -> None:
         streams = [tagged(self.ctx, "index.jsonl", INDEX),
@@ -183,22 +310,24 @@ class MetricsPass:
         self.summary.failures += metrics.get("fail_type") is not None
         key = mm.lookup_key(directory)
         self.rows.extend(mm.failure_rows(metrics, display, href, self.breaks.pop(key, [])))
-        specs = [mm.specialization(d, self.strings) for d in self.pending[GUARD_TYPES[0]].pop(key, [])]
-        guards = [mm.guard_added(d, self.strings) for d in self.pending[GUARD_TYPES[1]].pop(key, [])]
+        specs = [mm.specialization(d, self.views.view) for d in self.pending[GUARD_TYPES[0]].pop(key, [])]
+        guards = [mm.guard_added(d, self.views.view) for d in self.pending[GUARD_TYPES[1]].pop(key, [])]
         if output is None:
             return
         url = output["url"]
         root = depth_prefix(url)
         group = group_of_directory(directory)[0]
         page_dir = url.partition("/")[0]
-        files = [mm.file_link(o, page_dir, root) for o in self.files.get(group, [])]
+        files = [self.lists.link(o, page_dir, root) for o in self.files.get(group, [])]
         stack = self.stacks.get(key)
         page = mm.forward_page(metrics, root=root, display=display, files=files,
-                               stack=stack_of(stack, self.strings) if stack is not None else None,
+                               stack=self.views.view(stack) if stack is not None else None,
                                specializations=specs, guards=guards)
         page = replace(page, other=self.values.defer(page.other, root))
         if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
-            self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root))
+            self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root,
+                                                     other_rows=self.other_rows(page.other), stack=self.views,
+                                                     artifact_list=self.lists))
         self.listed(output, display, "compilation_metrics", page.status)
 
     def backward(self, record: dict[str, Any], kind: str, metrics: dict[str, Any]) -> None:
@@ -210,7 +339,8 @@ class MetricsPass:
         page = mm.backward_page(kind, metrics, root=depth_prefix(url), display=display)
         page = replace(page, other=self.values.defer(page.other, page.root))
         if self.ctx.unit(url, page):
-            self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root))
+            self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root,
+                                                     other_rows=self.other_rows(page.other)))
         self.listed(output, display, kind, page.status)
 
     def listed(self, output: dict[str, Any], display: str, kind: str, status: str) -> None:

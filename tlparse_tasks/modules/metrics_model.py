@@ -7,7 +7,7 @@ them (tinytemplate over serde_json): null → "", floats shortest round-trip in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..rules.graph_break import GraphBreak, break_for_restart
 from ..rules.status import metrics_status
 from ..rules.urls import report_href
 from .common import format_value, truthy
-from .kit import StackView, frame_of, stack_of
+from .kit import StackView, frame_of
 
 # Fields legacy types as f64: an integer in the log still prints as a float ("5" → "5.0").
 F64_FIELDS = frozenset({
@@ -255,15 +255,16 @@ def string_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def specialization(data: dict[str, Any], strings: dict[str, str]) -> Specialization:
+ViewOf = Callable[[Any], StackView]  # a logged stack → its view (`kit.stack_of` with the strings)
+
+
+def specialization(data: dict[str, Any], view: ViewOf) -> Specialization:
     return Specialization(number_text(data.get("symbol")), string_list(data.get("sources")),
-                          number_text(data.get("value")), stack_of(data.get("user_stack"), strings),
-                          stack_of(data.get("stack"), strings))
+                          number_text(data.get("value")), view(data.get("user_stack")), view(data.get("stack")))
 
 
-def guard_added(data: dict[str, Any], strings: dict[str, str]) -> GuardAdded:
-    return GuardAdded(number_text(data.get("expr")), stack_of(data.get("user_stack"), strings),
-                      stack_of(data.get("stack"), strings))
+def guard_added(data: dict[str, Any], view: ViewOf) -> GuardAdded:
+    return GuardAdded(number_text(data.get("expr")), view(data.get("user_stack")), view(data.get("stack")))
 
 
 def inductor_times(metrics: dict[str, Any]) -> list[Row]:
