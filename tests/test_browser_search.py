@@ -1,11 +1,15 @@
 """Search in a browser over file:// with no network: a kernel name lists its output-code page and
-the link opens it, a compile id lists its entry and files, reasons are found by their words, and
-an --eager report (no modules.js) searches too. Each test prints how long results took."""
+the link opens it, a compile id lists its entry and files, reasons are found by their words, an
+--eager report (no modules.js) searches too, and a report whose token rows are packed into many
+small files finds the words on each side of every file boundary, loading one token file per word.
+Each test prints how long results took."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser_support import PageWatch, build_report
 from tests.conftest import TORCH_213, corpus_copy
+from tests.test_module_search import Index, file_of
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +40,21 @@ def lazy_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def eager_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return report(tmp_path_factory, "--eager")
+
+
+#: The CLI with token files of at most ~2 KB (some 60 of them for this log, not two).
+SMALL_FILES = ("import sys; from tlparse_tasks.modules import search; search.TOKEN_FILE_BYTES = 2048; "
+               "from tlparse_tasks.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+@pytest.fixture(scope="module")
+def packed_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("search")
+    log = corpus_copy(next(GRAPH_BREAKS.glob("*.log")), root)
+    result = subprocess.run([sys.executable, "-c", SMALL_FILES, str(log), "-o", str(root / "out"), "--no-browser",
+                             "-j", "1"], cwd=root, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return root / "out" / "index.html"
 
 
 def kernel_page(index: Path) -> tuple[str, str]:
@@ -129,3 +149,46 @@ def test_hostile_text_stays_text(page: Page, lazy_report: Path) -> None:
     watch = opened(page, lazy_report)
     search(page, "<img src=x onerror=alert(1)> [0/0]")
     assert watch.dialogs == [] and page.locator(".tlp-search img").count() == 0
+
+
+def expected_status(index: Index, term: str) -> str:
+    """What the page says for a one-word query: the pages holding a word that starts with it."""
+    docs = {posting >> 1 for token, row in index.rows.items() if token.startswith(term) for posting in row[2]}
+    return f"{len(docs)} match{'es' if len(docs) != 1 else ''}" if len(docs) <= 50 else "The first 50 matches."
+
+
+def test_words_either_side_of_every_file_boundary(page: Page, packed_report: Path) -> None:
+    index = Index(packed_report.parent)
+    assert len(index.files) > 20
+    watch = opened(page, packed_report)
+    for number, start in enumerate(index.starts):
+        if number % 4:  # every fourth file: its first and last word, across the boundaries
+            continue
+        rows = index.files[start]
+        for token in {rows[0][0], rows[-1][0]}:
+            watch.requests.clear()
+            search(page, token)
+            expect(page.locator(".tlp-search-status")).to_contain_text(expected_status(index, token))
+            expect(page.locator(".tlp-search-results li").first).to_be_visible()
+            loaded = [url.rpartition("/")[2] for url in watch.requests if "/t-" in url]
+            assert loaded in ([f"{start}.js"], [])  # its own file, unless an earlier word loaded it
+            assert file_of(index.starts, token) == start
+    assert watch.page_errors == [] and watch.console_errors == [] and watch.non_file_requests() == []
+
+
+def test_file_choice_matches_the_python_reader(page: Page, packed_report: Path) -> None:
+    index = Index(packed_report.parent)
+    opened(page, packed_report)
+    owner = {row[0]: name for name, rows in index.files.items() for row in rows}
+    tokens = sorted(owner)
+    picked = page.evaluate("([starts, terms]) => terms.map(t => TLP.searchFileOf(starts, t))", [index.starts, tokens])
+    assert picked == [owner[token] for token in tokens]  # every word: the file that holds it
+    terms = sorted({token[:n] for token in index.rows for n in (2, 3)} | {"!!", "zz", "~~", "0/", "1/0", "-/"})
+    picked = page.evaluate("([starts, terms]) => terms.map(t => TLP.searchFileOf(starts, t))", [index.starts, terms])
+    assert picked == [file_of(index.starts, term) for term in terms]  # any term: as the Python reader
+    assert picked[terms.index("!!")] is None
+
+
+def test_the_small_report_has_few_token_files(lazy_report: Path, eager_report: Path) -> None:
+    assert 1 <= len(Index(lazy_report.parent).files) <= 3
+    assert len(Index(eager_report.parent, "search").files) == len(Index(lazy_report.parent).files)

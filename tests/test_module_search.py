@@ -1,9 +1,11 @@
-"""Search: the words taken from names and payloads, the sharded index built from a corpus
-report (every word in the shard its prefix names, every link an existing page or compile id),
-and the caps that keep it small, said on the page when they cut."""
+"""Search: the words taken from names and payloads, the index built from a corpus report (every
+word in the token file the page picks for it, few files, every link an existing page or compile
+id), the packing of shards into files, and the caps that keep it small, said on the page when
+they cut."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
@@ -17,9 +19,11 @@ from tests.browser_support import build_report
 from tests.conftest import TORCH_213, corpus_copy
 from tests.test_module_graph_breaks import render_module
 from tlparse_tasks.modules import search
-from tlparse_tasks.modules.search import compile_key, name_tokens, shard_of, tokens
+from tlparse_tasks.modules.search import compile_key, name_tokens, pack, shard_of, tokens
 
 GRAPH_BREAKS = TORCH_213 / "03_graph_breaks"
+SIMPLE = TORCH_213 / "01_simple"
+FILES = re.compile(r'data-tlp-search-files="([^"]*)"')
 KERNEL = re.compile(r"\bcpp_fused_\w+")
 SHARD = re.compile(r'^TLP\.register\("search", "([^"]+)", JSON\.parse\((".*")\)\);\n$', re.S)
 
@@ -45,12 +49,30 @@ class Index:
         self.docs: list[list[str]] = []
         for number in range(len(list(folder.glob("docs-*.js")))):
             self.docs.extend(read_shard(folder / f"docs-{number}.js"))
-        self.shards = {p.stem: read_shard(p) for p in folder.glob("t-*.js")}
-        self.rows = {row[0]: row for rows in self.shards.values() for row in rows}
+        self.files = {p.stem: read_shard(p) for p in folder.glob("t-*.js")}
+        self.starts = sorted(self.files)
+        self.rows = {row[0]: row for rows in self.files.values() for row in rows}
 
     def pages(self, token: str) -> list[list[str]]:
         """The documents listing `token` (in name or content), in posting order."""
         return [self.docs[posting >> 1] for posting in self.rows[token][2]]
+
+
+def file_of(starts: list[str], token: str) -> str | None:
+    """static/search.js's fileOf: the last file start <= the token's shard name."""
+    at = bisect.bisect_right(starts, shard_of(token))
+    return starts[at - 1] if at else None
+
+
+def prefixed(rows: list[list[Any]], term: str) -> list[str]:
+    """static/search.js's matching: binary search for `term`, then the rows starting with it."""
+    tokens_ = [row[0] for row in rows]
+    at = bisect.bisect_left(tokens_, term)
+    found = []
+    while at < len(tokens_) and tokens_[at].startswith(term):
+        found.append(tokens_[at])
+        at += 1
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +155,85 @@ def test_compile_keys_and_shard_names() -> None:
     assert shard_of("0/0") == "t-0-2f" and shard_of("!1/0") == "t--211"
 
 
-def test_every_word_sits_in_its_prefix_shard_sorted(index: Index) -> None:
-    assert index.shards and index.docs
-    for name, rows in index.shards.items():
+def test_every_word_is_in_the_file_the_page_picks_sorted(report: Path, index: Index) -> None:
+    assert index.files and index.docs
+    found = FILES.search((report / "index.html").read_text())
+    assert found and found.group(1).split(" ") == index.starts  # the page lists them sorted
+    for name, rows in index.files.items():
         assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+        assert name == min(shard_of(r[0]) for r in rows)  # named after its first shard
         for token, count, postings in rows:
-            assert shard_of(token) == name
+            assert file_of(index.starts, token) == name
             assert 0 < len(postings) <= min(count, search.MAX_POSTINGS)
             assert all(0 <= p >> 1 < len(index.docs) for p in postings)
+
+
+def test_token_files_are_few_and_bounded(index: Index) -> None:
+    # 03_graph_breaks holds ~130 KB of token rows: two files, not one per two-character prefix.
+    assert 1 < len(index.files) <= 3
+    assert len({shard_of(token) for token in index.rows}) > 50
+
+
+def test_a_tiny_log_gets_one_token_file(tmp_path: Path) -> None:
+    log = corpus_copy(next(SIMPLE.glob("*.log")), tmp_path)
+    output = render_module("search", log, tmp_path / "out")
+    index = Index(tmp_path / "out")
+    assert len(index.files) == 1 and len(index.rows) > 100
+    assert sorted(p.name for p in (tmp_path / "out" / "data" / "search").iterdir()) == ["docs-0.js", *(
+        f"{name}.js" for name in index.files)]
+    assert f'data-tlp-search-files="{index.starts[0]}"' in output.index_entries[0].html
+
+
+def synthetic_rows() -> list[list[Any]]:
+    """Rows of many shards, with compile keys whose shard names sort apart from their tokens
+    (`!1/0` → `t--211`, `-/0` → `t--2d-2f`, `0/0` → `t-0-2f`, before `t-00`)."""
+    rng = random.Random(3)
+    words = {"".join(rng.choice("abcxyz_019") for _ in range(rng.randint(2, 9))) for _ in range(3000)}
+    words |= {"!1/0", "!1/0_1", "-/0", "0/0", "0/1_2", "00ab", "0_x", "0a", "a/1"}
+    return [[w, 1, [0]] for w in sorted(words)]
+
+
+@pytest.mark.parametrize("target", [1, 300, 4000, 1 << 30])
+def test_packing_finds_every_word_and_every_prefix_in_one_file(target: int) -> None:
+    rows = synthetic_rows()
+    files = pack(rows, target)
+    starts = sorted(files)
+    assert sorted(r[0] for rows_ in files.values() for r in rows_) == [r[0] for r in rows]
+    for name, file_rows in files.items():
+        assert [r[0] for r in file_rows] == sorted(r[0] for r in file_rows)
+        for row in file_rows:
+            assert file_of(starts, row[0]) == name
+    # A query term (two characters or more) matches tokens of one shard: all in one file.
+    for term in {row[0][:n] for row in rows for n in (2, 3)}:
+        expected = [r[0] for r in rows if r[0].startswith(term)]
+        picked = file_of(starts, term)
+        assert picked is not None and prefixed(files[picked], term) == expected
+    assert file_of(starts, "!!") is None  # sorts before every file: no such token
+    shards = {shard_of(row[0]) for row in rows}
+    assert len(files) == {1: len(shards), 1 << 30: 1}.get(target, len(files))
+    assert starts[0] == min(shards)
+
+
+def test_packing_cuts_between_shards_at_the_target_size() -> None:
+    rows = synthetic_rows()
+    shards: dict[str, list[list[Any]]] = {}
+    for row in rows:
+        shards.setdefault(shard_of(row[0]), []).append(row)
+    target = 2000
+    files = pack(rows, target)
+    starts = sorted(files)
+    assert 3 < len(files) < len(shards)
+    names = sorted(shards)
+    for number, start in enumerate(starts):  # each file: the shards from its start to the next
+        end = starts[number + 1] if number + 1 < len(starts) else None
+        held = [n for n in names if n >= start and (end is None or n < end)]
+        assert sorted(files[start], key=lambda r: r[0]) == sorted(
+            (r for n in held for r in shards[n]), key=lambda r: r[0])
+        size = len(json.dumps(files[start], separators=(",", ":")))
+        assert size <= target or len(held) == 1  # over the target only by holding one shard
+        if end is not None:  # the next shard would not have fitted
+            assert size + len(json.dumps(shards[end], separators=(",", ":"))) - 1 > target
+    assert pack([], target) == {}
 
 
 def test_every_link_is_an_existing_page_or_compile_id(report: Path, index: Index) -> None:

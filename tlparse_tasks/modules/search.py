@@ -1,11 +1,14 @@
 """search (lazy): an `input#search` on the index that finds pages and compile ids as you type.
 
-The index is a token → postings map, written as small JS shards (`data/search/t-<prefix>.js`,
-one per two-character token prefix; `search/…` in an `--eager` report, which has no lazy `data/`
-but whose search box still works when JavaScript is on) that `static/search.js` loads when a word is typed, so it
-works from file:// and a query touches one shard per word. Documents (a page, or a compile id's
-entry in the compile directory) are written in fixed-size chunks (`docs-<n>`) that load only for
-the results shown.
+The index is a token → postings map in JS scripts that `static/search.js` loads when a word is
+typed, so it works from file:// (`data/search/…`; `search/…` in an `--eager` report, which has
+no lazy `data/` but whose search box still works when JavaScript is on). Tokens are grouped by
+their first two characters (a shard, named `t-<prefix>`), and consecutive shards share a token
+file up to `TOKEN_FILE_BYTES`, named after its first shard: creating a file costs more than
+writing its bytes, so a small log gets one token file, not one per prefix. The page lists the
+files; a word loads the last one whose name is <= its shard name and binary-searches its rows.
+Documents (a page, or a compile id's entry in the compile directory) are written in fixed-size
+chunks (`docs-<n>`) that load only for the results shown.
 
 What is indexed, from one streaming pass per subscribed file:
 - every compile id of the manifest (its key `0/0` links to `#[0/0]`);
@@ -25,9 +28,13 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, shard_script
 from ..render import plural
@@ -46,6 +53,10 @@ SCRIPT_SOURCE = f"static/{SCRIPT}"
 #: a kernel name finds its output code before the graphs that mention it.
 CONTENT_STREAMS = ("codegen.jsonl", "graphs.jsonl", "guards.jsonl", "artifacts.jsonl", "cache.jsonl")
 PREFIX_CHARS = 2  # a shard holds the tokens starting with the same two characters
+#: Consecutive shards share a token file up to this much JSON. A file costs ~0.5 ms to create
+#: (more than the rest of a small report's search), a typed word loads one file, and 64 KB
+#: parses in about a millisecond: a small log gets one file, a 100 MB log a few dozen.
+TOKEN_FILE_BYTES = 64 << 10
 MIN_TOKEN = 2
 MAX_TOKEN = 80  # longer identifiers (blobs, not names) are skipped
 MAX_TOKENS_PER_DOC = 2000  # distinct content words per document
@@ -116,9 +127,9 @@ def shard_of(token: str) -> str:
 
 # -- documents -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Doc:
-    """One search result: a link, what it is, its compile id, a line of context."""
+class Doc(NamedTuple):
+    """One search result: a link, what it is, its compile id, a line of context (a row of a
+    `docs-<n>` chunk, in this order)."""
 
     href: str
     title: str
@@ -126,41 +137,55 @@ class Doc:
     cid: str
     note: str = ""
 
-    def row(self) -> list[str]:
-        return [self.href, self.title, self.kind, self.cid, self.note]
-
 
 @dataclass
 class Postings:
-    """Token → the documents holding it (`doc << 1 | in_name`), capped; the true counts."""
+    """Token → the documents holding it (`doc << 1 | in_name`, the first `MAX_POSTINGS` of them),
+    and how many more hold it.
+
+    A document adds its words with set operations (C loops) over its words and the tokens that
+    still have room; Python code runs only for the postings kept, not for every word of every
+    document. Documents come in increasing number, so each list stays in document order whatever
+    order a document's words are visited in."""
 
     lists: dict[str, array[int]] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    dropped_tokens: int = 0
+    open: dict[str, array[int]] = field(default_factory=dict)  # the lists with room left
+    more: Counter[str] = field(default_factory=Counter)  # documents past a full list, per token
+    dropped_tokens: int = 0  # (document, word) pairs left out because the index was full
 
-    def add(self, token: str, posting: int) -> None:
-        found = self.lists.get(token)
-        if found is None:
-            if len(self.lists) >= MAX_TOKENS:
-                self.dropped_tokens += 1
-                return
-            found = self.lists[token] = array("I")
-            self.counts[token] = 0
-        self.counts[token] += 1
-        if len(found) < MAX_POSTINGS:
-            found.append(posting)
+    def add(self, number: int, words: dict[str, int]) -> None:
+        """Document `number` holds `words` (word → 1 if in its name, in first-seen order)."""
+        lists, room = self.lists, self.open
+        known = words.keys() & lists.keys()
+        if len(known) < len(words):
+            new = words.keys() - known
+            space = MAX_TOKENS - len(lists)
+            if len(new) > space:  # the index fills up: words first seen first get in
+                first = [word for word in words if word in new]
+                self.dropped_tokens += len(first) - space
+                new = set(first[:space])
+            for word in new:
+                lists[word] = room[word] = array("I")
+        hits = words.keys() & room.keys()
+        self.more.update(known - hits)  # known, full
+        base = number << 1
+        for word in hits:
+            found = room[word]
+            found.append(base | words[word])
+            if len(found) >= MAX_POSTINGS:
+                del room[word]
+
+    def count(self, token: str) -> int:
+        """How many documents hold `token` (its list may show fewer)."""
+        return len(self.lists[token]) + self.more[token]
 
     @property
     def cut_tokens(self) -> int:
-        return sum(1 for t, n in self.counts.items() if n > len(self.lists[t]))
+        return len(self.more)
 
-    def shards(self) -> dict[str, list[list[Any]]]:
-        """Shard name → `[token, count, [postings…]]` rows, sorted by token."""
-        shards: dict[str, list[list[Any]]] = {}
-        for token in sorted(self.lists):
-            shards.setdefault(shard_of(token), []).append(
-                [token, self.counts[token], self.lists[token].tolist()])
-        return shards
+    def rows(self) -> list[list[Any]]:
+        """`[token, count, [postings…]]` of every token, sorted by token."""
+        return [[token, self.count(token), self.lists[token].tolist()] for token in sorted(self.lists)]
 
 
 @dataclass
@@ -177,12 +202,11 @@ class SearchIndex:
         """Index one document: its name words rank above its content words."""
         number = self.docs
         self.docs += 1
-        words = dict.fromkeys(names, 1)
-        for word in content:
-            words.setdefault(word, 0)
-        for word, in_name in words.items():
-            self.postings.add(word, number << 1 | in_name)
-        self.chunk.append(doc.row())
+        in_name = dict.fromkeys(names, 1)
+        words = in_name | dict.fromkeys(content, 0)  # names first, then the other content words…
+        words.update(in_name)  # … and a word in both is a name word
+        self.postings.add(number, words)
+        self.chunk.append(list(doc))
         if len(self.chunk) == DOCS_PER_SHARD:
             self.flush()
 
@@ -190,6 +214,31 @@ class SearchIndex:
         if self.chunk:
             write_shard(self.ctx, f"docs-{(self.docs - 1) // DOCS_PER_SHARD}", self.chunk)
             self.chunk = []
+
+
+def pack(rows: list[list[Any]], target: int) -> dict[str, list[list[Any]]]:
+    """Token files: file name (its first shard name) → rows sorted by token. Consecutive shards
+    (by name) share a file while it stays within `target` bytes of JSON; a shard is never
+    split, so a file can exceed `target` only by holding one shard alone. The page finds a
+    token's file as the last file name <= the token's shard name."""
+    shards: dict[str, list[list[Any]]] = {}
+    for row in rows:
+        shards.setdefault(shard_of(row[0]), []).append(row)
+    files: dict[str, list[list[Any]]] = {}
+    current: list[list[Any]] = []
+    size = 0
+    for name in sorted(shards):
+        group = shards[name]
+        grown = len(orjson.dumps(group))  # `[a]` + `[b]` is `[a,b]`: one byte less than both
+        if current and size + grown - 1 <= target:
+            size += grown - 1
+        else:
+            current = files[name] = []
+            size = grown
+        current.extend(group)
+    for file_rows in files.values():  # shard names do not sort as tokens do (`t--21` < `t-00`)
+        file_rows.sort(key=itemgetter(0))
+    return files
 
 
 def shard_folder(ctx: ModuleContext) -> str:
@@ -264,7 +313,7 @@ def index_content(index: SearchIndex, stream: str, record: dict[str, Any]) -> No
         index.docs_cut += 1
     for position, (doc, names) in enumerate(record_docs(record, kind)):
         if note:
-            doc = Doc(doc.href, doc.title, doc.kind, doc.cid, note)
+            doc = doc._replace(note=note)
         index.add(doc, names, content if position == 0 else ())
 
 
@@ -308,7 +357,7 @@ class SearchView:
     root: str  # the shard folder
     docs: int
     tokens: int
-    shards: list[str]  # token shard names, so the page never asks for one that is not there
+    files: list[str]  # the token files (each named after its first shard), sorted
     cut_tokens: int
     dropped_tokens: int
     docs_cut: int
@@ -321,11 +370,11 @@ class SearchView:
 def render(ctx: ModuleContext) -> ModuleOutput:
     """Write the shards and search.js; the index block holds the box and the results list."""
     index = build_index(ctx)
-    shards = index.postings.shards()
-    for name, rows in shards.items():
+    files = pack(index.postings.rows(), TOKEN_FILE_BYTES)
+    for name, rows in files.items():
         write_shard(ctx, name, rows)
     ctx.write_static(SCRIPT, SCRIPT_SOURCE)
-    view = SearchView(ctx.module_id, shard_folder(ctx), index.docs, len(index.postings.lists), sorted(shards),
+    view = SearchView(ctx.module_id, shard_folder(ctx), index.docs, len(index.postings.lists), sorted(files),
                       index.postings.cut_tokens, index.postings.dropped_tokens, index.docs_cut, ctx.eager,
                       MAX_POSTINGS, DOCS_PER_SHARD)
     html = ctx.render("search.html", view=view)

@@ -1,9 +1,11 @@
 /* tlparse-tasks search box (modules/search.py writes the index).
  *
  * The index is a token -> postings map split into shards by the first two characters of a
- * token (data/search/t-<prefix>.js) and a document table in chunks (data/search/docs-<n>.js),
- * all classic scripts calling TLP.register, so they load from file:// as <script src>. A word
- * typed loads its one shard; a result needs only its document chunk.
+ * token, consecutive shards packed into a few token files named after their first shard
+ * (data/search/t-<prefix>.js, rows sorted by token), and a document table in chunks
+ * (data/search/docs-<n>.js), all classic scripts calling TLP.register, so they load from file://
+ * as <script src>. A word typed loads the one file holding its shard; a result needs only its
+ * document chunk.
  *
  * A query is words: identifiers (matched as prefixes, case-insensitive) or compile ids (`0/0`,
  * `[0/0_1]`). A page matches when it holds every word; names rank above contents, whole words
@@ -61,6 +63,20 @@
     return name;
   }
 
+  /* The token file holding `token`'s shard: the last of the sorted file starts that is <= the
+   * shard's name (null when the shard sorts before every file, so no token has it). */
+  function fileOf(starts, token) {
+    var shard = shardOf(token);
+    var lo = 0;
+    var hi = starts.length;
+    while (lo < hi) {
+      var mid = (lo + hi) >> 1;
+      if (starts[mid] <= shard) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo ? starts[lo - 1] : null;
+  }
+
   /* The words of a query: compile ids as typed (without brackets), identifiers lower-cased. */
   function termsOf(query) {
     var terms = [];
@@ -81,7 +97,7 @@
     });
   }
 
-  /* The rows of a sorted shard whose token starts with `term` (binary search, then a scan). */
+  /* The rows of a token file whose token starts with `term` (binary search, then a scan). */
   function matching(rows, term) {
     var lo = 0;
     var hi = rows.length;
@@ -176,11 +192,7 @@
     this.block = block;
     this.module = data.tlpSearchModule;
     this.root = data.tlpSearchRoot;
-    this.shards = {};
-    var self = this;
-    (data.tlpSearchShards || "").split(" ").forEach(function (name) {
-      if (name) self.shards[name] = true;
-    });
+    this.files = (data.tlpSearchFiles || "").split(" ").filter(Boolean).sort();
     this.perShard = Number(data.tlpSearchDocsPerShard) || 500;
     this.maxPostings = data.tlpSearchMaxPostings;
     this.input = block.querySelector("input#search");
@@ -195,10 +207,10 @@
     return TLP.load(this.module, shard, this.root + shard + ".js");
   };
 
-  /* The token rows of a term ([] when no token starts so). */
+  /* The rows of the token file that would hold a term ([] when there is none). */
   Search.prototype.rowsOf = function (term) {
-    var shard = shardOf(term);
-    return this.shards[shard] ? this.load(shard) : Promise.resolve([]);
+    var file = fileOf(this.files, term);
+    return file ? this.load(file) : Promise.resolve([]);
   };
 
   Search.prototype.show = function (message, items, state) {
@@ -219,8 +231,8 @@
     }
     this.block.dataset.tlpSearchState = "searching";
     return Promise.all(terms.map(function (term) { return self.rowsOf(term); }))
-      .then(function (shards) {
-        var perTerm = shards.map(function (rows, i) { return scoresOf(rows, terms[i]); });
+      .then(function (files) {
+        var perTerm = files.map(function (rows, i) { return scoresOf(rows, terms[i]); });
         var hits = rank(perTerm).slice(0, SHOWN + 1);
         var cut = perTerm.some(function (p) { return p.cut; });
         var chunks = {};
@@ -280,6 +292,7 @@
 
   TLP.searchTerms = termsOf; // for tests and the curious
   TLP.searchShardOf = shardOf;
+  TLP.searchFileOf = fileOf;
 
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-tlp-search-module]"), function (block) {
