@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -140,52 +140,37 @@ class Doc(NamedTuple):
 
 @dataclass
 class Postings:
-    """Token → the documents holding it (`doc << 1 | in_name`, the first `MAX_POSTINGS` of them),
-    and how many more hold it.
-
-    A document adds its words with set operations (C loops) over its words and the tokens that
-    still have room; Python code runs only for the postings kept, not for every word of every
-    document. Documents come in increasing number, so each list stays in document order whatever
-    order a document's words are visited in."""
+    """Token → the documents holding it (`doc << 1 | in_name`), capped; the true counts."""
 
     lists: dict[str, array[int]] = field(default_factory=dict)
-    open: dict[str, array[int]] = field(default_factory=dict)  # the lists with room left
-    more: Counter[str] = field(default_factory=Counter)  # documents past a full list, per token
+    counts: dict[str, int] = field(default_factory=dict)
     dropped_tokens: int = 0  # (document, word) pairs left out because the index was full
 
     def add(self, number: int, words: dict[str, int]) -> None:
-        """Document `number` holds `words` (word → 1 if in its name, in first-seen order)."""
-        lists, room = self.lists, self.open
-        known = words.keys() & lists.keys()
-        if len(known) < len(words):
-            new = words.keys() - known
-            space = MAX_TOKENS - len(lists)
-            if len(new) > space:  # the index fills up: words first seen first get in
-                first = [word for word in words if word in new]
-                self.dropped_tokens += len(first) - space
-                new = set(first[:space])
-            for word in new:
-                lists[word] = room[word] = array("I")
-        hits = words.keys() & room.keys()
-        self.more.update(known - hits)  # known, full
+        """Document `number` holds `words` (word → 1 if in its name, in first-seen order). One
+        loop with the lookups bound locally: this runs for every word of every document."""
+        lists, counts = self.lists, self.counts
         base = number << 1
-        for word in hits:
-            found = room[word]
-            found.append(base | words[word])
-            if len(found) >= MAX_POSTINGS:
-                del room[word]
-
-    def count(self, token: str) -> int:
-        """How many documents hold `token` (its list may show fewer)."""
-        return len(self.lists[token]) + self.more[token]
+        for word, in_name in words.items():
+            found = lists.get(word)
+            if found is None:
+                if len(lists) >= MAX_TOKENS:
+                    self.dropped_tokens += 1
+                    continue
+                found = lists[word] = array("I")
+                counts[word] = 0
+            counts[word] += 1
+            if len(found) < MAX_POSTINGS:
+                found.append(base | in_name)
 
     @property
     def cut_tokens(self) -> int:
-        return len(self.more)
+        return sum(1 for t, n in self.counts.items() if n > len(self.lists[t]))
 
     def rows(self) -> list[list[Any]]:
         """`[token, count, [postings…]]` of every token, sorted by token."""
-        return [[token, self.count(token), self.lists[token].tolist()] for token in sorted(self.lists)]
+        lists, counts = self.lists, self.counts
+        return [[token, counts[token], lists[token].tolist()] for token in sorted(lists)]
 
 
 @dataclass
@@ -288,19 +273,31 @@ def reason_note(record: dict[str, Any], payload: str) -> tuple[str, str]:
     return payload, ""
 
 
+@lru_cache(maxsize=4096)
+def compile_id_words(directory: str) -> tuple[str, tuple[str, ...]]:
+    """A record's compile id as shown, and the word it is found by (none for `(unknown)`);
+    remembered, as many records share one."""
+    cid = group_of_directory(directory)[1]
+    key = compile_key(cid)
+    return cid, (key,) if key else ()
+
+
+@lru_cache(maxsize=256)
+def type_words(record_type: str) -> tuple[str, ...]:
+    """The name words of a record type (a few types, many records)."""
+    return tuple(name_tokens(record_type))
+
+
 def record_docs(record: dict[str, Any], kind: str) -> Iterator[tuple[Doc, list[str]]]:
     """A document per planned output of a record (the readable page too), with its name words."""
-    cid = group_of_directory(str(record.get("compile_id")))[1]
-    key = compile_key(cid)
+    cid, key = compile_id_words(str(record.get("compile_id")))
     for output in record.get("outputs") or ():
         for url in (output.get("url"), output.get("readable_url")):
             if not url:
                 continue
             name = basename(str(url))
-            words = name_tokens(name) + name_tokens(str(record.get("type") or ""))
-            if key:
-                words.append(key)
-            yield Doc(report_href(str(url)), name, kind, cid), words
+            yield Doc(report_href(str(url)), name, kind, cid), [
+                *name_tokens(name), *type_words(str(record.get("type") or "")), *key]
 
 
 def index_content(index: SearchIndex, stream: str, record: dict[str, Any]) -> None:
@@ -317,6 +314,7 @@ def index_content(index: SearchIndex, stream: str, record: dict[str, Any]) -> No
         index.add(doc, names, content if position == 0 else ())
 
 
+@lru_cache(maxsize=256)
 def listed_elsewhere(record_type: str) -> bool:
     """Whether a content stream holds entries of this type (their files are indexed there)."""
     return any(f"{stream}.jsonl" in CONTENT_STREAMS for stream in streams_of_type(record_type))
