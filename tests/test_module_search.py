@@ -130,6 +130,18 @@ def test_tokens_of_odd_text_are_the_regex_words() -> None:
     assert tokens("") == [] and tokens("1 a 22") == []
 
 
+def test_recent_texts_are_remembered_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "RECENT_TEXTS", 3)
+    monkeypatch.setattr(search, "RECENT_CHARS", 40)
+    index = search.SearchIndex(ctx=None)  # type: ignore[arg-type]  # words_of writes nothing
+    texts = [f"alpha{n} beta_{n} Gamma" for n in range(5)]
+    for text in texts + texts[::-1]:
+        assert index.words_of(text) == tokens(text)
+    assert list(index.recent) == texts[2::-1]  # the last three, most recent last
+    long = "delta " * 10
+    assert index.words_of(long) == ["delta"] and long not in index.recent
+
+
 def test_escaped_newlines_do_not_glue_words(report: Path) -> None:
     # A cache key's components are JSON strings whose line breaks are written `\n`.
     payload = next(r["payload"] for r in jsonl(report, "cache.jsonl") if "\\n" in r.get("payload", ""))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -65,6 +66,8 @@ MAX_TOKENS = 100_000  # distinct tokens in all
 MAX_SCAN_CHARS = 4 << 20  # of one payload
 MAX_NAME_PARTS = 8  # `_`-suffixes of a name word also indexed (`output_code…` in `inductor_output_code…`)
 DOCS_PER_SHARD = 500
+RECENT_TEXTS = 256  # payloads whose words are remembered: at most RECENT_TEXTS * RECENT_CHARS characters
+RECENT_CHARS = 16 << 10
 NOTE_CHARS = 160
 ESCAPE = re.compile(rb"\\[ntr]")  # JSON's escaped newlines: `\nfoo` is not the word `nfoo`
 WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789_"
@@ -182,6 +185,21 @@ class SearchIndex:
     chunk: list[list[str]] = field(default_factory=list)
     docs: int = 0
     docs_cut: int = 0  # documents whose content words were capped
+    recent: OrderedDict[str, list[str]] = field(default_factory=OrderedDict)  # short text → its words
+
+    def words_of(self, text: str) -> list[str]:
+        """`tokens(text)`, remembered for the last `RECENT_TEXTS` short texts: artifacts repeat
+        theirs compile after compile (a fifth of large.log's payload characters). Read only."""
+        if len(text) > RECENT_CHARS:
+            return tokens(text)
+        found = self.recent.get(text)
+        if found is None:
+            found = self.recent[text] = tokens(text)
+            if len(self.recent) > RECENT_TEXTS:
+                self.recent.popitem(last=False)
+        else:
+            self.recent.move_to_end(text)
+        return found
 
     def add(self, doc: Doc, names: Iterable[str], content: Iterable[str] = ()) -> None:
         """Index one document: its name words rank above its content words."""
@@ -305,7 +323,7 @@ def index_content(index: SearchIndex, stream: str, record: dict[str, Any]) -> No
     kind = artifact_kind(record) if stream in ("artifacts.jsonl", "cache.jsonl") else STREAM_KINDS[stream]
     payload = str(record.get("payload") or "")
     text, note = reason_note(record, payload) if stream == "artifacts.jsonl" else (payload, "")
-    content = tokens(text) if text else []
+    content = index.words_of(text) if text else []
     if len(content) >= MAX_TOKENS_PER_DOC:
         index.docs_cut += 1
     for position, (doc, names) in enumerate(record_docs(record, kind)):
