@@ -65,6 +65,9 @@ MAX_POSTINGS = 100  # documents listed per token (the count stays exact)
 MAX_TOKENS = 100_000  # distinct tokens in all
 MAX_SCAN_CHARS = 4 << 20  # of one payload
 MAX_NAME_PARTS = 8  # `_`-suffixes of a name word also indexed (`output_code…` in `inductor_output_code…`)
+#: Documents per `docs-<n>` chunk: ~55 KB, about a token file's size. Not raised: a query loads the
+#: chunks of the up to 50 results it shows, often spread over several, and only a big log has more
+#: than one chunk (large.log: 15 of its 47 files).
 DOCS_PER_SHARD = 500
 RECENT_TEXTS = 256  # payloads whose words are remembered: at most RECENT_TEXTS * RECENT_CHARS characters
 RECENT_CHARS = 16 << 10
