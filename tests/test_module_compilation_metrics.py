@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from devtools.legacy_diff import FLOAT_ROUNDING, compare_html
 from tests.browser_support import build_report
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.fixture_modules import LEGACY, modules_yaml_with, render_alone
 from tests.logs import cid, entry, write
-from tlparse_tasks.module_api import ModuleOutput
-from tlparse_tasks.modules import metrics_model
+from tlparse_tasks.module_api import ModuleContext, ModuleOutput
+from tlparse_tasks.modules import compilation_metrics as cmm
+from tlparse_tasks.modules import kit, metrics_model
+from tlparse_tasks.resources import default_modules_yaml, template_dirs
 
 needs_legacy = pytest.mark.skipif(not LEGACY.exists(), reason="legacy tlparse is not installed")
 
@@ -446,3 +449,69 @@ def test_every_word_legacy_shows_is_on_our_pages(tmp_path: Path, source: Path) -
         allowed = REWORDED.get(page, set()) | {FLOAT_ROUNDING}
         missing = {w: n for w, n in items if w not in allowed and not re.fullmatch(r"eval_with_key_\d+\.html", w)}
         assert not missing, f"{page}: {missing}"
+
+
+# -- what the module renders once per run gives what the macros give ------------------------------
+
+def metrics_context(tmp_path: Path, eager: bool = False) -> ModuleContext:
+    spec = next(m for m in yaml.safe_load(default_modules_yaml().read_text())["modules"]
+                if m["id"] == "compilation_metrics")
+    return ModuleContext("compilation_metrics", tmp_path, {}, {"eager": eager, "mode": "default"},
+                         [str(d) for d in template_dirs()], tuple(spec["templates"]), strategy="hybrid")
+
+
+def test_file_lists_render_each_item_once_and_as_the_macro_does(tmp_path: Path) -> None:
+    ctx = metrics_context(tmp_path)
+    lists = cmm.FileLists(ctx)
+    assert lists.around is not None
+    outputs: list[dict[str, Any]] = [
+        {"kind": "payload", "url": "-_0_0_0/a b.txt", "name": "a", "number": 1, "suffix": "✅"},
+        {"kind": "link", "url": "javascript:alert(1)", "name": "<x>", "number": None, "suffix": ""},
+        {"kind": "link", "url": "https://x/y", "name": "y", "number": 2, "suffix": ""},
+        {"kind": "dump_file", "url": "dump/eval_with_key_1.html", "name": "e", "number": 3, "suffix": "",
+         "readable_url": "dump/r.html"}]
+    items = [lists.link(o, "-_0_0_0", "../") for o in outputs]
+    assert [lists.link(o, "-_0_0_0", "../") for o in outputs] == items
+    assert lists.link(outputs[0], "x", "../") is not items[0]
+    whole = cmm.macro_of(ctx, "artifact_list.html", "artifact_list")
+    for shown in (items, items[:1], [*items, *items[::-1]], [dict(items[0])], []):
+        assert lists(shown) == whole(shown)
+    assert len(lists.html) == len(items)  # a copy of an item is rendered, not kept
+    lists.around = None  # a list that is not its items in between is rendered whole
+    assert lists(items) == whole(items)
+
+
+def test_stacks_are_viewed_and_rendered_once_per_value(tmp_path: Path) -> None:
+    ctx = metrics_context(tmp_path)
+    stacks = cmm.Stacks(ctx, {"0": "/home/user/model.py", "1": "/torch/_dynamo/eval_with_key_3"})
+    logged = [{"line": 1, "name": "<f>", "filename": 0}, {"line": 2, "name": "g", "filename": 1, "loc": "x = 1"}]
+    view = stacks.view(logged)
+    assert stacks.view(json.loads(json.dumps(logged))) is view and stacks.view(logged[:1]) is not view
+    macro = cmm.macro_of(ctx, "frame.html", "stack")
+    for shown in (view, stacks.view("not frames"), stacks.view(None), stacks.view([]), None,
+                  kit.stack_of(logged, stacks.strings)):
+        for caption, root, open_ in (("Stack", "../", True), ("User Stack", "", False)):
+            assert stacks(shown, caption, root, open=open_) == macro(shown, caption, root, open=open_)
+            assert stacks(shown, caption, root, open=open_) == macro(shown, caption, root, open=open_)
+
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_other_fields_made_once_are_the_fields_and_rows_of_each_page(tmp_path: Path, eager: bool) -> None:
+    ctx = metrics_context(tmp_path, eager=eager)
+    values = cmm.SharedValues("compilation_metrics", enabled=ctx.lazy)
+    other = cmm.OtherFields(ctx, values)
+    big = {f"k{i}": "v" * 50 for i in range(60)}
+    metrics = {"graph_op_count": 3, "one": 1, "one_f": 1.0, "yes": True, "text": "1", "start_time": 5,
+               "multi": "a\n<b>", "lines": ["a\nb", "c"], "list": [1, None], "obj": {"q": 1e20}, "big": big,
+               "none": None, "amp": "a&b"}
+    macro = cmm.macro_of(ctx, "metrics_macros.html", "other_field")
+    for kind in ("compilation_metrics", "bwd_compilation_metrics", "aot_autograd_backward_compilation_metrics"):
+        for _ in range(2):
+            made = other(metrics, kind, "../")
+            shown = metrics_model.shown_fields(kind)
+            fields = [values.defer(f, "../") for f in metrics_model.other_fields(metrics, shown)]
+            assert [m.field for m in made] == fields
+            assert other.rows(made) == "".join(macro(f) for f in fields)
+    texts = {m.field.key: m.field.value for m in other(metrics, "compilation_metrics", "../")}
+    assert [texts[k] for k in ("one", "one_f", "yes", "text", "start_time")] == ["1", "1.0", "true", "1", "5.0"]
+    assert any(m.field.lazy for m in other(metrics, "compilation_metrics", "")) != eager

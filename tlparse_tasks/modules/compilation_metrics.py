@@ -23,7 +23,7 @@ import hashlib
 import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import orjson
 from markupsafe import Markup
@@ -65,10 +65,11 @@ class SharedValues:
         self.shards: dict[str, str] = {}  # shard name → value
         self.known: dict[str, tuple[str, str]] = {}  # value → its shard, its size (configs repeat)
 
-    def defer(self, fields: list[mm.OtherField], root: str) -> list[mm.OtherField]:
-        if not self.enabled:
-            return fields
-        return [self._deferred(f, root) if len(f.value) > LARGE_VALUE_CHARS else f for f in fields]
+    def defer(self, field: mm.OtherField, root: str) -> mm.OtherField:
+        """The field as a page at `root` shows it: a large value becomes a link to its shard."""
+        if not self.enabled or len(field.value) <= LARGE_VALUE_CHARS:
+            return field
+        return self._deferred(field, root)
 
     def _deferred(self, field: mm.OtherField, root: str) -> mm.OtherField:
         known = self.known.get(field.value)
@@ -171,28 +172,61 @@ class FileLists:
         return html
 
 
-class OtherRows:
-    """The rows of a page's other logged fields (metrics_macros.html's `other_field`), each
-    distinct field rendered once: two thirds of them repeat on other pages (flags, configs)."""
+class Made:
+    """An other field as a page lists it and, once a page shows it, its row."""
 
-    LIMIT = 50_000  # distinct rows kept; past that the cache starts again
+    __slots__ = ("field", "row")
 
-    def __init__(self, ctx: ModuleContext) -> None:
+    def __init__(self, field: mm.OtherField) -> None:
+        self.field = field
+        self.row: Markup | None = None
+
+
+class OtherFields:
+    """A page's other logged fields (`mm.other_field`, large values deferred) and their rows
+    (metrics_macros.html's `other_field`), each distinct field made and rendered once: two
+    thirds of them repeat on other pages (flags, versions, configs)."""
+
+    LIMIT = 50_000  # distinct fields kept, and rows; past that a cache starts again
+    SCALARS = frozenset({str, int, float, bool})  # values that are their own key
+
+    def __init__(self, ctx: ModuleContext, values: SharedValues) -> None:
         self.macro = macro_of(ctx, "metrics_macros.html", "other_field")
-        self.html: dict[tuple[Any, ...], Markup] = {}
+        self.values = values
+        self.made: dict[tuple[str, type, Any, str], Made] = {}  # (key, type, value, root)
+        self.rendered: dict[tuple[Any, ...], Markup] = {}  # a field's values → its row
 
-    def __call__(self, fields: list[mm.OtherField]) -> list[Markup]:
-        return [self.row(f) for f in fields]
+    def __call__(self, metrics: dict[str, Any], kind: str, root: str) -> list[Made]:
+        """The fields a page of `kind` at `root` lists under "Other logged fields"."""
+        shown = mm.shown_fields(kind)
+        return [self.field(key, value, root) for key, value in metrics.items()
+                if key not in shown and value is not None]
 
-    def row(self, field: mm.OtherField) -> Markup:
-        lazy = field.lazy
-        key = (field.key, field.value, field.blocks, lazy and (lazy.shard, lazy.src, lazy.size))  # C hashes
-        html = self.html.get(key)
-        if html is None:
-            if len(self.html) >= self.LIMIT:
-                self.html.clear()
-            html = self.html[key] = self.macro(field)
-        return html
+    def field(self, key: str, value: Any, root: str) -> Made:
+        if type(value) not in self.SCALARS:  # a list or an object: printed again
+            return Made(self.values.defer(mm.other_field(key, value), root))
+        memo = (key, type(value), value, root)  # the type: 1, 1.0 and true print differently
+        made = self.made.get(memo)
+        if made is None:
+            if len(self.made) >= self.LIMIT:
+                self.made.clear()
+            made = self.made[memo] = Made(self.values.defer(mm.other_field(key, value), root))
+        return made
+
+    def rows(self, made: list[Made]) -> Markup:
+        """Their rows, joined, for a page that is rendered (not for one whose unit is unchanged)."""
+        return Markup("".join([m.row if m.row is not None else self._row(m) for m in made]))
+
+    def _row(self, made: Made) -> Markup:
+        field, lazy = made.field, made.field.lazy
+        memo = (field.key, field.value, field.blocks, lazy and (lazy.shard, lazy.src, lazy.size))
+        row = self.rendered.get(memo)
+        if row is None:
+            if len(self.rendered) >= self.LIMIT:
+                self.rendered.clear()
+            row = self.rendered[memo] = self.macro(field)
+        made.row = row
+        return row
 
 
 def macro_of(ctx: ModuleContext, template: str, name: str) -> Callable[..., Markup]:
@@ -203,6 +237,20 @@ def macro_of(ctx: ModuleContext, template: str, name: str) -> Callable[..., Mark
 
     macro: Callable[..., Markup] = getattr(jinja_env(tuple(ctx.template_dirs)).get_template(template).module, name)
     return macro
+
+
+class Keys(NamedTuple):
+    """What the pass derives from a compile id's directory name."""
+
+    group: str  # the index's group (its file list)
+    display: str
+    lookup: str  # mm.lookup_key
+    raw: str  # mm.raw_key
+
+
+def keys_of(directory: str) -> Keys:
+    return Keys(group_of_directory(directory)[0], display_of(directory), mm.lookup_key(directory),
+                mm.raw_key(directory))
 
 
 def value_of(record: dict[str, Any], key: str) -> Any:
@@ -244,8 +292,15 @@ class MetricsPass:
         self.summary = mm.Summary()
         self.values = SharedValues(ctx.module_id, enabled=ctx.lazy)
         self.views = Stacks(ctx, self.strings)
+        self.known: dict[str, Keys] = {}  # directory → its keys (thousands of records per id)
         self.lists = FileLists(ctx)
-        self.other_rows = OtherRows(ctx)
+        self.other = OtherFields(ctx, self.values)
+
+    def keys(self, directory: str) -> Keys:
+        keys = self.known.get(directory)
+        if keys is None:
+            keys = self.known[directory] = keys_of(directory)
+        return keys
 
     def run(self) -> None:
         streams = [tagged(self.ctx, "index.jsonl", INDEX),
@@ -257,7 +312,7 @@ class MetricsPass:
                 self.index_record(record)
             elif priority == BREAK:
                 parsed = parse_graph_break(str(record.get("payload") or ""))
-                self.breaks.setdefault(mm.lookup_key(record["compile_id"]), []).append(parsed)
+                self.breaks.setdefault(self.keys(record["compile_id"]).lookup, []).append(parsed)
             else:
                 self.typed_record(record)
 
@@ -266,7 +321,7 @@ class MetricsPass:
         self.flush_deferred()
         if record["status"] != "ok" or not record["outputs"]:
             return
-        group = group_of_directory(record["compile_id"])[0]
+        group = self.keys(record["compile_id"]).group
         listing = self.files.setdefault(group, [])
         for output in record["outputs"]:
             if output["producer"] == "compilation_metrics":
@@ -293,22 +348,23 @@ class MetricsPass:
         for kind in GUARD_TYPES:
             data = value_of(record, kind)
             if isinstance(data, dict):
-                key = (mm.lookup_key if self.normalise else mm.raw_key)(record["compile_id"])
+                keys = self.keys(record["compile_id"])
+                key = keys.lookup if self.normalise else keys.raw
                 self.pending[kind].setdefault(key, []).append(data)
         start = value_of(record, "dynamo_start")
         if isinstance(start, dict) and start.get("stack") is not None:
             stack = stacks.strip_convert_frame_suffix(start["stack"], self.strings)
-            self.stacks[mm.raw_key(record["compile_id"])] = stack
+            self.stacks[self.keys(record["compile_id"]).raw] = stack
 
     # -- pages ----------------------------------------------------------------------------
     def forward(self, record: dict[str, Any], metrics: dict[str, Any]) -> None:
-        directory = record["compile_id"]
-        display = display_of(directory)
+        keys = self.keys(record["compile_id"])
+        display = keys.display
         output = output_of(record, "compilation_metrics")
         href = output["url"] if output else None
         self.summary.restarts += len(metrics.get("restart_reasons") or [])
         self.summary.failures += metrics.get("fail_type") is not None
-        key = mm.lookup_key(directory)
+        key = keys.lookup
         self.rows.extend(mm.failure_rows(metrics, display, href, self.breaks.pop(key, [])))
         specs = [mm.specialization(d, self.views.view) for d in self.pending[GUARD_TYPES[0]].pop(key, [])]
         guards = [mm.guard_added(d, self.views.view) for d in self.pending[GUARD_TYPES[1]].pop(key, [])]
@@ -316,17 +372,17 @@ class MetricsPass:
             return
         url = output["url"]
         root = depth_prefix(url)
-        group = group_of_directory(directory)[0]
+        group = keys.group
         page_dir = url.partition("/")[0]
         files = [self.lists.link(o, page_dir, root) for o in self.files.get(group, [])]
         stack = self.stacks.get(key)
+        other = self.other(metrics, "compilation_metrics", root)
         page = mm.forward_page(metrics, root=root, display=display, files=files,
                                stack=self.views.view(stack) if stack is not None else None,
-                               specializations=specs, guards=guards)
-        page = replace(page, other=self.values.defer(page.other, root))
+                               specializations=specs, guards=guards, other=[m.field for m in other])
         if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
             self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root,
-                                                     other_rows=self.other_rows(page.other), stack=self.views,
+                                                     other_rows=self.other.rows(other), stack=self.views,
                                                      artifact_list=self.lists))
         self.listed(output, display, "compilation_metrics", page.status)
 
@@ -335,12 +391,13 @@ class MetricsPass:
         if output is None:
             return
         url = output["url"]
-        display = display_of(record["compile_id"])
-        page = mm.backward_page(kind, metrics, root=depth_prefix(url), display=display)
-        page = replace(page, other=self.values.defer(page.other, page.root))
+        display = self.keys(record["compile_id"]).display
+        root = depth_prefix(url)
+        other = self.other(metrics, kind, root)
+        page = mm.backward_page(kind, metrics, root=root, display=display, other=[m.field for m in other])
         if self.ctx.unit(url, page):
-            self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=page.root,
-                                                     other_rows=self.other_rows(page.other)))
+            self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=root,
+                                                     other_rows=self.other.rows(other)))
         self.listed(output, display, kind, page.status)
 
     def listed(self, output: dict[str, Any], display: str, kind: str, status: str) -> None:

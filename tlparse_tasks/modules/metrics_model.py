@@ -219,18 +219,22 @@ def file_link(output: dict[str, Any], page_dir: str, root: str) -> dict[str, Any
 
 def other_fields(metrics: dict[str, Any], shown: frozenset[str]) -> list[OtherField]:
     """Logged fields no section shows (null ones left out), in log order."""
-    result = []
-    for key, value in metrics.items():
-        if key in shown or value is None:
-            continue
-        if isinstance(value, str) and "\n" in value:
-            result.append(OtherField(key, "", (value,)))
-        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value) and \
-                any("\n" in v for v in value):
-            result.append(OtherField(key, "", tuple(value)))
-        else:
-            result.append(OtherField(key, number_text(value, key in F64_FIELDS)))
-    return result
+    return [other_field(key, value) for key, value in metrics.items() if key not in shown and value is not None]
+
+
+def other_field(key: str, value: Any) -> OtherField:
+    """One of them: multi-line text (or a list of it) is shown preformatted."""
+    if isinstance(value, str) and "\n" in value:
+        return OtherField(key, "", (value,))
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value) and \
+            any("\n" in v for v in value):
+        return OtherField(key, "", tuple(value))
+    return OtherField(key, number_text(value, key in F64_FIELDS))
+
+
+def shown_fields(kind: str) -> frozenset[str]:
+    """The fields a page of this kind shows in its own sections."""
+    return {"compilation_metrics": SHOWN_FORWARD, "bwd_compilation_metrics": SHOWN_BWD}.get(kind, SHOWN_AOT)
 
 
 def failure_of(metrics: dict[str, Any], with_source: bool) -> Failure | None:
@@ -279,8 +283,9 @@ def inductor_times(metrics: dict[str, Any]) -> list[Row]:
 
 def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[dict[str, Any]],
                  stack: StackView | None, specializations: list[Specialization],
-                 guards: list[GuardAdded]) -> MetricsPage:
-    """Everything compilation_metrics.html shows, in legacy's order and conditions."""
+                 guards: list[GuardAdded], other: list[OtherField] | None = None) -> MetricsPage:
+    """Everything compilation_metrics.html shows, in legacy's order and conditions (`other`:
+    the other fields as the module shows them, `other_fields` by default)."""
     times = [Row("Entire Frame", field_text(metrics, "entire_frame_compile_time_s"), HELP["entire"]),
              Row("Backend", field_text(metrics, "backend_compile_time_s"), HELP["backend"])]
     times += inductor_times(metrics)
@@ -299,18 +304,19 @@ def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: lis
         compliant_ops=string_list(metrics.get("compliant_custom_ops")),
         non_compliant_ops=string_list(metrics.get("non_compliant_ops")),
         specializations=specializations, guards=guards,
-        other=other_fields(metrics, SHOWN_FORWARD), status=metrics_status(metrics),
+        other=other_fields(metrics, SHOWN_FORWARD) if other is None else other, status=metrics_status(metrics),
         recompile_reason=number_text(metrics.get("recompile_reason")))
 
 
-def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str) -> BackwardPage:
+def backward_page(kind: str, metrics: dict[str, Any], *, root: str, display: str,
+                  other: list[OtherField] | None = None) -> BackwardPage:
     """bwd_compilation_metrics (times if truthy, failures) or the AOT autograd one (failures)."""
     times = inductor_times(metrics) if kind == "bwd_compilation_metrics" else []
-    shown = SHOWN_BWD if kind == "bwd_compilation_metrics" else SHOWN_AOT
     failure = failure_of(metrics, with_source=False)
     # A backward entry logs no graph, so only the failure part of the compile-status rule applies.
     status = "error" if metrics_status(metrics) == "error" else "ok"
-    return BackwardPage(root, display, times, failure, other_fields(metrics, shown), status)
+    return BackwardPage(root, display, times, failure,
+                        other_fields(metrics, shown_fields(kind)) if other is None else other, status)
 
 
 def failure_rows(metrics: dict[str, Any], display: str, href: str | None,
