@@ -470,15 +470,17 @@ def test_file_lists_render_each_item_once_and_as_the_macro_does(tmp_path: Path) 
         {"kind": "link", "url": "https://x/y", "name": "y", "number": 2, "suffix": ""},
         {"kind": "dump_file", "url": "dump/eval_with_key_1.html", "name": "e", "number": 3, "suffix": "",
          "readable_url": "dump/r.html"}]
-    items = [lists.link(o, "-_0_0_0", "../") for o in outputs]
-    assert [lists.link(o, "-_0_0_0", "../") for o in outputs] == items
-    assert lists.link(outputs[0], "x", "../") is not items[0]
     whole = cmm.macro_of(ctx, "artifact_list.html", "artifact_list")
-    for shown in (items, items[:1], [*items, *items[::-1]], [dict(items[0])], []):
-        assert lists(shown) == whole(shown)
-    assert len(lists.html) == len(items)  # a copy of an item is rendered, not kept
+    key = ("-_0_0_0", "-_0_0_0", "../")
+    for count in (1, 2, 4):  # a compile id's list grows along the log
+        links = lists.links(key, outputs[:count])
+        assert links == [metrics_model.file_link(o, "-_0_0_0", "../") for o in outputs[:count]]
+        assert lists.html(key, count) == whole(links)
+    assert lists.html(key, 2) == whole(links[:2]) and lists.html(key, 0) == whole([])
+    elsewhere = lists.links(("-_0_0_0", "-_0_0_1", "../"), outputs)  # a page of attempt 1
+    assert elsewhere[0]["name"] == "-_0_0_0/a b.txt" and links[0]["name"] == "a b.txt"
     lists.around = None  # a list that is not its items in between is rendered whole
-    assert lists(items) == whole(items)
+    assert lists.html(key, 4) == whole(links)
 
 
 def test_stacks_are_viewed_and_rendered_once_per_value(tmp_path: Path) -> None:

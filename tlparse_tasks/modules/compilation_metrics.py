@@ -45,6 +45,7 @@ PAGE_NAMES = {"compilation_metrics": "compilation metrics",
 Drain = Literal["legacy", "normalised"]
 DRAIN_MODES: tuple[str, ...] = get_args(Drain)
 LARGE_VALUE_CHARS = 2048  # longer other-field values load on demand (default mode)
+GRAPH_BREAK_NAME = b'"dynamo_graph_break_reason"'  # as artifacts.jsonl spells the artifact's name
 INDEX, TYPED, BREAK = 0, 1, 2  # within one log line, the index record is replayed first
 
 
@@ -120,19 +121,26 @@ class Stacks:
         return html
 
 
+class ShownFiles:
+    """A compile id's Output files as its pages in one folder show them: the list only grows
+    along the log, so each output is linked and rendered once however many pages show it."""
+
+    __slots__ = ("items", "links")
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, Any]] = []  # mm.file_link of each output so far
+        self.items: list[str] = []  # artifact_item of the first of them
+
+
 class FileLists:
-    """A page's Output files: each output linked and rendered once (`artifact_list.html`'s
-    `artifact_item`), as the list grows along the log and every later page of a compile id
-    repeats it. Pages get `__call__` as `artifact_list`, with the macro's output: the list is
-    its items between the markup that `artifact_list` puts around one item, which is checked
-    once per run (a list that is not so made is rendered whole, uncached)."""
+    """Every page's Output files (`artifact_list.html`). The list is its items
+    (`artifact_item`) between the markup that `artifact_list` puts around one item, which is
+    checked once per run: a list that is not so made is rendered whole each time."""
 
     def __init__(self, ctx: ModuleContext) -> None:
         self.whole = macro_of(ctx, "artifact_list.html", "artifact_list")
         self.item = macro_of(ctx, "artifact_list.html", "artifact_item")
-        self.links: dict[tuple[int, str, str], dict[str, Any]] = {}  # (id(output), page dir, root)
-        self.owned: set[int] = set()  # ids of those links
-        self.html: dict[int, Markup] = {}  # id(link) → its item
+        self.shown: dict[tuple[str, str, str], ShownFiles] = {}  # (group, page folder, root)
         self.around = self._around()
 
     def _around(self) -> tuple[str, str] | None:
@@ -148,28 +156,22 @@ class FileLists:
         both = before + "".join(str(self.item(p)) for p in probes) + after
         return (before, after) if str(self.whole(probes)) == both else None
 
-    def link(self, output: dict[str, Any], page_dir: str, root: str) -> dict[str, Any]:
-        """`mm.file_link`, once per output (they stay in the module's lists, so ids are stable)."""
-        key = (id(output), page_dir, root)
-        link = self.links.get(key)
-        if link is None:
-            link = self.links[key] = mm.file_link(output, page_dir, root)
-            self.owned.add(id(link))
-        return link
+    def links(self, key: tuple[str, str, str], outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The group's outputs so far as a page in folder `key[1]` at `key[2]` links them."""
+        shown = self.shown.setdefault(key, ShownFiles())
+        for output in outputs[len(shown.links):]:
+            shown.links.append(mm.file_link(output, key[1], key[2]))
+        return shown.links[:len(outputs)]
 
-    def __call__(self, items: list[dict[str, Any]]) -> Markup:
-        if self.around is None or not items:
-            return self.whole(items)
+    def html(self, key: tuple[str, str, str], count: int) -> Markup:
+        """`artifact_list` of the first `count` of those links."""
+        shown = self.shown[key]
+        if self.around is None or not count:
+            return self.whole(shown.links[:count])
+        for link in shown.links[len(shown.items):count]:
+            shown.items.append(str(self.item(link)))
         before, after = self.around
-        return Markup(before + "".join(map(self._item, items)) + after)
-
-    def _item(self, item: dict[str, Any]) -> str:
-        html = self.html.get(id(item))
-        if html is None:
-            html = self.item(item)
-            if id(item) in self.owned:  # kept alive by `links`: its id names it for the run
-                self.html[id(item)] = html
-        return html
+        return Markup(before + "".join(shown.items[:count]) + after)
 
 
 class Made:
@@ -261,10 +263,14 @@ def value_of(record: dict[str, Any], key: str) -> Any:
 
 
 def graph_breaks(ctx: ModuleContext) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """The graph break reasons of artifacts.jsonl: a restart row shows where its break was."""
-    for record in ctx.read_jsonl("artifacts.jsonl"):
-        if metadata_of(record).get("name") == "dynamo_graph_break_reason":
-            yield record["line"], BREAK, record
+    """The graph break reasons of artifacts.jsonl: a restart row shows where its break was.
+    Only the lines that name one are parsed (the file holds every artifact of the log)."""
+    with open(ctx.store.path("artifacts.jsonl"), "rb") as handle:
+        for line in handle:
+            if GRAPH_BREAK_NAME in line:
+                record = orjson.loads(line)
+                if metadata_of(record).get("name") == "dynamo_graph_break_reason":
+                    yield record["line"], BREAK, record
 
 
 def tagged(ctx: ModuleContext, stream: str, priority: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
@@ -372,9 +378,8 @@ class MetricsPass:
             return
         url = output["url"]
         root = depth_prefix(url)
-        group = keys.group
-        page_dir = url.partition("/")[0]
-        files = [self.lists.link(o, page_dir, root) for o in self.files.get(group, [])]
+        files_key = (keys.group, url.partition("/")[0], root)
+        files = self.lists.links(files_key, self.files.get(keys.group, []))
         stack = self.stacks.get(key)
         other = self.other(metrics, "compilation_metrics", root)
         page = mm.forward_page(metrics, root=root, display=display, files=files,
@@ -383,7 +388,7 @@ class MetricsPass:
         if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
             self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root,
                                                      other_rows=self.other.rows(other), stack=self.views,
-                                                     artifact_list=self.lists))
+                                                     files_list=self.lists.html(files_key, len(files))))
         self.listed(output, display, "compilation_metrics", page.status)
 
     def backward(self, record: dict[str, Any], kind: str, metrics: dict[str, Any]) -> None:
