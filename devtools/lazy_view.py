@@ -1,12 +1,14 @@
 """What a reader of our default (lazy) report sees once every lazy block is open.
 
 `modules.js` fills each element carrying `data-tlp-src`: it loads the shard script at that URL
-(`TLP.register(module, shard, JSON.parse("…"))`, see `module_api.shard_script`), checks that it
-registered the element's `data-tlp-module`/`data-tlp-shard`, and renders the data with the
-`data-tlp-render` renderer into the element's first `.tlp-artifacts`/`.tlp-body` descendant (the
-element itself when it has none). A `button.tlp-more` is replaced by what it holds back when
-clicked: a stack-trie frame's further compile ids (`trie-links`) or further callees
-(`trie-rows`, rows that may hold buttons of their own); a `tlp-more` of another tag never loads.
+(`TLP.register(module, shard, JSON.parse("…"))`, see `module_api.shard_script`; compile_directory's
+`files-<n>.js` hold several such calls, and every shard a script registers counts as loaded),
+checks that it registered the element's `data-tlp-module`/`data-tlp-shard`, and renders the data
+with the `data-tlp-render` renderer into the element's first `.tlp-artifacts`/`.tlp-body`
+descendant (the element itself when it has none). A `button.tlp-more` is replaced by what it
+holds back when clicked: a stack-trie frame's further compile ids (`trie-links`) or further
+callees (`trie-rows`, rows that may hold buttons of their own); a `tlp-more` of another tag never
+loads.
 What a renderer inserts may hold lazy blocks of its own (a compile-directory page's entries),
 which open in turn.
 
@@ -136,7 +138,16 @@ def js_json(value: Any, indent: str = "", level: str = "") -> str:
 
 
 def read_shard(path: Path) -> tuple[str, str, Any]:
-    """(module, shard, data) of a shard script, in `module_api.shard_script`'s exact format.
+    """(module, shard, data) of a shard script that registers one shard (`read_shards`)."""
+    registered = read_shards(path)
+    if len(registered) != 1:
+        raise LazyError(f"{path.name} registers {len(registered)} shards, not one")
+    return registered[0]
+
+
+def read_shards(path: Path) -> list[tuple[str, str, Any]]:
+    """(module, shard, data) of each call of a shard script, one or more calls in
+    `module_api.shard_script`'s exact format, back to back.
 
     The literal is a JSON string except that `<!--` is written `<\\!--` (a JavaScript identity
     escape, which JSON lacks): that is undone before the two `json.loads`. Anything else is an error.
@@ -145,16 +156,21 @@ def read_shard(path: Path) -> tuple[str, str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise LazyError(f"cannot read {path.name}: {error}") from None
-    match = SHARD.fullmatch(text)
-    if match is None:
-        raise LazyError(f"{path.name} is not a TLP.register(module, shard, JSON.parse(string)) script")
-    try:
-        module, shard = json.loads(match["module"]), json.loads(match["shard"])
-        payload = json.loads(match["literal"].replace("<\\!--", "<!--"))
-        data = json.loads(payload)
-    except (ValueError, TypeError, RecursionError) as error:
-        raise LazyError(f"{path.name}: not valid JSON inside JSON.parse: {error}") from None
-    return module, shard, data
+    registered: list[tuple[str, str, Any]] = []
+    position = 0
+    while position < len(text) or not registered:
+        match = SHARD.match(text, position)
+        if match is None:
+            raise LazyError(f"{path.name} is not a TLP.register(module, shard, JSON.parse(string)) script")
+        try:
+            module, shard = json.loads(match["module"]), json.loads(match["shard"])
+            payload = json.loads(match["literal"].replace("<\\!--", "<!--"))
+            data = json.loads(payload)
+        except (ValueError, TypeError, RecursionError) as error:
+            raise LazyError(f"{path.name}: not valid JSON inside JSON.parse: {error}") from None
+        registered.append((module, shard, data))
+        position = match.end()
+    return registered
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,7 +440,7 @@ def shard_path(src: str, page: Path, root: Path) -> Path:
     return path
 
 
-ShardCache = dict[Path, tuple[str, str, Any]]
+ShardCache = dict[Path, list[tuple[str, str, Any]]]
 
 
 @dataclass
@@ -441,11 +457,12 @@ class _Opener:
         if key not in self.loaded:
             path = shard_path(block.src, self.page, self.root)
             if path not in self.cache:
-                self.cache[path] = read_shard(path)
-            module, shard, data = self.cache[path]
-            if (module, shard) != key:
-                raise LazyError(f"{block.src} registers {module}/{shard}, the page waits for {'/'.join(key)}")
-            self.loaded[key] = data
+                self.cache[path] = read_shards(path)
+            registered = {(module, shard): data for module, shard, data in self.cache[path]}
+            if key not in registered:
+                names = ", ".join("/".join(k) for k in registered)
+                raise LazyError(f"{block.src} registers {names}, the page waits for {'/'.join(key)}")
+            self.loaded.update(registered)  # TLP.register keeps every shard a script registers
         return self.loaded[key]
 
     def open(self, html: str, depth: int = 0) -> str:
