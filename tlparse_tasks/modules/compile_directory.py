@@ -2,7 +2,10 @@
 
 Writes `compile_directory.json` exactly as legacy does (sorted keys, `unknown` for entries
 without a readable compile id). On the page each compile id is a collapsible entry whose file
-list is a per-compile-id shard, loaded when opened (or inline with --eager).
+list loads when it is opened (or is inline with --eager). The file lists of consecutive compile
+ids share one script `data/compile_directory/files-<n>.js` of at most FILES_SHARD_BYTES, which
+registers each list under its compile id's own shard name: opening one entry loads the script
+once, and the entries beside it then open without a load.
 
 A big log has tens of thousands of compile ids: the index then shows the first page of entries
 and, for each later page, one collapsed summary whose entries modules.js renders from a page
@@ -15,17 +18,25 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..jsonfmt import serde_dumps
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file, shard_script
 from ..rules.compile_id import UNKNOWN_GROUP, group_of_directory
 from .kit import plural
 
 LEGACY_UNKNOWN_KEY = "unknown"
 PAGE_MIN = 100  # up to this many compile ids, the index shows every entry at once
 PAGE_INDEX_SHARD = "page-index"
+# The file lists of consecutive compile ids go into one script of at most this many bytes (a
+# single larger list gets a script of its own). Creating a file costs up to ~0.6 ms of kernel
+# time right after a report was deleted (--overwrite), so a script per compile id (467 on a
+# 1,000-compile log, ~3 KB each) was most of this module's run time; a script this size still
+# loads and parses in a millisecond or two when its first entry is opened.
+FILES_SHARD_BYTES = 64 * 1024
+FILES_SCRIPT = "files-{}"  # the scripts' names (data/<module>/files-0.js, ...)
 # How a page summary names the entries that did not compile cleanly (ok entries are not counted).
 FLAGGED_STATUSES = (("unfinished", "unfinished"), ("error", "failed"), ("break", "restarted"), ("empty", "empty"),
                     ("missing", "without metrics"))
@@ -67,6 +78,7 @@ class CompileGroup:
 
     @property
     def shard(self) -> str:
+        """The name its file list is registered under (in a script shared with its neighbours)."""
         return self.id
 
     @property
@@ -106,7 +118,8 @@ def legacy_directory_json(groups: list[CompileGroup]) -> bytes:
 
 def entry_view(group: CompileGroup, module_id: str, src: str | None) -> dict[str, Any]:
     """One directory entry as both renderers take it (a JSON-able dict). With `src` its files
-    load from that shard when opened; without, `items` lists them in the page."""
+    load when opened from that script, which registers them as `shard`; without, `items` lists
+    them in the page."""
     return {"id": group.display, "status": group.status, "count": plural(len(group.artifacts), "file"),
             "cache_status": group.cache_status, "module": module_id if src else None,
             "shard": group.shard if src else None, "src": src, "items": [] if src else group.items}
@@ -189,6 +202,34 @@ def directory_view(groups: list[CompileGroup], module_id: str, shards: dict[str,
     return DirectoryView(first, pages, len(groups), module_id=module_id)
 
 
+def packed(items: list[T], size: Callable[[T], int], limit: int) -> list[list[T]]:
+    """`items` in consecutive packs of at most `limit` in total `size` (an item larger than
+    `limit` alone in its pack). Greedy from the first item, so a log that only grew at its end
+    changes only the last packs."""
+    packs: list[list[T]] = []
+    total = 0
+    for item in items:
+        weight = size(item)
+        if not packs or total + weight > limit:
+            packs.append([])
+            total = 0
+        packs[-1].append(item)
+        total += weight
+    return packs
+
+
+def write_file_lists(ctx: ModuleContext, groups: list[CompileGroup]) -> dict[str, str]:
+    """The file lists in shared scripts of at most FILES_SHARD_BYTES, one `TLP.register` each
+    (modules.js caches every list a script registers); {group id: its script's URL}."""
+    scripts = [(g.id, shard_script(ctx.module_id, g.shard, g.items)) for g in groups if g.artifacts]
+    shards: dict[str, str] = {}
+    for number, pack in enumerate(packed(scripts, lambda s: len(s[1]), FILES_SHARD_BYTES)):
+        src = ctx.write_bytes(f"data/{ctx.module_id}/{FILES_SCRIPT.format(number)}.js",
+                              b"".join(script for _, script in pack))
+        shards.update(dict.fromkeys((group_id for group_id, _ in pack), src))
+    return shards
+
+
 def write_pages(ctx: ModuleContext, view: DirectoryView) -> None:
     """The page shards and the page index shard (only when there are later pages)."""
     for page in view.pages:
@@ -201,11 +242,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     groups = collect_groups(ctx)
     output = ModuleOutput()
     ctx.write_bytes("compile_directory.json", legacy_directory_json(groups))
-    shards = {}
-    if not ctx.eager:
-        for group in groups:
-            if group.artifacts:
-                shards[group.id] = ctx.write_shard(group.shard, group.items)
+    shards = {} if ctx.eager else write_file_lists(ctx, groups)
     view = directory_view(groups, ctx.module_id, shards, paginate=not ctx.eager)
     write_pages(ctx, view)
     html = ctx.render("compile_directory.html", view=view)

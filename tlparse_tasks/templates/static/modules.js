@@ -130,7 +130,8 @@
   };
 
   /* One compile directory entry (compile_directory.entry_view), as compile_directory.html's
-   * `compile_entry` macro; its file list loads from its own shard when opened. */
+   * `compile_entry` macro; its file list loads when opened from a script (files-<n>.js) that
+   * registers the lists of the entries beside it too, so those then open without a load. */
   TLP.compileEntry = function (entry) {
     var details = el("details", "tlp-compile");
     details.id = entry.id;
