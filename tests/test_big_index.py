@@ -287,6 +287,61 @@ def test_every_compile_id_is_reachable_by_opening_the_pages(page: Page, big_repo
     assert_clean(watch)
 
 
+def directory_requests(watch: PageWatch) -> list[str]:
+    """The compile directory's scripts the page asked for, by name (files-3.js, page-2.js, ...)."""
+    return [url.rpartition("/")[2] for url in watch.requests if "/data/compile_directory/" in url]
+
+
+def open_entry(page: Page, compile_id: str) -> None:
+    details = entry_of(page, compile_id)
+    details.locator(":scope > summary").click()
+    expect(details.locator("ul.tlp-artifacts > li")).to_have_count(3)
+    expect(details).to_have_attribute("data-tlp-state", "loaded")
+
+
+@pytest.mark.browser
+def test_entries_load_their_files_script_once_on_every_page(page: Page, big_report: Path) -> None:
+    """The file lists of consecutive entries share one script: the first entry opened loads it,
+    its neighbours (on the first page or a later one) then open without a request."""
+    watch = PageWatch().attach(page)
+    page.goto(big_report.as_uri())
+    ids = expected_display_ids(BIG, RECOMPILES)
+    size = page_size(BIG)
+    for compile_id in ids[:3]:
+        open_entry(page, compile_id)
+    assert directory_requests(watch) == ["files-0.js"]
+    later = page.locator("#tlp-compile_directory details.tlp-compile-page").nth(2)
+    later.locator(":scope > summary").click()
+    expect(later).to_have_attribute("data-tlp-state", "loaded")
+    first_of_page = 3 * size
+    src = entry_of(page, ids[first_of_page]).get_attribute("data-tlp-src")
+    assert src and src.startswith("data/compile_directory/files-") and src != "data/compile_directory/files-0.js"
+    for compile_id in ids[first_of_page:first_of_page + 3]:
+        open_entry(page, compile_id)
+    assert directory_requests(watch) == ["files-0.js", "page-4.js", src.rpartition("/")[2]]
+    assert_clean(watch)
+
+
+@pytest.mark.browser
+def test_a_deep_link_to_a_later_page_loads_three_small_scripts(page: Page, big_report: Path) -> None:
+    """#[f/c] of an entry on a later page: the page index, that page and its files' script, once each."""
+    watch = PageWatch().attach(page)
+    ids = expected_display_ids(BIG, RECOMPILES)
+    target = ids[BIG // 2 + 1]
+    page.goto(f"{big_report.as_uri()}#{target}")
+    assert_shown_with_files(page, target)
+    src = entry_of(page, target).get_attribute("data-tlp-src")
+    assert src is not None
+    page_number = (BIG // 2 + 1) // page_size(BIG) + 1
+    assert directory_requests(watch) == ["page-index.js", f"page-{page_number}.js", src.rpartition("/")[2]]
+    neighbours = page.locator("#tlp-compile_directory details.tlp-compile").evaluate_all(
+        "(ds, [src, id]) => ds.filter(d => d.dataset.tlpSrc === src && d.id !== id).map(d => d.id)", [src, target])
+    assert neighbours  # ~80 entries share a script here
+    open_entry(page, neighbours[-1])
+    assert len(directory_requests(watch)) == 3
+    assert_clean(watch)
+
+
 # In-page: follow the hash link of each id in turn; return the ids not shown open within 5 s.
 FOLLOW_LINKS = """async ids => {
   const missed = [];
@@ -396,14 +451,14 @@ DOM_OF = dom_of_js(("UL", "OL", "LI", "DETAILS"))
 
 TWIN_ENTRIES: list[dict[str, Any]] = [
     {"id": "[0/0]", "status": "ok", "count": "3 files", "cache_status": "hit", "module": "compile_directory",
-     "shard": "-_0_0_0", "src": "data/compile_directory/-_0_0_0.js", "items": []},
+     "shard": "-_0_0_0", "src": "data/compile_directory/files-0.js", "items": []},
     {"id": "[0/1]", "status": "error", "count": "1 file", "cache_status": None, "module": None, "shard": None,
      "src": None, "items": [{"url": "-_0_1_0/a <b>.txt", "name": "<b>not bold</b>", "number": 4, "suffix": "❌",
                              "readable_url": None, "external": False}]},
     {"id": "[!0/1/0]", "status": "missing", "count": "0 files", "cache_status": "miss", "module": None,
      "shard": None, "src": None, "items": []},
     {"id": "(unknown)", "status": "break", "count": "2 files", "cache_status": "bypass",
-     "module": "compile_directory", "shard": "unknown", "src": "data/compile_directory/unknown.js", "items": []},
+     "module": "compile_directory", "shard": "unknown", "src": "data/compile_directory/files-1.js", "items": []},
 ]
 
 

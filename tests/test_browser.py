@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 pytestmark = pytest.mark.browser
 
 CID = "[0/0]"
-SHARD = "data/compile_directory/-_0_0_0.js"
+SHARD = "data/compile_directory/files-0.js"  # the file lists of [0/0] and the entries after it
 FIRST_FILE = "dynamo_output_graph_0.txt"
 SIMPLE_FILES = 10  # simple.log: [0/0] produced ten files
 
@@ -205,8 +205,33 @@ def test_every_link_and_entry_of_a_bigger_report(page: Page, watch: PageWatch, g
         count = int(details.locator(".tlp-count").inner_text().split()[0])
         expect(items_of(details)).to_have_count(count)
         expect(details.locator(".tlp-status")).to_have_count(0)
+    # The file lists share a few scripts: each loaded once, however many of its entries opened.
     shards = [url for url in watch.requests if "/data/compile_directory/" in url]
-    assert len(shards) == len(set(shards)) == page.locator(".tlp-compile-directory details[data-tlp-src]").count()
+    sources = page.locator(".tlp-compile-directory details[data-tlp-src]").evaluate_all(
+        "ds => ds.map(d => d.dataset.tlpSrc)")
+    assert len(shards) == len(set(shards)) == len(set(sources)) < len(sources)
+    assert_clean(watch)
+
+
+def test_entries_sharing_a_script_open_without_another_load(page: Page, watch: PageWatch,
+                                                            graph_breaks_report: Path) -> None:
+    """Opening the first entry loads the script its file list is in; the other entries in that
+    script then show their files with no request, and closing and reopening loads nothing."""
+    page.goto(graph_breaks_report.as_uri())
+    entries = page.locator("#tlp-compile_directory details.tlp-compile[data-tlp-src]")
+    first_src = entries.first.get_attribute("data-tlp-src")
+    neighbours = entries.evaluate_all("(ds, src) => ds.filter(d => d.dataset.tlpSrc === src).map(d => d.id)",
+                                      first_src)
+    assert len(neighbours) > 2
+    for compile_id in neighbours:
+        details = entry_of(page, compile_id)
+        details.locator("summary").click()
+        count = int(details.locator(".tlp-count").inner_text().split()[0])
+        expect(items_of(details)).to_have_count(count)
+        expect(details).to_have_attribute("data-tlp-state", "loaded")
+    assert len(watch.requests_for(f"/{first_src}")) == 1
+    assert [url for url in watch.requests if "/data/compile_directory/" in url] == watch.requests_for(f"/{first_src}")
+    assert page.locator(f'head script[src="{first_src}"]').count() == 1
     assert_clean(watch)
 
 
