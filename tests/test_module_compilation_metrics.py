@@ -517,3 +517,14 @@ def test_other_fields_made_once_are_the_fields_and_rows_of_each_page(tmp_path: P
     texts = {m.field.key: m.field.value for m in other(metrics, "compilation_metrics", "../")}
     assert [texts[k] for k in ("one", "one_f", "yes", "text", "start_time")] == ["1", "1.0", "true", "1", "5.0"]
     assert any(m.field.lazy for m in other(metrics, "compilation_metrics", "")) != eager
+
+
+def test_value_rows_rendered_once_are_the_rows_of_each_table(tmp_path: Path) -> None:
+    ctx = metrics_context(tmp_path)
+    rows = cmm.ValueRows(ctx)
+    macro = cmm.macro_of(ctx, "metrics_macros.html", "value_row")
+    table = [metrics_model.Row("Entire Frame", "1.5", "<help> & more"), metrics_model.Row("Graph Ops", "<3>"),
+             metrics_model.Row("Graph Ops", "")]
+    for _ in range(2):
+        assert rows(table) == "".join(macro(r) for r in table)
+    assert rows([]) == "" and len(rows.rendered) == len(table)

@@ -231,6 +231,30 @@ class OtherFields:
         return row
 
 
+class ValueRows:
+    """The label | value rows of the times, cache and graph tables (metrics_macros.html's
+    `value_row`), each distinct row rendered once: most values repeat ("", 0, 1)."""
+
+    LIMIT = 50_000  # distinct rows kept; past that the cache starts again
+
+    def __init__(self, ctx: ModuleContext) -> None:
+        self.macro = macro_of(ctx, "metrics_macros.html", "value_row")
+        self.rendered: dict[tuple[str, str, str], Markup] = {}
+
+    def __call__(self, rows: list[mm.Row]) -> Markup:
+        """The rows of one table, joined."""
+        return Markup("".join([self.row(r) for r in rows]))
+
+    def row(self, row: mm.Row) -> Markup:
+        key = (row.label, row.value, row.help)
+        html = self.rendered.get(key)
+        if html is None:
+            if len(self.rendered) >= self.LIMIT:
+                self.rendered.clear()
+            html = self.rendered[key] = self.macro(row)
+        return html
+
+
 def macro_of(ctx: ModuleContext, template: str, name: str) -> Callable[..., Markup]:
     """A macro of a template the module declared, to call from Python (and cache its output)."""
     if ctx.templates is not None and template not in ctx.templates:
@@ -301,6 +325,7 @@ class MetricsPass:
         self.known: dict[str, Keys] = {}  # directory → its keys (thousands of records per id)
         self.lists = FileLists(ctx)
         self.other = OtherFields(ctx, self.values)
+        self.value_rows = ValueRows(ctx)
 
     def keys(self, directory: str) -> Keys:
         keys = self.known.get(directory)
@@ -388,7 +413,10 @@ class MetricsPass:
         if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
             self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root,
                                                      other_rows=self.other.rows(other), stack=self.views,
-                                                     files_list=self.lists.html(files_key, len(files))))
+                                                     files_list=self.lists.html(files_key, len(files)),
+                                                     tables={"times": self.value_rows(page.times),
+                                                             "cache": self.value_rows(page.cache),
+                                                             "graph": self.value_rows(page.graph)}))
         self.listed(output, display, "compilation_metrics", page.status)
 
     def backward(self, record: dict[str, Any], kind: str, metrics: dict[str, Any]) -> None:
@@ -402,7 +430,8 @@ class MetricsPass:
         page = mm.backward_page(kind, metrics, root=root, display=display, other=[m.field for m in other])
         if self.ctx.unit(url, page):
             self.ctx.write_text(url, self.ctx.render(f"{kind}.html", page=page, root=root,
-                                                     other_rows=self.other.rows(other)))
+                                                     other_rows=self.other.rows(other),
+                                                     tables={"times": self.value_rows(page.times)}))
         self.listed(output, display, kind, page.status)
 
     def listed(self, output: dict[str, Any], display: str, kind: str, status: str) -> None:
