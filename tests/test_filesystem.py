@@ -376,3 +376,21 @@ def test_a_linked_rank_folder_of_an_all_ranks_report_is_refused(
     assert snapshot(outside) == before
     assert main([str(logs), "--all-ranks-html", "-o", str(out), "--no-browser", "--overwrite"]) == 0
     assert not link.is_symlink() and snapshot(outside) == before
+
+
+def test_a_dir_cache_opens_each_folder_once_and_still_refuses_a_planted_link(tmp_path: Path) -> None:
+    from tlparse_tasks.atomic import DirCache, write_bytes
+    from tlparse_tasks.fserrors import FsError
+
+    out = tmp_path / "out"
+    dirs = DirCache(out, size=2)
+    for name in ("a", "b", "a", "c", "a"):
+        write_bytes(out / name / "f.txt", name.encode(), root=out, dirs=dirs)
+    assert list(dirs.open) == [out / "c", out / "a"]  # least recently used folder closed first
+    dirs.close()
+    assert not dirs.open and (out / "a" / "f.txt").read_bytes() == b"a"
+    (tmp_path / "elsewhere").mkdir()
+    (out / "d").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(FsError):
+        write_bytes(out / "d" / "f.txt", b"x", root=out, dirs=DirCache(out))
+    assert not (tmp_path / "elsewhere" / "f.txt").exists()

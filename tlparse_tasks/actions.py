@@ -85,7 +85,10 @@ def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dir
     ctx = ModuleContext(spec["id"], out_path, dict(spec.get("options") or {}), run, template_dirs,
                         tuple(spec.get("templates") or ()), tuple(spec.get("subscriptions") or ()),
                         strategy=str(spec.get("strategy", "eager")), fingerprint=fingerprint)
-    output = render(ctx)
+    try:
+        output = render(ctx)
+    finally:
+        ctx.close()
     if not isinstance(output, ModuleOutput):
         raise TypeError(f"module {spec['id']} returned {type(output).__name__}, not ModuleOutput")
     record = ctx.record(output, spec, __version__)

@@ -20,6 +20,7 @@ import errno
 import os
 import secrets
 import stat
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -178,15 +179,54 @@ def _same_chunks(left: Iterator[bytes], right: Iterable[bytes | memoryview]) -> 
     return all(a == b for a, b in zip(left, right, strict=False))
 
 
+class DirCache:
+    """Directories of OUT kept open across many writes: a module writing thousands of files
+    into a few hundred folders opens the chain from OUT once per folder, not once per file.
+    The most recently used `size` stay open; `close()` closes them. A cached descriptor was
+    opened by SafeDir's rule, so a link planted later is not followed through it either."""
+
+    def __init__(self, root: Path, size: int = 32) -> None:
+        self.root = root
+        self.size = size
+        self.open: OrderedDict[Path, SafeDir] = OrderedDict()
+
+    def get(self, path: Path) -> SafeDir:
+        directory = self.open.get(path)
+        if directory is not None:
+            self.open.move_to_end(path)
+            return directory
+        directory = self.open[path] = SafeDir(self.root, path)
+        if len(self.open) > self.size:
+            self.open.popitem(last=False)[1].close()
+        return directory
+
+    def close(self) -> None:
+        while self.open:
+            self.open.popitem()[1].close()
+
+    def __del__(self) -> None:  # a context used without close() (tests) leaks no descriptors
+        self.close()
+
+
+@contextlib.contextmanager
+def _directory(path: Path, root: Path, dirs: DirCache | None) -> Iterator[SafeDir]:
+    """`path`'s SafeDir: from `dirs` (left open) or opened for this one write."""
+    if dirs is not None:
+        yield dirs.get(path)
+        return
+    with SafeDir(root, path) as directory:
+        yield directory
+
+
 def make_dir(path: Path, *, root: Path) -> None:
     """`path` (inside `root`) and its parents, never through a link."""
     SafeDir(root, path).close()
 
 
-def write_bytes(path: Path, data: bytes, *, root: Path) -> bool:
+def write_bytes(path: Path, data: bytes, *, root: Path, dirs: DirCache | None = None) -> bool:
     """Write `data` to `path` (inside `root`, OUT) atomically, only if it differs. Returns True
-    if written."""
-    with SafeDir(root, path.parent) as directory:
+    if written. `dirs` keeps the folder open for the next write there."""
+    with _directory(path.parent, root, dirs) as directory:
         if directory.holds(path.name, data):
             return False
         temp, handle = directory.new_temp(path.name)
@@ -199,10 +239,10 @@ def write_text(path: Path, text: str, *, root: Path) -> bool:
     return write_bytes(path, text.encode("utf-8", "surrogateescape"), root=root)
 
 
-def write_chunks(path: Path, chunks: Iterable[bytes], *, root: Path) -> bool:
+def write_chunks(path: Path, chunks: Iterable[bytes], *, root: Path, dirs: DirCache | None = None) -> bool:
     """Stream `chunks` into `path` (inside `root`) atomically (no whole-file buffer), replacing
     only on change."""
-    with SafeDir(root, path.parent) as directory:
+    with _directory(path.parent, root, dirs) as directory:
         temp, handle = directory.new_temp(path.name)
         directory.fill(temp, path.name, handle, chunks)
         return directory.commit(temp, path.name)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .atomic import link_or_copy, write_bytes, write_chunks
+from .atomic import DirCache, link_or_copy, write_bytes, write_chunks
 from .rules.urls import report_href
 from .safepath import inside
 from .store.reader import StoreReader
@@ -139,6 +139,16 @@ class ModuleContext:
         return True
 
     @functools.cached_property
+    def dirs(self) -> DirCache:
+        """The folders this module writes into, kept open while it runs (`close()`)."""
+        return DirCache(self.out)
+
+    def close(self) -> None:
+        """Close what the module's writes kept open (run_module calls this when it ends)."""
+        if "dirs" in self.__dict__:
+            self.dirs.close()
+
+    @functools.cached_property
     def store(self) -> StoreReader:
         """The intermediate store, limited to this module's subscriptions."""
         return StoreReader(self.out, self.module_id, self.subscriptions)
@@ -175,13 +185,13 @@ class ModuleContext:
     def write_bytes(self, relative: str, data: bytes) -> str:
         """Write a report file at `relative` (inside OUT only, never through a symbolic link:
         see atomic.py) and remember it."""
-        write_bytes(inside(self.out, relative), data, root=self.out)
+        write_bytes(inside(self.out, relative), data, root=self.out, dirs=self.dirs)
         self._wrote(relative)
         return relative
 
     def write_chunks(self, relative: str, chunks: Iterable[bytes]) -> str:
         """Stream a large file (inside OUT only) without holding it in memory."""
-        write_chunks(inside(self.out, relative), chunks, root=self.out)
+        write_chunks(inside(self.out, relative), chunks, root=self.out, dirs=self.dirs)
         self._wrote(relative)
         return relative
 
