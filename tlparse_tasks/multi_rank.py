@@ -10,7 +10,8 @@ OUT is locked for the whole run, and each rank's folder too, as for a single rep
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from .run import (
     check_out_link,
     exclusive_run,
     open_db,
-    prepare_out,
+    prepared_out,
     strict_error,
     summarize,
 )
@@ -81,11 +82,16 @@ def check_ranks_out(out: Path, directory: Path, overwrite: bool) -> None:
     check_out(out, directory / ALL_RANKS, overwrite)
 
 
-def prepare_ranks_out(out: Path, directory: Path, overwrite: bool) -> None:
-    """Legacy's rules (called with OUT locked, before the no-logs error), except that our own
-    multi-rank report of this directory is updated."""
+@contextmanager
+def prepared_ranks_out(out: Path, directory: Path, overwrite: bool) -> Iterator[None]:
+    """Legacy's rules (entered with OUT locked, before the no-logs error), except that our own
+    multi-rank report of this directory is updated; an overwritten report is removed while the
+    body runs (run.prepared_out)."""
     if overwrite or not is_ranks_report_of(out, directory):
-        prepare_out(out, directory / ALL_RANKS, overwrite)
+        with prepared_out(out, directory / ALL_RANKS, overwrite):
+            yield
+    else:
+        yield
 
 
 def write_ranks_record(plan: RanksPlan) -> None:
@@ -106,8 +112,7 @@ def run_all_ranks(directory: Path, out: Path, modules: ModulesConfig, options: R
 
         check_address(dask)
     check_ranks_out(out, directory, overwrite)
-    with exclusive_run(out, options.wait):
-        prepare_ranks_out(out, directory, overwrite)
+    with exclusive_run(out, options.wait), prepared_ranks_out(out, directory, overwrite):
         if not configs:
             raise RunError(f"No rank log files found in directory {directory}")
         check_no_links(out, [cfg.out for cfg in configs.values()])  # a rank folder is ours (safepath)
