@@ -42,6 +42,61 @@ def test_events_stream_skips_a_broken_event_and_reads_one_line_events(tmp_path: 
     assert list(ct.iter_events(path)) == [{"name": "a", "ph": "B"}, {}, {"name": "b"}]
 
 
+def slim(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as `phase_events` gives it: its args cut down to the compile id."""
+    args = event.get("args")
+    if isinstance(args, dict):
+        return {**event, "args": {k: v for k, v in args.items() if k == "compile_id"}}
+    return event
+
+
+def timed(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("name"), str) and ct.wanted_name(event["name"]) and event.get("ph") in ("B", "E", "X")
+
+
+@pytest.mark.parametrize("block", [ct.BLOCK, 4096, 64])
+def test_phase_events_are_the_timed_events_of_phases_and_caches(training: StoreReader, block: int) -> None:
+    path = training.path("chromium_events.json")
+    expected = [slim(e) for e in ct.iter_events(path) if timed(e)]
+    assert expected and list(ct.phase_events(path, block)) == expected
+    assert rows_of(training) == ct.time_rows(training.read_jsonl("compilation_metrics.jsonl"), ct.iter_events(path))
+
+
+def test_phase_events_of_odd_events_feed_what_every_event_does(tmp_path: Path) -> None:
+    """Events without a name, with a name that is no string, an escaped name, a phase that is
+    not timed or not right after the name, args that are no object or hold an odd compile id,
+    a broken event: the rows are those of every event, at any block size."""
+    events: list[Any] = [
+        {"name": "entire_frame_compile", "ph": "B", "ts": 0, "pid": 0, "tid": 0,
+         "args": {"a": [1, {"b": "\n  }"}], "compile_id": "0/0", "z": {"y": 1}}},
+        {"ph": "E", "ts": 5, "args": {"compile_id": "0/0"}},
+        {"name": {"x": "code_gen"}, "ph": "B", "ts": 1, "args": {"compile_id": "0/0"}},
+        {"name": "code_gen", "ph": "B", "ts": 2, "args": {"compile_id": "0/0"}},
+        {"name": "code_gen", "ph": "i", "ts": 2.5, "args": {"compile_id": "0/0"}},
+        {"name": "code_gen", "nb": 1, "ph": "E", "ts": 3, "args": {"compile_id": "0/0"}},  # ph not next
+        {"name": "FxGraphCache.load", "ph": "X", "ts": 3, "dur": 100, "args": {"compile_id": {"odd": [1]}}},
+        {"name": "FxGraphCache.load", "ph": "X", "ts": 4, "dur": 100, "args": "0/0"},
+        {"name": "remote_cache_g\u00e9t", "ph": "X", "ts": 4, "dur": 100, "args": {"compile_id": "0/0"}},
+        {"name": "inductor_compile", "ph": "X", "ts": 4, "dur": 200, "args": {}},
+        {"name": "inductor_compile", "ph": "X", "ts": 4, "dur": 300, "args": {"compile_id": "0/0"}},
+        {}, {"name": "entire_frame_compile", "ph": "E", "ts": 900_000, "pid": 0, "tid": 0,
+             "args": {"compile_id": "0/0"}},
+    ]
+    text = "[\n  " + ",\n  ".join(json.dumps(e, indent=2, sort_keys=True).replace("\n", "\n  ") for e in events)
+    assert "\\u00e9" in text  # a name spelled with an escape
+    text += ',\n  {\n    "name": "code_gen",\n    "ph": oops\n  }\n]'
+    path = tmp_path / "events.json"
+    path.write_text(text)
+    every = list(ct.iter_events(path))
+    assert len(every) == len(events)  # the broken one skipped
+    records = [metrics({"frame": 0, "compile": 0}, start_time_us=0)]
+    expected = ct.time_rows(records, every)
+    assert expected[0].total and expected[0].code_gen and expected[0].cache == pytest.approx(100 / 1e6)
+    for block in (1 << 20, 100, 7):
+        assert ct.time_rows(records, ct.phase_events(path, block)) == expected
+        assert [e for e in ct.phase_events(path, block) if e.get("ph") == "i"] == []
+
+
 def test_training_rows_slowest_first_with_phases_from_the_metrics(training: StoreReader) -> None:
     rows = rows_of(training)
     assert [r.display for r in rows] == ["[0/0]", "[3/1]", "[3/0]", "[2/0_1]", "[1/0_1]", "[4/0]"]

@@ -25,9 +25,11 @@ The first four phases are disjoint and add up to Total; the bar of each row draw
 scale (the slowest compile's total is the full width). A column is blank when neither source
 gives it. Trace events name compile ids without the attempt (`3/1`), so an event belongs to the
 latest compilation of that id that had started by then (a backward compile comes after its
-forward). The events file is streamed, one event at a time.
+forward). The events file is streamed in blocks, and only the events of the phases above and of
+caches are decoded (`phase_events`).
 
-The index shows the slowest `INDEX_ROWS` compiles; with more, `compile_times.html` lists all.
+The index shows the slowest `INDEX_ROWS` compiles; with more, `compile_times.html` lists all (a
+unit: rendered again only when its rows change).
 `static/sort.js` sorts a table by any header (progressive enhancement: the table is complete
 and ordered without it).
 """
@@ -112,6 +114,11 @@ class TimeRow:
     def phase(self, name: str) -> float | None:
         value: float | None = getattr(self, name)
         return value
+
+    @property
+    def cells(self) -> tuple[float | None, ...]:
+        """The numeric columns in table order: total, the `PHASES`, cache."""
+        return (self.total, *(self.phase(p) for p, _ in PHASES), self.cache)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -207,6 +214,106 @@ def iter_events(path: Path) -> Iterator[dict[str, Any]]:
                 chunk = []
 
 
+NAME_LINE = b'\n    "name": '  # a top-level event's name: its keys are the only ones indented 4 spaces
+EVENT_START = b"\n  {"  # nested objects open after a key or deeper, never at 2 spaces
+EVENT_END = b"\n  }"
+ARGS_OPEN = b'\n    "args": {\n'  # a top-level args object over several lines…
+ARGS_CLOSE = b"\n    }"  # … ends at the first close at its own indentation
+COMPILE_ID_LINE = b'\n      "compile_id": '  # one of its keys (6 spaces)
+PH_LINE = b'\n    "ph": '
+TIMED_PHASES = frozenset({b'"B"', b'"E"', b'"X"'})  # others (instants, counters) feed nothing
+BLOCK = 1 << 22
+
+
+def phase_events(path: Path, block: int = BLOCK) -> Iterator[dict[str, Any]]:
+    """The events of `chromium_events.json` that `EventTimes` uses (`wanted_name`), in file
+    order: what `iter_events` gives, filtered, without decoding the rest.
+
+    Most events (and most bytes) are other phases; iterating lines in Python and decoding every
+    event was most of the module's time. Instead the file is read in blocks cut after an
+    event's closing line (`  }`), each top-level name line (the layout of `iter_events`: JSON
+    strings hold no raw newline, so it is one line) is found with `bytes.find`, and only an
+    event with a wanted name is decoded, from its opening line to its closing one."""
+    wanted: dict[bytes, bool] = {}
+    rest = b""
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(block)
+            data = rest + chunk if rest else chunk
+            end = len(data)
+            if chunk:
+                cut = data.rfind(EVENT_END)
+                if cut < 0:
+                    rest = data
+                    continue
+                end = cut + len(EVENT_END)
+            yield from _named_events(data, end, wanted)
+            if not chunk:
+                return
+            rest = data[end:]
+
+
+def _named_events(data: bytes, end: int, wanted: dict[bytes, bool]) -> Iterator[dict[str, Any]]:
+    """The events of `data[:end]` (whole events) whose name is wanted; `wanted` remembers each
+    spelling of a name seen."""
+    find, rfind = data.find, data.rfind
+    skip = len(NAME_LINE)
+    at = find(NAME_LINE, 0, end)
+    while at >= 0:
+        line_end = find(b"\n", at + skip, end)
+        if line_end < 0:
+            return
+        raw = data[at + skip:line_end]
+        keep = wanted.get(raw)
+        if keep is None:
+            keep = wanted[raw] = _wanted_spelling(raw)
+        if keep and data.startswith(PH_LINE, line_end):  # sorted keys: `ph` follows `name`
+            ph = data[line_end + len(PH_LINE):data.find(b"\n", line_end + 1, end)]
+            keep = ph.rstrip(b",") in TIMED_PHASES
+        if keep:
+            start, close = rfind(EVENT_START, 0, at), find(EVENT_END, at, end)
+            if start >= 0 and close >= 0:
+                event = _slim_event(data, start + 1, close + len(EVENT_END))
+                if event is not None:
+                    yield event
+        at = find(NAME_LINE, line_end, end)
+
+
+def _slim_event(data: bytes, start: int, end: int) -> dict[str, Any] | None:
+    """The event `data[start:end]` decoded with its `args` object cut down to `compile_id`,
+    the one argument `EventTimes` reads: some events carry tens of KB of arguments (an
+    inductor_compile end, a cache miss's key components). The event whole when its args are
+    not laid out as expected; None when it is not a JSON object."""
+    args = data.find(ARGS_OPEN, start, end)
+    if args >= 0:
+        body = args + len(ARGS_OPEN) - 1
+        close = data.find(ARGS_CLOSE, body, end)
+        if close >= 0:
+            slim = b"{}"
+            at = data.find(COMPILE_ID_LINE, body, close)
+            if at >= 0:
+                value = data[at + len(COMPILE_ID_LINE):data.find(b"\n", at + 1, close + 1)]
+                value = value[:-1] if value.endswith(b",") else value
+                slim = b'{"compile_id": ' + value + b"}"
+            try:
+                event = orjson.loads(b"".join((data[start:args + len(ARGS_OPEN) - 2], slim,
+                                               data[close + len(ARGS_CLOSE):end])))
+            except orjson.JSONDecodeError:
+                pass  # e.g. a compile id that is an object, over several lines
+            else:
+                return event if isinstance(event, dict) else None
+    return next(_decoded([data[start:end]]), None)
+
+
+def _wanted_spelling(raw: bytes) -> bool:
+    """A name line's value (`"inductor_compile",`) names an event `EventTimes` uses."""
+    try:
+        name = orjson.loads(raw[:-1] if raw.endswith(b",") else raw)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(name, str) and wanted_name(name)
+
+
 def _decoded(lines: list[bytes]) -> Iterator[dict[str, Any]]:
     try:
         event = orjson.loads(b"".join(lines))
@@ -224,6 +331,12 @@ NOT_CACHE_EVENTS = frozenset({"PyCodeCache.load_by_key_path"})  # loads every co
 def is_cache_event(name: str) -> bool:
     """A trace event spent computing a cache key or loading from a cache."""
     return "cache" in name.lower() and name not in NOT_CACHE_EVENTS
+
+
+def wanted_name(name: str) -> bool:
+    """An event `EventTimes` does something with: a phase or a cache event. Others only pair
+    with their own kind (B/E by name), so leaving them out changes no duration."""
+    return name in EVENT_PHASES or is_cache_event(name)
 
 
 class EventTimes:
@@ -396,7 +509,7 @@ def index_entry(html: str) -> IndexEntry:
 
 def render(ctx: ModuleContext) -> ModuleOutput:
     events_path = ctx.store.path(EVENTS)
-    events = iter_events(events_path) if events_path.is_file() else iter(())
+    events = phase_events(events_path) if events_path.is_file() else iter(())
     rows = time_rows(ctx.read_jsonl(METRICS), events)
     if not rows:
         html = ctx.render("compile_times.html", rows=[], total=0, page=None, phases=PHASES, root="")
@@ -405,8 +518,10 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     page = None
     if len(rows) > INDEX_ROWS:
         page = PAGE
-        ctx.write_text(PAGE, ctx.render("compile_times_page.html", rows=rows, phases=PHASES, root="",
-                                             bar_width=BAR_WIDTH))
+        data = {"rows": rows, "phases": PHASES, "root": "", "bar_width": BAR_WIDTH}
+        if ctx.unit(PAGE, data):  # a grown log without new or changed compilations keeps the page
+            ctx.write_text(PAGE, ctx.render("compile_times_page.html", **data))
+        ctx.end_unit()
     html = ctx.render("compile_times.html", rows=rows[:INDEX_ROWS], total=len(rows), page=page,
                       phases=PHASES, root="", bar_width=BAR_WIDTH)
     return ModuleOutput(index_entries=[index_entry(html)])
