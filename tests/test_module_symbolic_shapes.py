@@ -20,6 +20,7 @@ from tests.logs import cid, entry, write
 from tlparse_tasks.cli import main
 from tlparse_tasks.module_api import ModuleContext, ModuleOutput
 from tlparse_tasks.modules import symbolic_shapes
+from tlparse_tasks.modules.common import load_strings
 from tlparse_tasks.parse.parser import parse_log
 from tlparse_tasks.resources import default_modules_yaml, template_dirs
 
@@ -111,6 +112,37 @@ def test_a_specialization_and_a_guard_added_fast(tmp_path: Path) -> None:
     assert "<table" not in overview  # the entries are on the compile id's page only
     (index,) = output.index_entries
     assert "1 specialization," in index.html and "1 guard added fast," in index.html
+
+
+def test_a_repeated_stack_is_viewed_and_rendered_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries that log the same stacks share one view, rendered once per caption and root by
+    frame.html's macro; another stack is its own view."""
+    other = [{**USER_FRAME[0], "line": 13}]
+    log = write(tmp_path / "r.log", strings() + "".join([
+        *(entry({"guard_added_fast": {"expr": f"s{n} > 1", **stacks()}, **cid(n % 2)}) for n in range(4)),
+        entry({"guard_added_fast": {"expr": "s9 > 1", "user_stack": other, "stack": FRAMEWORK_FRAME}, **cid()}),
+    ]))
+    out = tmp_path / "out"
+    parse_log(log, out, stderr=None)
+    ctx = shapes_context(out)
+    views = symbolic_shapes.Stacks(load_strings(ctx))
+    sections, _ = symbolic_shapes.collect(ctx, views)
+    guards = [g for s in sections for g in s.fast_guards]
+    assert len(guards) == 5 and len({id(g.user_stack) for g in guards}) == 2 and len({id(g.stack) for g in guards}) == 1
+    calls: list[str] = []
+    views.bind(ctx)
+    macro = views.macro
+    assert macro is not None
+
+    def counting(*args: Any) -> Any:
+        calls.append(args[1])
+        return macro(*args)
+
+    monkeypatch.setattr(views, "macro", counting)
+    symbolic_shapes.write_compile_pages(ctx, sections, views)
+    assert sorted(calls) == ["Stack", "User stack", "User stack"]  # two pages, three distinct (stack, caption)
+    page = compile_page(out)
+    assert page.count("/home/user/model.py:12</span>") == 2 * 2 and "/home/user/model.py:13</span>" in page
 
 
 def test_list_valued_frame_locals_are_shown_as_text(tmp_path: Path) -> None:

@@ -11,15 +11,19 @@ other types only in export mode; these are the browsable pages. Any logged value
 (frame locals can hold lists), stacks are resolved against the string table.
 
 Each compile id's page is a unit (`ctx.unit`): a grown log re-renders only the compile ids whose
-entries changed. The index shows the totals and, on demand (inline with --eager), the same list
+entries changed. Each distinct logged stack is viewed and rendered once per run (`Stacks`). The index shows the totals and, on demand (inline with --eager), the same list
 as the overview.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
+
+import orjson
+from markupsafe import Markup
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import group_of_directory
@@ -246,14 +250,65 @@ def as_list(value: Any) -> list[str]:
     return [text(value)]
 
 
-def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
-    strings = load_strings(ctx)
+class Stacks:
+    """Each distinct logged stack viewed once, and rendered once per caption and root by
+    frame.html's `stack` macro: a framework stack repeats in every entry of a shape environment,
+    user stacks in every entry of a line, and their frames were most of the module's work.
+    Pages get it as `stack`, with the macro's signature and output."""
+
+    def __init__(self, strings: dict[str, str]) -> None:
+        self.strings = strings
+        self.views: dict[bytes, StackView | None] = {}  # the logged value (JSON) → its view
+        self.owned: set[int] = set()  # ids of those views (kept alive by `views`)
+        self.html: dict[tuple[int, str, str], Markup] = {}
+        self.macro: Callable[..., Markup] | None = None
+
+    def view(self, value: Any) -> StackView | None:
+        """`kit.stack_view` once per distinct value (equal JSON is an equal value, types too)."""
+        if value is None:
+            return None
+        key = orjson.dumps(value)
+        if key in self.views:
+            return self.views[key]
+        view = self.views[key] = stack_view(value, self.strings)
+        self.owned.add(id(view))
+        return view
+
+    def bind(self, ctx: ModuleContext) -> Stacks:
+        """The macro to render with (Jinja loads only when a page is rendered)."""
+        if self.macro is None:
+            self.macro = macro_of(ctx, "frame.html", "stack")
+        return self
+
+    def __call__(self, view: StackView | None, caption: str, root: str) -> Markup:
+        assert self.macro is not None, "bind() first"
+        if view is not None and id(view) not in self.owned:
+            return self.macro(view, caption, root)
+        key = (id(view), caption, root)
+        html = self.html.get(key)
+        if html is None:
+            html = self.html[key] = self.macro(view, caption, root)
+        return html
+
+
+def macro_of(ctx: ModuleContext, template: str, name: str) -> Callable[..., Markup]:
+    """A macro of a template the module declared, to call from Python (and keep its output)."""
+    if ctx.templates is not None and template not in ctx.templates:
+        raise ValueError(f"module {ctx.module_id} uses {template}, which modules.yaml does not declare")
+    from ..render import jinja_env  # as ModuleContext.render: Jinja loads only where it renders
+
+    macro: Callable[..., Markup] = getattr(jinja_env(tuple(ctx.template_dirs)).get_template(template).module, name)
+    return macro
+
+
+def collect(ctx: ModuleContext, views: Stacks | None = None) -> tuple[list[Section], Totals]:
+    views = views or Stacks(load_strings(ctx))
     sections: dict[str, Section] = {c["id"]: Section(c["id"], c["display_name"]) for c in ctx.manifest["compile_ids"]}
     totals = Totals()
     anchors: dict[str, NodeAnchors] = {}
 
     def stacks(meta: dict[str, Any]) -> tuple[StackView | None, StackView | None]:
-        return stack_view(meta.get("user_stack"), strings), stack_view(meta.get("stack"), strings)
+        return views.view(meta.get("user_stack")), views.view(meta.get("stack"))
 
     for record in records(ctx, "guards.jsonl", *TYPES):
         meta = record["metadata"] if isinstance(record["metadata"], dict) else {}
@@ -292,19 +347,20 @@ def collect(ctx: ModuleContext) -> tuple[list[Section], Totals]:
     return [s for s in sections.values() if s.total], totals
 
 
-def write_compile_pages(ctx: ModuleContext, sections: list[Section]) -> None:
+def write_compile_pages(ctx: ModuleContext, sections: list[Section], stacks: Stacks) -> None:
     """One page per compile id; a page whose data (and code) did not change is not rendered again."""
     for section in sections:
         page = CompilePage.of(section)
         path = page_path(section.id)
         if ctx.unit(path, page):
-            ctx.write_text(path, ctx.render(COMPILE_TEMPLATE, page=page, root=page.root))
+            ctx.write_text(path, ctx.render(COMPILE_TEMPLATE, page=page, root=page.root, stack=stacks.bind(ctx)))
     ctx.end_unit()
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
-    sections, totals = collect(ctx)
-    write_compile_pages(ctx, sections)
+    stacks = Stacks(load_strings(ctx))
+    sections, totals = collect(ctx, stacks)
+    write_compile_pages(ctx, sections, stacks)
     items = [s.item() for s in sections]
     ctx.write_text(PAGE, ctx.render("symbolic_shapes.html", items=items, totals=totals, compile_ids=len(items),
                                     root=""))
