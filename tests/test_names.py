@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import pytest
 
+from devtools.lazy_view import read_shards
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.logs import cid, entry, simple_log, write
 from tlparse_tasks.cli import main
@@ -148,16 +149,12 @@ class Links(HTMLParser):
                 self.shards.append(value)
 
 
-SHARD = re.compile(r'JSON\.parse\((".*")\)\);\s*$', re.DOTALL)
-
-
 def shard_links(path: Path) -> tuple[list[str], list[str]]:
-    """(links, shards) a shard holds: file-list urls (external ones left out) and shard srcs."""
-    match = SHARD.search(path.read_text(encoding="utf-8"))
-    assert match, path
+    """(links, shards) a shard script holds (every shard it registers): file-list urls (external
+    ones left out) and shard srcs."""
     links: list[str] = []
     shards: list[str] = []
-    stack: list[Any] = [orjson.loads(orjson.loads(match.group(1)))]
+    stack: list[Any] = [data for _, _, data in read_shards(path)]
     while stack:
         value = stack.pop()
         if isinstance(value, list):
