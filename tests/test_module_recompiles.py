@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.logs import cid, entry, write
 from tests.test_module_graph_breaks import render_module, store_of
+from tlparse_tasks.modules import recompiles as rc
 from tlparse_tasks.modules.recompiles import SHOWN_PER_FRAME
+from tlparse_tasks.rules.compile_id import display_of
 from tlparse_tasks.rules.recompile import (
     Guard,
     RecompileEntry,
@@ -148,3 +151,63 @@ def test_older_list_payload_matches_an_id_guard(tmp_path: Path) -> None:
     html = render_module("recompiles", log, tmp_path / "out", eager=True).index_entries[0].html
     assert "1 recompile of 1 frame" in html and "___check_obj_id(fn, 139870659812992)" in html
     assert '<code class="rc-code">___check_obj_id(L[&#39;fn&#39;], 139870659812992)</code>' in html
+
+
+def guard_record(directory: str, codes: list[str], kind: str = "dynamo_guards") -> dict[str, Any]:
+    payload = json.dumps([{"code": c} for c in codes]) if kind == "dynamo_guards" else "".join(
+        f"| +- LAMBDA_GUARD: {c}\n" for c in codes)
+    return {"type": kind, "compile_id": directory, "metadata": {}, "payload": payload,
+            "outputs": [{"producer": kind, "url": f"{directory}/{kind}_1.html"}]}
+
+
+def reasons_record(directory: str, *reasons: str) -> dict[str, Any]:
+    return {"type": "artifact", "compile_id": directory, "metadata": {"name": "recompile_reasons"},
+            "payload": json.dumps(list(reasons)), "outputs": [], "line": 1}
+
+
+def forward_checks(frames: dict[Any, rc.FrameView], records: list[dict[str, Any]]) -> list[Any]:
+    """The rule as a stream states it: each guard record of a failed compile, in order, replaces
+    a reason's check when it names guards or the check held names none."""
+    for key, needing in rc.wanted_compiles(frames).items():
+        for record in records:
+            if rc.compile_key(record["compile_id"]) != key or record["type"] not in rc.GUARD_TYPES:
+                continue
+            guards = rc.guards_of(record)
+            for shown, reason in needing:
+                check = rc.GuardCheck(display_of(record["compile_id"]), record["outputs"][0]["url"],
+                                      failed_guards(reason, guards))
+                if shown.check is None or check.guards or not shown.check.guards:
+                    shown.check = check
+    return [(e.check.display, [g.code for g in e.check.guards]) if e.check else None
+            for v in frames.values() for r in v.recompiles for e in r.entries]
+
+
+@pytest.mark.parametrize("names", ["yyn", "ynn", "nnn", "nny", "n", "y", ""])
+def test_a_reason_gets_the_last_attempt_naming_its_guard_else_the_last_attempt(names: str) -> None:
+    """Attempts of failed compile [0/0] that log the failing guard (y) or not (n), also in the
+    C++ format: the checks are those of reading every attempt in log order."""
+    reasons = [reasons_record("-_0_1_0", "0/0: ___x == 1"), reasons_record("-_0_2_0", "0/0: ___y == 2", "0/1: ___z")]
+    records = [guard_record(f"-_0_0_{n}", ["___x == 1" if named == "y" else "___w == 0", "___y == 2"],
+                            "dynamo_guards" if n % 2 else "dynamo_cpp_guards_str") for n, named in enumerate(names)]
+    records += [guard_record("-_1_0_0", ["___x == 1"]), {"type": "guard_added_fast", "compile_id": "-_0_0_0"}]
+    expected = forward_checks(rc.collect(reasons), records)
+    frames = rc.collect(reasons)
+    rc.attach_guards(rc.wanted_compiles(frames), records)
+    got = [(e.check.display, [g.code for g in e.check.guards]) if e.check else None
+           for v in frames.values() for r in v.recompiles for e in r.entries]
+    assert len(got) == 3 and got == expected and (got[0] is None) == (names == "") and got[2] is None
+
+
+def test_only_guard_lines_of_failed_compiles_are_decoded(tmp_path: Path) -> None:
+    wanted = rc.wanted_compiles(rc.collect([reasons_record("-_0_1_0", "0/0: ___x == 1")]))
+    lines = [guard_record("-_0_0_0", ["___x == 1"]), guard_record("-_0_0_1", ["a"], "dynamo_cpp_guards_str"),
+             guard_record("-_3_0_0", ["___x == 1"]), {"type": "guard_added_fast", "compile_id": "-_0_0_0"},
+             {"compile_id": "-_0_0_0", "type": "dynamo_guards", "payload": "[]"}]  # other key order: decoded
+    path = tmp_path / "guards.jsonl"
+    path.write_bytes(b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in lines))
+    assert list(rc.guard_records(path, wanted)) == [lines[0], lines[1], lines[4]]
+    assert list(rc.guard_records(path, {})) == []
+    reasons = tmp_path / "artifacts.jsonl"
+    reasons.write_text(json.dumps(reasons_record("-_0_1_0", "0/0: x")) + "\n" + json.dumps(
+        {"type": "artifact", "metadata": {"name": "other"}}) + "\n")
+    assert [r["compile_id"] for r in rc.reason_records(reasons)] == ["-_0_1_0"]

@@ -3,8 +3,9 @@
 Two streaming passes. artifacts.jsonl gives the `recompile_reasons` artifacts (one per
 recompile; rules/recompile.py splits them into `F/C: why` entries, each naming the cached compile
 that failed). guards.jsonl then gives the guards of exactly those failed compiles (the last
-attempt that logged them), and only the guards each entry names are kept. The manifest's stack
-trie names each frame. Memory grows with the recompiles, not with the log.
+attempt that logged them), and only the guards each entry names are kept. Both passes decode
+only the lines that can matter (found by their bytes). The manifest's stack trie names each
+frame. Memory grows with the recompiles, not with the log.
 
 The first `SHOWN_PER_FRAME` recompiles of the first `SHOWN_FRAMES` frames are on the index; the
 rest are written as text shards that load when opened (all inline with --eager).
@@ -12,7 +13,10 @@ rest are written as text shards that load when opened (all inline with --eager).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -33,7 +37,9 @@ from .kit import Frame
 from .stack_trie import read_node
 
 ARTIFACT = "recompile_reasons"
+REASONS_NAME = b'"recompile_reasons"'  # ARTIFACT as a JSON line spells it
 GUARD_TYPES = ("dynamo_cpp_guards_str", "dynamo_guards")
+GUARD_HEAD = re.compile(rb'\{"type":"(?:dynamo_cpp_guards_str|dynamo_guards)","compile_id":"([^"\\]*)"')
 SHOWN_PER_FRAME = 5
 SHOWN_FRAMES = 20
 FrameKey = tuple[int | None, int | None]  # (compiled autograd id, frame id)
@@ -154,9 +160,12 @@ def guards_of(record: dict[str, Any]) -> list[Guard]:
         return []
 
 
-def attach_guards(frames: dict[FrameKey, FrameView], records: Any) -> None:
-    """Pass 2: for each reason, the guards it names among those of the compile that failed."""
-    wanted: dict[CompileKey, list[tuple[EntryView, RecompileEntry]]] = {}
+Needing = list[tuple[EntryView, RecompileEntry]]  # the reasons naming one failed compile
+
+
+def wanted_compiles(frames: dict[FrameKey, FrameView]) -> dict[CompileKey, Needing]:
+    """The compiles that reasons say failed, each with the reasons that name it."""
+    wanted: dict[CompileKey, Needing] = {}
     for (autograd, _frame), view in frames.items():
         for recompile in view.recompiles:
             for entry in recompile.entries:
@@ -164,22 +173,76 @@ def attach_guards(frames: dict[FrameKey, FrameView], records: Any) -> None:
                 parsed = _display_key(entry.failed)
                 if key is not None and parsed is not None:
                     wanted.setdefault(key, []).append((entry, RecompileEntry(parsed[0], parsed[1], entry.text)))
+    return wanted
+
+
+def compile_key(directory: str) -> CompileKey | None:
+    cid = CompileId.from_directory(directory)
+    return None if cid is None else (cid.compiled_autograd_id, cid.frame_id, cid.frame_compile_id)
+
+
+def attach_guards(wanted: dict[CompileKey, Needing], records: Iterable[dict[str, Any]]) -> None:
+    """Pass 2: for each reason, the guards it names among those of the compile that failed: of
+    the last attempt that logged guards the reason names, else of the last attempt that logged
+    any. The attempts are kept per failed compile and tried from the last, so an earlier one's
+    guards are read only when the later ones name none."""
     if not wanted:
         return
+    logged: dict[CompileKey, list[dict[str, Any]]] = {}
     for record in records:
         if record.get("type") not in GUARD_TYPES:
             continue
-        cid = CompileId.from_directory(str(record.get("compile_id")))
-        needing = wanted.get((cid.compiled_autograd_id, cid.frame_id, cid.frame_compile_id)) if cid else None
-        if not needing:
-            continue
-        guards = guards_of(record)
+        key = compile_key(str(record.get("compile_id")))
+        if key is not None and key in wanted:
+            logged.setdefault(key, []).append(record)
+    for key, attempts in logged.items():
+        guards: dict[int, list[Guard]] = {}  # an attempt's guards, read once
+        for shown, reason in wanted[key]:
+            shown.check = last_check(reason, attempts, guards)
+
+
+def last_check(reason: RecompileEntry, attempts: list[dict[str, Any]], guards: dict[int, list[Guard]]) -> GuardCheck:
+    """The check of the last attempt whose guards `reason` names; the last attempt's if none."""
+    last: GuardCheck | None = None
+    for number in range(len(attempts) - 1, -1, -1):
+        record = attempts[number]
+        if number not in guards:
+            guards[number] = guards_of(record)
         output = output_of(record)
-        for shown, reason in needing:
-            check = GuardCheck(display_of(str(record["compile_id"])), output["url"] if output else None,
-                               failed_guards(reason, guards))
-            if shown.check is None or check.guards or not shown.check.guards:
-                shown.check = check  # the last attempt that logged guards, unless it names none
+        check = GuardCheck(display_of(str(record["compile_id"])), output["url"] if output else None,
+                           failed_guards(reason, guards[number]))
+        if check.guards:
+            return check
+        last = last or check
+    assert last is not None, "a failed compile is kept with at least one attempt"
+    return last
+
+
+def reason_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of artifacts.jsonl that may be recompile reasons: a line is decoded only when
+    it holds the artifact's name (as JSON writes it; `collect` checks the record)."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if REASONS_NAME in line:
+                yield orjson.loads(line)
+
+
+def guard_records(path: Path, wanted: dict[CompileKey, Needing]) -> Iterator[dict[str, Any]]:
+    """The records of guards.jsonl that may be guards of a failed compile (`attach_guards`
+    checks each): a line is decoded only when it names a guard type and, when it starts as the
+    store writes records (`{"type":…,"compile_id":…`), its compile id is one of them. Most of
+    the file is guards of compiles that no recompile failed, and shape-environment entries."""
+    if not wanted:
+        return
+    kinds = tuple(f'"{kind}"'.encode() for kind in GUARD_TYPES)
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not any(kind in line for kind in kinds):
+                continue
+            head = GUARD_HEAD.match(line)
+            if head is not None and compile_key(head[1].decode()) not in wanted:
+                continue
+            yield orjson.loads(line)
 
 
 def frame_names(manifest: dict[str, Any]) -> dict[FrameKey, Frame]:
@@ -249,8 +312,9 @@ def frame_suffix(frame: Frame | None) -> str:
 
 def render(ctx: ModuleContext) -> ModuleOutput:
     """The recompiles section of the index."""
-    frames = collect(ctx.read_jsonl("artifacts.jsonl"))
-    attach_guards(frames, ctx.read_jsonl("guards.jsonl"))
+    frames = collect(reason_records(ctx.store.path("artifacts.jsonl")))
+    wanted = wanted_compiles(frames)
+    attach_guards(wanted, guard_records(ctx.store.path("guards.jsonl"), wanted))
     view = build_view(ctx, frames)
     html = ctx.render("recompiles.html", view=view)
     entry = IndexEntry(section="recompiles", title="Recompiles", html=html, order=ORDER)
