@@ -16,7 +16,8 @@ from tests.browser_support import PageWatch, build_report
 from tests.conftest import LEGACY_TESTS, REPO, TORCH_213, corpus_copy
 from tests.fixture_modules import LEGACY, modules_yaml_with, render_alone
 from tests.logs import cid, entry, write
-from tlparse_tasks.module_api import ModuleOutput
+from tlparse_tasks.module_api import ModuleContext, ModuleOutput
+from tlparse_tasks.modules import guards
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -110,6 +111,24 @@ def test_cpp_guard_dump_is_the_payload_verbatim(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "static" / "guards.js").exists()  # no guard page, no script
     (index,) = output.index_entries
     assert "1 C++ guard tree dump," in index.html
+
+
+def test_only_guard_records_are_read(tmp_path: Path) -> None:
+    """Shape-environment entries share guards.jsonl; a line is decoded only when it names a guard
+    type, and then kept only when it is one (an expression may mention a type's name)."""
+    log = write(tmp_path / "mixed.log", "".join([
+        entry({"guard_added_fast": {"expr": '"dynamo_guards" in names'}, **cid()}),
+        entry({"dynamo_guards": {}, **cid()}, json.dumps([{"code": "___x == 1"}])),
+        entry({"guard_added_fast": {"expr": "s0 > 1"}, **cid()}),
+        entry({"dynamo_cpp_guards_str": {}, **cid()}, "| +- TYPE_MATCH: x"),
+    ]))
+    out = tmp_path / "out"
+    render_guards(log, out)
+    ctx = ModuleContext("guards", out, {}, {}, [], subscriptions=("guards.jsonl",))
+    stored = [json.loads(line) for line in (out / "intermediate" / "guards.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in stored] == ["guard_added_fast", "dynamo_guards", "guard_added_fast",
+                                           "dynamo_cpp_guards_str"]
+    assert list(guards.guard_records(ctx)) == [stored[1], stored[3]]
 
 
 # -- the guard pages ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ lists both per compile id: a count summary, with the file list loaded on demand 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import display_of, group_of_directory
-from .common import depth_prefix, format_value, load_strings, output_of, records
+from .common import depth_prefix, format_value, load_strings, output_of
 from .kit import StackView, plural, stack_view
 
 GUARDS_SCRIPT = "static/guards.js"  # where the filter script goes, relative to OUT
@@ -76,6 +77,21 @@ def guard_rows(payload: str, strings: dict[str, str]) -> tuple[list[GuardRow], s
     return rows, None
 
 
+GUARD_TYPES = ("dynamo_guards", "dynamo_cpp_guards_str")
+GUARD_TYPE_BYTES = tuple(f'"{kind}"'.encode() for kind in GUARD_TYPES)  # as a JSON line spells them
+
+
+def guard_records(ctx: ModuleContext) -> Iterator[dict[str, Any]]:
+    """The guard records of guards.jsonl; the shape-environment entries that share the file are
+    not decoded (a line is only when it holds a guard type's name)."""
+    with open(ctx.store.path("guards.jsonl"), "rb") as handle:
+        for line in handle:
+            if any(kind in line for kind in GUARD_TYPE_BYTES):
+                record = orjson.loads(line)
+                if record["type"] in GUARD_TYPES:
+                    yield record
+
+
 # -- the index ---------------------------------------------------------------------------------
 
 @dataclass
@@ -111,7 +127,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     groups: dict[str, GuardGroup] = {c["id"]: GuardGroup(c["id"], c["display_name"])
                                      for c in ctx.manifest["compile_ids"]}
     summary = GuardSummary()
-    for record in records(ctx, "guards.jsonl", "dynamo_guards", "dynamo_cpp_guards_str"):
+    for record in guard_records(ctx):
         kind = record["type"]
         output = output_of(record, kind)
         if output is None:  # e.g. a guard payload that is not a guard list: legacy writes nothing
