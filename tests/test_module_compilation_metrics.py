@@ -495,6 +495,13 @@ def test_stacks_are_viewed_and_rendered_once_per_value(tmp_path: Path) -> None:
         for caption, root, open_ in (("Stack", "../", True), ("User Stack", "", False)):
             assert stacks(shown, caption, root, open=open_) == macro(shown, caption, root, open=open_)
             assert stacks(shown, caption, root, open=open_) == macro(shown, caption, root, open=open_)
+    compiled = {"co_name": "f", "co_filename": "/m.py", "co_firstlineno": 3}
+    frame = stacks.mini_frame(compiled)
+    assert frame == metrics_model.mini_frame(compiled) and stacks.mini_frame(dict(compiled)) is frame
+    assert stacks(frame, "Stack", "../", open=True) == macro(frame, "Stack", "../", open=True)
+    other = stacks.mini_frame({**compiled, "co_firstlineno": 3.0})  # equal, but printed as 3.0
+    assert other is not None and other is not frame and other.frames[0].location == "/m.py:3.0"
+    assert stacks.mini_frame({"co_name": "f"}) is None is metrics_model.mini_frame({"co_name": "f"})
 
 
 @pytest.mark.parametrize("eager", [False, True])

@@ -98,7 +98,8 @@ class Stacks:
     def __init__(self, ctx: ModuleContext, strings: dict[str, str]) -> None:
         self.strings = strings
         self.views: dict[bytes, StackView] = {}  # the logged value (JSON) → its view
-        self.owned: set[int] = set()  # ids of those views (kept alive by `views`)
+        self.frames: dict[bytes, StackView | None] = {}  # (co_name, co_filename, co_firstlineno) → view
+        self.owned: set[int] = set()  # ids of those views (kept alive by `views` and `frames`)
         self.html: dict[tuple[int, str, str, bool], Markup] = {}
         self.macro = macro_of(ctx, "frame.html", "stack")
 
@@ -110,6 +111,15 @@ class Stacks:
             view = self.views[key] = stack_of(value, self.strings)
             self.owned.add(id(view))
         return view
+
+    def mini_frame(self, metrics: dict[str, Any]) -> StackView | None:
+        """`mm.mini_frame` once per compiled frame (the frame of every recompile of a function)."""
+        key = orjson.dumps([metrics.get(k) for k in ("co_name", "co_filename", "co_firstlineno")])
+        if key not in self.frames:
+            view = self.frames[key] = mm.mini_frame(metrics)
+            if view is not None:
+                self.owned.add(id(view))
+        return self.frames[key]
 
     def __call__(self, view: StackView | None, caption: str, root: str, open: bool = False) -> Markup:
         if view is None or id(view) not in self.owned:
@@ -409,7 +419,8 @@ class MetricsPass:
         other = self.other(metrics, "compilation_metrics", root)
         page = mm.forward_page(metrics, root=root, display=display, files=files,
                                stack=self.views.view(stack) if stack is not None else None,
-                               specializations=specs, guards=guards, other=[m.field for m in other])
+                               specializations=specs, guards=guards, other=[m.field for m in other],
+                               frame=self.views.mini_frame)
         if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
             self.ctx.write_text(url, self.ctx.render("compilation_metrics.html", page=page, root=root,
                                                      other_rows=self.other.rows(other), stack=self.views,

@@ -283,9 +283,11 @@ def inductor_times(metrics: dict[str, Any]) -> list[Row]:
 
 def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[dict[str, Any]],
                  stack: StackView | None, specializations: list[Specialization],
-                 guards: list[GuardAdded], other: list[OtherField] | None = None) -> MetricsPage:
+                 guards: list[GuardAdded], other: list[OtherField] | None = None,
+                 frame: Callable[[dict[str, Any]], StackView | None] = mini_frame) -> MetricsPage:
     """Everything compilation_metrics.html shows, in legacy's order and conditions (`other`:
-    the other fields as the module shows them, `other_fields` by default)."""
+    the other fields as the module shows them, `other_fields` by default; `frame`: `mini_frame`
+    or what gives the same)."""
     times = [Row("Entire Frame", field_text(metrics, "entire_frame_compile_time_s"), HELP["entire"]),
              Row("Backend", field_text(metrics, "backend_compile_time_s"), HELP["backend"])]
     times += inductor_times(metrics)
@@ -298,7 +300,7 @@ def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: lis
         ("Graph Ops", "graph_op_count"), ("Graph Nodes", "graph_node_count"),
         ("Graph Inputs", "graph_input_count"))]
     return MetricsPage(
-        root=root, display=display, mini_frame=mini_frame(metrics), files=files, stack=stack,
+        root=root, display=display, mini_frame=frame(metrics), files=files, stack=stack,
         times=times, failure=failure_of(metrics, with_source=True),
         restart_reasons=string_list(metrics.get("restart_reasons")), cache=cache, graph=graph,
         compliant_ops=string_list(metrics.get("compliant_custom_ops")),
