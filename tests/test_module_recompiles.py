@@ -211,3 +211,14 @@ def test_only_guard_lines_of_failed_compiles_are_decoded(tmp_path: Path) -> None
     reasons.write_text(json.dumps(reasons_record("-_0_1_0", "0/0: x")) + "\n" + json.dumps(
         {"type": "artifact", "metadata": {"name": "other"}}) + "\n")
     assert [r["compile_id"] for r in rc.reason_records(reasons)] == ["-_0_1_0"]
+
+
+@pytest.mark.parametrize("block", [rc.BLOCK, 64, 7, 1])
+def test_lines_holding_a_needle_at_any_block_size(tmp_path: Path, block: int) -> None:
+    lines = [b'{"a": "x"}', b'{"name":"recompile_reasons","p":"' + b"y" * 300 + b'"}', b"", b"recompile_reasons",
+             b"no", b'"recompile_reasons" twice "recompile_reasons"', b'{"last":"recompile_reasons"}']
+    path = tmp_path / "f.jsonl"
+    for ending in (b"\n", b""):  # with and without a newline at the end
+        path.write_bytes(b"\n".join(lines) + ending)
+        found = list(rc.lines_holding(path, b'"recompile_reasons"', block))
+        assert found == [line for line in lines if b'"recompile_reasons"' in line]
