@@ -7,6 +7,8 @@ sources with `ast`, so an import hidden inside a function counts too.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import tlparse_tasks
@@ -98,3 +100,15 @@ def test_find_cycle_finds_one() -> None:
 def test_no_import_cycle_in_the_package() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, " → ".join(cycle or [])
+
+
+def test_loading_the_config_leaves_pygments_to_the_processes_that_highlight() -> None:
+    """The main process imports every module to check its options; Pygments (only --eager
+    highlights, and its CSS is written once by a module) must not come with them: it costs
+    every run start-up time and memory its forked workers would copy."""
+    code = ("import sys; from tlparse_tasks.config import load_config; "
+            "from tlparse_tasks.resources import default_modules_yaml; import tlparse_tasks.cli; "
+            "load_config(default_modules_yaml()); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pygments'))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -18,6 +18,7 @@ for one in-process run; dodo.py calls `install()` for its doit process.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import queue
 import signal
@@ -165,7 +166,14 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
     # -- main process ------------------------------------------------------------------------
 
     def _run_start_processes(self, job_q: Any, result_q: Any) -> list[Any]:
-        self.workers = list(super()._run_start_processes(job_q, result_q))
+        """Fork the workers. Objects alive now (the imported code, the config) are moved out of
+        the garbage collector's reach first: a collection in a worker writes into every tracked
+        object's header, copying the pages it shares with this process (gc.freeze)."""
+        gc.freeze()
+        try:
+            self.workers = list(super()._run_start_processes(job_q, result_q))
+        finally:
+            gc.unfreeze()
         return self.workers
 
     def read_notes(self) -> None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name
+
+if TYPE_CHECKING:  # Pygments loads only in the process that highlights or writes its CSS
+    from pygments.lexer import Lexer
 
 HIGHLIGHT_LIMIT_BYTES = 2 << 20
 CHUNK_LINES = 200  # lines per block inside the <pre>
@@ -43,6 +42,8 @@ def language_of(filename: str | None) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _lexer(name: str) -> Lexer:
+    from pygments.lexers import get_lexer_by_name
+
     return get_lexer_by_name(name, stripnl=False, ensurenl=False)
 
 
@@ -74,6 +75,9 @@ def highlighted_code_body(code: str, language: str = "python") -> Markup:
     escaped without highlighting, which keeps a huge log's report fast to build and to open."""
     if len(code) > HIGHLIGHT_LIMIT_BYTES:
         return plain_code_body(code)
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+
     code = code.replace("\r\n", "\n").replace("\r", "\n")  # what the lexer does anyway
     html = highlight(code, _lexer(language), HtmlFormatter(nowrap=True))
     if not code.endswith("\n") and html.endswith("\n"):
@@ -89,6 +93,8 @@ def pygments_css() -> str:
 
 
 def _style_defs(style: str) -> str:
+    from pygments.formatters import HtmlFormatter
+
     formatter: Any = HtmlFormatter(style=style)  # get_style_defs is untyped in pygments
     return str(formatter.get_style_defs(SCOPE)) + "\n"
 
