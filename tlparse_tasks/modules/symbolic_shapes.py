@@ -11,8 +11,8 @@ other types only in export mode; these are the browsable pages. Any logged value
 (frame locals can hold lists), stacks are resolved against the string table.
 
 Each compile id's page is a unit (`ctx.unit`): a grown log re-renders only the compile ids whose
-entries changed. Each distinct logged stack is viewed and rendered once per run (`Stacks`). The index shows the totals and, on demand (inline with --eager), the same list
-as the overview.
+entries changed. Each distinct logged stack is viewed and rendered once per run (`Stacks`). The
+index shows the totals and, on demand (inline with --eager), the same list as the overview.
 """
 
 from __future__ import annotations
