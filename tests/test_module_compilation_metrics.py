@@ -470,7 +470,7 @@ def test_file_lists_render_each_item_once_and_as_the_macro_does(tmp_path: Path) 
         {"kind": "link", "url": "https://x/y", "name": "y", "number": 2, "suffix": ""},
         {"kind": "dump_file", "url": "dump/eval_with_key_1.html", "name": "e", "number": 3, "suffix": "",
          "readable_url": "dump/r.html"}]
-    whole = cmm.macro_of(ctx, "artifact_list.html", "artifact_list")
+    whole = ctx.macro("artifact_list.html", "artifact_list")
     key = ("-_0_0_0", "-_0_0_0", "../")
     for count in (1, 2, 4):  # a compile id's list grows along the log
         links = lists.links(key, outputs[:count])
@@ -489,7 +489,7 @@ def test_stacks_are_viewed_and_rendered_once_per_value(tmp_path: Path) -> None:
     logged = [{"line": 1, "name": "<f>", "filename": 0}, {"line": 2, "name": "g", "filename": 1, "loc": "x = 1"}]
     view = stacks.view(logged)
     assert stacks.view(json.loads(json.dumps(logged))) is view and stacks.view(logged[:1]) is not view
-    macro = cmm.macro_of(ctx, "frame.html", "stack")
+    macro = ctx.macro("frame.html", "stack")
     for shown in (view, stacks.view("not frames"), stacks.view(None), stacks.view([]), None,
                   kit.stack_of(logged, stacks.strings)):
         for caption, root, open_ in (("Stack", "../", True), ("User Stack", "", False)):
@@ -513,7 +513,7 @@ def test_other_fields_made_once_are_the_fields_and_rows_of_each_page(tmp_path: P
     metrics = {"graph_op_count": 3, "one": 1, "one_f": 1.0, "yes": True, "text": "1", "start_time": 5,
                "multi": "a\n<b>", "lines": ["a\nb", "c"], "list": [1, None], "obj": {"q": 1e20}, "big": big,
                "none": None, "amp": "a&b"}
-    macro = cmm.macro_of(ctx, "metrics_macros.html", "other_field")
+    macro = ctx.macro("metrics_macros.html", "other_field")
     for kind in ("compilation_metrics", "bwd_compilation_metrics", "aot_autograd_backward_compilation_metrics"):
         for _ in range(2):
             made = other(metrics, kind, "../")
@@ -529,7 +529,7 @@ def test_other_fields_made_once_are_the_fields_and_rows_of_each_page(tmp_path: P
 def test_value_rows_rendered_once_are_the_rows_of_each_table(tmp_path: Path) -> None:
     ctx = metrics_context(tmp_path)
     rows = cmm.ValueRows(ctx)
-    macro = cmm.macro_of(ctx, "metrics_macros.html", "value_row")
+    macro = ctx.macro("metrics_macros.html", "value_row")
     table = [metrics_model.Row("Entire Frame", "1.5", "<help> & more"), metrics_model.Row("Graph Ops", "<3>"),
              metrics_model.Row("Graph Ops", "")]
     for _ in range(2):

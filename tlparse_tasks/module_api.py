@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +21,10 @@ from .atomic import DirCache, link_or_copy, write_bytes, write_chunks
 from .rules.urls import report_href
 from .safepath import inside
 from .store.reader import StoreReader
+
+if TYPE_CHECKING:
+    import jinja2
+    from markupsafe import Markup
 
 SECTION_KINDS = ("html", "hybrid")
 RECORDS_DIR = ".modules"
@@ -176,11 +180,21 @@ class ModuleContext:
     def render(self, template: str, **data: Any) -> str:
         """Render a template the module declared: undeclared ones would not be file_deps, and
         editing them would leave stale pages."""
+        return self._template(template, "renders").render(**data)
+
+    def macro(self, template: str, name: str) -> Callable[..., Markup]:
+        """A macro of a template the module declared, to call from Python: a module rendering
+        the same part on many pages (a stack, a table row) renders it once and keeps the
+        output by value, and its page template puts the pieces in place."""
+        macro: Callable[..., Markup] = getattr(self._template(template, "uses").module, name)
+        return macro
+
+    def _template(self, template: str, verb: str) -> jinja2.Template:
         if self.templates is not None and template not in self.templates:
-            raise ValueError(f"module {self.module_id} renders {template}, which modules.yaml does not declare")
+            raise ValueError(f"module {self.module_id} {verb} {template}, which modules.yaml does not declare")
         from .render import jinja_env  # Jinja loads only in processes that render
 
-        return jinja_env(tuple(self.template_dirs)).get_template(template).render(**data)
+        return jinja_env(tuple(self.template_dirs)).get_template(template)
 
     def write_bytes(self, relative: str, data: bytes) -> str:
         """Write a report file at `relative` (inside OUT only, never through a symbolic link:

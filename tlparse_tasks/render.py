@@ -48,6 +48,9 @@ def jinja_env(template_dirs: tuple[str, ...]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # A run never edits a template, and a module renders thousands of pages: without this
+        # every get_template stats each template file of the page's chain again.
+        auto_reload=False,
     )
     env.filters["safe_href"] = safe_href
     env.filters["url"] = path_href  # a report path in an href: `{{ page|url }}`

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -107,7 +107,7 @@ class Stacks:
         self.frames: dict[bytes, StackView | None] = {}  # (co_name, co_filename, co_firstlineno) → view
         self.owned: set[int] = set()  # ids of those views (kept alive by `views` and `frames`)
         self.html: dict[tuple[int, str, str, bool], Markup] = {}
-        self.macro = macro_of(ctx, "frame.html", "stack")
+        self.macro = ctx.macro("frame.html", "stack")
 
     def view(self, value: Any) -> StackView:
         """`kit.stack_of` once per distinct value."""
@@ -154,8 +154,8 @@ class FileLists:
     checked once per run: a list that is not so made is rendered whole each time."""
 
     def __init__(self, ctx: ModuleContext) -> None:
-        self.whole = macro_of(ctx, "artifact_list.html", "artifact_list")
-        self.item = macro_of(ctx, "artifact_list.html", "artifact_item")
+        self.whole = ctx.macro("artifact_list.html", "artifact_list")
+        self.item = ctx.macro("artifact_list.html", "artifact_item")
         self.shown: dict[tuple[str, str, str], ShownFiles] = {}  # (group, page folder, root)
         self.around = self._around()
 
@@ -209,7 +209,7 @@ class OtherFields:
     SCALARS = frozenset({str, int, float, bool})  # values that are their own key
 
     def __init__(self, ctx: ModuleContext, values: SharedValues) -> None:
-        self.macro = macro_of(ctx, "metrics_macros.html", "other_field")
+        self.macro = ctx.macro("metrics_macros.html", "other_field")
         self.values = values
         self.made: dict[tuple[str, type, Any, str], Made] = {}  # (key, type, value, root)
         self.rendered: dict[tuple[Any, ...], Markup] = {}  # a field's values → its row
@@ -254,7 +254,7 @@ class ValueRows:
     LIMIT = 50_000  # distinct rows kept; past that the cache starts again
 
     def __init__(self, ctx: ModuleContext) -> None:
-        self.macro = macro_of(ctx, "metrics_macros.html", "value_row")
+        self.macro = ctx.macro("metrics_macros.html", "value_row")
         self.rendered: dict[tuple[str, str, str], Markup] = {}
 
     def __call__(self, rows: list[mm.Row]) -> Markup:
@@ -269,16 +269,6 @@ class ValueRows:
                 self.rendered.clear()
             html = self.rendered[key] = self.macro(row)
         return html
-
-
-def macro_of(ctx: ModuleContext, template: str, name: str) -> Callable[..., Markup]:
-    """A macro of a template the module declared, to call from Python (and cache its output)."""
-    if ctx.templates is not None and template not in ctx.templates:
-        raise ValueError(f"module {ctx.module_id} uses {template}, which modules.yaml does not declare")
-    from ..render import jinja_env  # as ModuleContext.render: Jinja loads only where it renders
-
-    macro: Callable[..., Markup] = getattr(jinja_env(tuple(ctx.template_dirs)).get_template(template).module, name)
-    return macro
 
 
 class Keys(NamedTuple):
