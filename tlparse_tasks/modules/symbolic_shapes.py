@@ -267,7 +267,7 @@ class Stacks:
         """`kit.stack_view` once per distinct value (equal JSON is an equal value, types too)."""
         if value is None:
             return None
-        key = orjson.dumps(value)
+        key = orjson.dumps(value)  # values come from the store, which orjson read
         if key in self.views:
             return self.views[key]
         view = self.views[key] = stack_view(value, self.strings)
