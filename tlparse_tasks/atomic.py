@@ -84,11 +84,11 @@ class SafeDir:
             raise self.error("cannot read", error, name) from None
         return os.fdopen(fd, "rb")
 
-    def create(self, temp: str, final: str) -> BinaryIO:
+    def create(self, temp: str, final: str, buffering: int = -1) -> BinaryIO:
         """A new empty file `temp` (one of that name left by an earlier run is removed first)
-        on the way to `final`."""
+        on the way to `final`; `buffering` as open()'s."""
         self.discard(temp)
-        return self._create(temp, final)
+        return self._create(temp, final, buffering)
 
     def new_temp(self, final: str) -> tuple[str, BinaryIO]:
         """A fresh temp file beside `final`: its name and its handle."""
@@ -100,14 +100,14 @@ class SafeDir:
                 if error.errno != errno.EEXIST:
                     raise
 
-    def _create(self, temp: str, final: str) -> BinaryIO:
+    def _create(self, temp: str, final: str, buffering: int = -1) -> BinaryIO:
         try:
             fd = os.open(temp, CREATE_FLAGS, FILE_MODE, dir_fd=self.fd)
         except OSError as error:
             raise self.error("cannot write", error, final) from None
         with contextlib.suppress(OSError):
             os.fchmod(fd, FILE_MODE)  # whatever the umask: reports are shared
-        return os.fdopen(fd, "wb")
+        return os.fdopen(fd, "wb", buffering)
 
     def fill(self, temp: str, final: str, handle: BinaryIO, chunks: Iterable[bytes]) -> None:
         """Write `chunks` into the temp file and close it; on failure the temp file goes. An

@@ -12,10 +12,13 @@ from typing import Any
 import orjson
 
 _STRING_OR_EXPONENT = re.compile(rb'"(?:[^"\\]|\\.)*"|(?<=[0-9])e\+')
+_DIGIT_EXPONENT = re.compile(rb"[0-9]e\+")  # a necessary condition, checked in one C pass
 
 
 def _serde_exponents(data: bytes) -> bytes:
-    if b"e+" not in data:
+    """Payload text often holds `e+` (`type+`, `1e+3` in code); only `<digit>e+` can be an
+    exponent, and only one outside a string is rewritten."""
+    if b"e+" not in data or _DIGIT_EXPONENT.search(data) is None:
         return data
     return _STRING_OR_EXPONENT.sub(lambda m: m.group(0) if m.group(0)[:1] == b'"' else b"e", data)
 

@@ -25,6 +25,8 @@ from .streams import JSONL_STREAMS, RAW_JSONL
 
 W = TypeVar("W", bound="StreamWriter")
 
+#: Write buffer of a stream: tens of thousands of short lines go out in few system calls.
+STREAM_BUFFER = 1 << 20
 #: Levels a stored record may nest: orjson writes at most 254, and readers add a few of their own.
 MAX_RECORD_DEPTH = 200
 DEPTH_PLACEHOLDER = "(nested too deeply; left out)"
@@ -78,7 +80,7 @@ class StreamWriter:
         self.name = name
         self.path = directory.shown(name)
         self.temp = f".{name}.tmp"
-        self.handle: BinaryIO = directory.create(self.temp, name)
+        self.handle: BinaryIO = directory.create(self.temp, name, STREAM_BUFFER)
         if keep_bytes:
             try:
                 with directory.open_read(name) as old:
@@ -219,7 +221,7 @@ class RawJsonlWriter:
             self.old_header = self._first_line()
             if self._size() < len(self.old_header) + keep_bytes:
                 raise directory.error("cannot resume", OSError(errno.EIO, "shorter than its recorded size"), name)
-        self.body: BinaryIO = directory.create(self.body_temp, name)
+        self.body: BinaryIO = directory.create(self.body_temp, name, STREAM_BUFFER)
 
     def write(self, line: bytes) -> None:
         """One envelope line (from `raw_line`)."""
