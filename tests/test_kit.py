@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tlparse_tasks.module_api import listed_file
+from tlparse_tasks.modules import kit
 from tlparse_tasks.modules.kit import Frame, StackView, frame_of, frames, plural, stack_of, stack_view
 from tlparse_tasks.render import jinja_env
 from tlparse_tasks.resources import template_dirs
@@ -166,3 +167,20 @@ def test_a_file_item_links_only_safe_urls() -> None:
     assert links == [{"href": "a/b.html"}, {"href": "https://x.invalid/", "rel": "noopener noreferrer"}]
     unsafe = [a["title"] for tag, a in reader.elements if a.get("class") == "tlp-unsafe-link"]
     assert unsafe == ["javascript:x", "vbscript:y"]
+
+
+def test_shared_stacks_make_each_value_once_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Any] = []
+
+    def make(value: Any, strings: dict[str, str]) -> kit.StackView | None:
+        made.append(value)
+        return kit.stack_view(value, strings)
+
+    stacks = kit.SharedStacks({"0": "/m.py"}, make)
+    frame = [{"filename": 0, "line": 1, "name": "f"}]
+    first = stacks.view(frame)
+    assert stacks.view([dict(frame[0])]) is first and stacks.view(None) is None and stacks.view(None) is None
+    assert made == [frame, None]
+    monkeypatch.setattr(kit.SharedStacks, "MAX_VIEWS", 2)
+    stacks.view([{"filename": 0, "line": 2, "name": "g"}])  # a third value: the cache starts again
+    assert len(stacks.views) == 1 and stacks.view(frame) is not first

@@ -134,9 +134,9 @@ def test_a_repeated_stack_is_viewed_and_rendered_once(tmp_path: Path, monkeypatc
     macro = views.macro
     assert macro is not None
 
-    def counting(*args: Any) -> Any:
+    def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(args[1])
-        return macro(*args)
+        return macro(*args, **kwargs)
 
     monkeypatch.setattr(views, "macro", counting)
     symbolic_shapes.write_compile_pages(ctx, sections, views)

@@ -29,7 +29,7 @@ import hashlib
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, cast, get_args
 
 import orjson
 from markupsafe import Markup
@@ -40,7 +40,7 @@ from ..rules.compile_id import display_of, group_of_directory
 from ..rules.graph_break import GraphBreak, parse_graph_break
 from . import metrics_model as mm
 from .common import depth_prefix, load_strings, metadata_of, output_of
-from .kit import StackView, stack_of
+from .kit import SharedStacks, StackView, stack_of
 
 GUARD_TYPES = ("symbolic_shape_specialization", "guard_added_fast")
 FAILURES_PAGE = "failures_and_restarts.html"
@@ -95,46 +95,23 @@ class SharedValues:
             ctx.write_shard(shard, value)
 
 
-class Stacks:
-    """Each distinct logged stack viewed once and rendered once per caption and root by
-    frame.html's `stack` macro: a fast guard's framework stack or a dynamo_start stack repeats
-    on many pages, and rendering its frames is most of a page's work. Pages get `__call__` as
-    `stack`, with the macro's signature and output."""
+class Stacks(SharedStacks):
+    """kit.SharedStacks with `stack_of` (every stack slot shows), plus the compiled frame at
+    the top of a page once per function (`mini_frame`)."""
 
     def __init__(self, ctx: ModuleContext, strings: dict[str, str]) -> None:
-        self.strings = strings
-        self.views: dict[bytes, StackView] = {}  # the logged value (JSON) → its view
-        self.frames: dict[bytes, StackView | None] = {}  # (co_name, co_filename, co_firstlineno) → view
-        self.owned: set[int] = set()  # ids of those views (kept alive by `views` and `frames`)
-        self.html: dict[tuple[int, str, str, bool], Markup] = {}
-        self.macro = ctx.macro("frame.html", "stack")
+        super().__init__(strings, stack_of)
+        self.bind(ctx)
 
     def view(self, value: Any) -> StackView:
-        """`kit.stack_of` once per distinct value."""
-        key = orjson.dumps(value)
-        view = self.views.get(key)
-        if view is None:
-            view = self.views[key] = stack_of(value, self.strings)
-            self.owned.add(id(view))
-        return view
+        return cast(StackView, super().view(value))  # stack_of always gives a view
 
     def mini_frame(self, metrics: dict[str, Any]) -> StackView | None:
         """`mm.mini_frame` once per compiled frame (the frame of every recompile of a function)."""
-        key = orjson.dumps([metrics.get(k) for k in ("co_name", "co_filename", "co_firstlineno")])
-        if key not in self.frames:
-            view = self.frames[key] = mm.mini_frame(metrics)
-            if view is not None:
-                self.owned.add(id(view))
-        return self.frames[key]
-
-    def __call__(self, view: StackView | None, caption: str, root: str, open: bool = False) -> Markup:
-        if view is None or id(view) not in self.owned:
-            return self.macro(view, caption, root, open=open)
-        key = (id(view), caption, root, open)
-        html = self.html.get(key)
-        if html is None:
-            html = self.html[key] = self.macro(view, caption, root, open=open)
-        return html
+        key = b"frame:" + orjson.dumps([metrics.get(k) for k in ("co_name", "co_filename", "co_firstlineno")])
+        if key in self.views:
+            return self.views[key]
+        return self.keep(key, mm.mini_frame(metrics))
 
 
 class ShownFiles:

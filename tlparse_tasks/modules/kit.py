@@ -10,8 +10,11 @@ with their macro in `artifact_list.html` and their JS twin in `static/modules.js
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from ..parse.envelope import STACK
 from ..parse.stacks import frame_filename, simplify_filename
@@ -19,7 +22,12 @@ from ..render import plural
 from ..rules.names import eval_with_key_href
 from .common import format_value
 
-__all__ = ["Frame", "StackView", "frame_of", "frames", "plural", "stack_of", "stack_view"]
+if TYPE_CHECKING:
+    from markupsafe import Markup
+
+    from ..module_api import ModuleContext
+
+__all__ = ["Frame", "SharedStacks", "StackView", "frame_of", "frames", "plural", "stack_of", "stack_view"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +103,59 @@ def stack_view(value: Any, strings: dict[str, str]) -> StackView | None:
     if value is None or value == []:
         return None
     return stack_of(value, strings)
+
+
+class SharedStacks:
+    """Logged stacks, each distinct value made into a view and rendered by frame.html's
+    `stack` macro once: a framework stack repeats on every page of a shape environment, a
+    dynamo_start stack on every recompile of its function, and their frames were most of the
+    work of those pages. Pages get it as `stack` (the macro's signature and output).
+
+    `make` is the module's rule for a value (`stack_of`, or `stack_view` where nothing
+    logged shows as none); `keep` caches a view made another way. Renderings are kept by the
+    view's identity, so only views made here are cached. At most MAX_VIEWS views are kept."""
+
+    MAX_VIEWS = 50_000
+
+    def __init__(self, strings: dict[str, str],
+                 make: Callable[[Any, dict[str, str]], StackView | None] = stack_of) -> None:
+        self.strings = strings
+        self.make = make
+        self.macro: Callable[..., Markup] | None = None
+        self.views: dict[bytes, StackView | None] = {}  # the logged value (JSON) → its view
+        self.owned: set[int] = set()  # ids of those views (kept alive by `views`)
+        self.html: dict[tuple[int, str, str, bool], Markup] = {}
+
+    def bind(self, ctx: ModuleContext) -> SharedStacks:
+        """Render with the module's frame.html (Jinja loads when the first page renders)."""
+        if self.macro is None:
+            self.macro = ctx.macro("frame.html", "stack")
+        return self
+
+    def view(self, value: Any) -> StackView | None:
+        key = orjson.dumps(value)  # values come from the store, which orjson read
+        if key in self.views:
+            return self.views[key]
+        return self.keep(key, self.make(value, self.strings))
+
+    def keep(self, key: bytes, view: StackView | None) -> StackView | None:
+        """`view` under `key` from now on (keys of other kinds must not look like JSON)."""
+        if len(self.views) >= self.MAX_VIEWS:
+            self.views.clear()
+            self.owned.clear()
+            self.html.clear()
+        self.views[key] = view
+        if view is not None:
+            self.owned.add(id(view))
+        return view
+
+    def __call__(self, view: StackView | None, caption: str, root: str, open: bool = False) -> Markup:
+        assert self.macro is not None, "bind() first"
+        if view is None or id(view) not in self.owned:
+            return self.macro(view, caption, root, open=open)
+        key = (id(view), caption, root, open)
+        html = self.html.get(key)
+        if html is None:
+            html = self.html[key] = self.macro(view, caption, root, open=open)
+        return html
+

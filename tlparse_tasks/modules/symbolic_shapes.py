@@ -17,18 +17,14 @@ index shows the totals and, on demand (inline with --eager), the same list as th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-from markupsafe import Markup
-
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import group_of_directory
 from .common import depth_prefix, format_value, load_strings, records
-from .kit import StackView, plural, stack_view
+from .kit import SharedStacks, StackView, plural, stack_view
 
 PAGE = "symbolic_shapes.html"  # the overview at the report root, and each compile id's page name
 COMPILE_TEMPLATE = "symbolic_shapes_compile.html"
@@ -250,55 +246,12 @@ def as_list(value: Any) -> list[str]:
     return [text(value)]
 
 
-class Stacks:
-    """Each distinct logged stack viewed once, and rendered once per caption and root by
-    frame.html's `stack` macro: a framework stack repeats in every entry of a shape environment,
-    user stacks in every entry of a line, and their frames were most of the module's work.
-    Pages get it as `stack`, with the macro's signature and output."""
+class Stacks(SharedStacks):
+    """kit.SharedStacks with `stack_view` (nothing logged shows as none): a framework stack
+    repeats in every entry of a shape environment, user stacks in every entry of a line."""
 
     def __init__(self, strings: dict[str, str]) -> None:
-        self.strings = strings
-        self.views: dict[bytes, StackView | None] = {}  # the logged value (JSON) → its view
-        self.owned: set[int] = set()  # ids of those views (kept alive by `views`)
-        self.html: dict[tuple[int, str, str], Markup] = {}
-        self.macro: Callable[..., Markup] | None = None
-
-    def view(self, value: Any) -> StackView | None:
-        """`kit.stack_view` once per distinct value (equal JSON is an equal value, types too)."""
-        if value is None:
-            return None
-        key = orjson.dumps(value)  # values come from the store, which orjson read
-        if key in self.views:
-            return self.views[key]
-        view = self.views[key] = stack_view(value, self.strings)
-        self.owned.add(id(view))
-        return view
-
-    def bind(self, ctx: ModuleContext) -> Stacks:
-        """The macro to render with (Jinja loads only when a page is rendered)."""
-        if self.macro is None:
-            self.macro = macro_of(ctx, "frame.html", "stack")
-        return self
-
-    def __call__(self, view: StackView | None, caption: str, root: str) -> Markup:
-        assert self.macro is not None, "bind() first"
-        if view is not None and id(view) not in self.owned:
-            return self.macro(view, caption, root)
-        key = (id(view), caption, root)
-        html = self.html.get(key)
-        if html is None:
-            html = self.html[key] = self.macro(view, caption, root)
-        return html
-
-
-def macro_of(ctx: ModuleContext, template: str, name: str) -> Callable[..., Markup]:
-    """A macro of a template the module declared, to call from Python (and keep its output)."""
-    if ctx.templates is not None and template not in ctx.templates:
-        raise ValueError(f"module {ctx.module_id} uses {template}, which modules.yaml does not declare")
-    from ..render import jinja_env  # as ModuleContext.render: Jinja loads only where it renders
-
-    macro: Callable[..., Markup] = getattr(jinja_env(tuple(ctx.template_dirs)).get_template(template).module, name)
-    return macro
+        super().__init__(strings, stack_view)
 
 
 def collect(ctx: ModuleContext, views: Stacks | None = None) -> tuple[list[Section], Totals]:

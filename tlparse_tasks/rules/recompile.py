@@ -15,6 +15,7 @@ names. All text is untrusted: string methods and one simple, linear regex, with 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ def _without_comment(text: str) -> str:
     return code.strip()
 
 
+@functools.lru_cache(maxsize=4096)  # a few dozen distinct guard texts recur thousands of times
 def normalise(code: str) -> str:
     """Guard code as reasons print it: `L['x']` → `x`, runs of spaces as one."""
     return " ".join(LOCAL.sub(r"\1", code[:MAX_LINE]).split())
