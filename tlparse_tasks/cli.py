@@ -19,7 +19,7 @@ from .run import (
     build_report,
     check_out,
     exclusive_run,
-    prepared_out,
+    prepare_out,
     split_names,
     strict_error,
     summarize,
@@ -130,8 +130,9 @@ def run_report(args: argparse.Namespace, config: ModulesConfig) -> int:
     options = options_from_args(args)
     cfg = build_config(log, Path(args.out), config, options)
     check_out(cfg.out, log, args.overwrite)  # refuse a foreign OUT before the lock writes into it
-    with exclusive_run(cfg.out, options.wait), prepared_out(cfg.out, log, args.overwrite):
-        outcome = build_report(cfg)  # one run per OUT; an overwritten report goes meanwhile
+    with exclusive_run(cfg.out, options.wait):  # one run per OUT, for the whole run
+        prepare_out(cfg.out, log, args.overwrite)
+        outcome = build_report(cfg)
     if args.verbose:
         print(f"ran: {', '.join(outcome.executed) or 'nothing'}; "
               f"up to date: {', '.join(outcome.uptodate) or 'nothing'}", file=sys.stderr)

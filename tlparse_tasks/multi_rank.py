@@ -10,8 +10,7 @@ OUT is locked for the whole run, and each rank's folder too, as for a single rep
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from .run import (
     check_out_link,
     exclusive_run,
     open_db,
-    prepared_out,
+    prepare_out,
     strict_error,
     summarize,
 )
@@ -82,16 +81,11 @@ def check_ranks_out(out: Path, directory: Path, overwrite: bool) -> None:
     check_out(out, directory / ALL_RANKS, overwrite)
 
 
-@contextmanager
-def prepared_ranks_out(out: Path, directory: Path, overwrite: bool) -> Iterator[None]:
-    """Legacy's rules (entered with OUT locked, before the no-logs error), except that our own
-    multi-rank report of this directory is updated; an overwritten report is removed while the
-    body runs (run.prepared_out)."""
+def prepare_ranks_out(out: Path, directory: Path, overwrite: bool) -> None:
+    """Legacy's rules (called with OUT locked, before the no-logs error), except that our own
+    multi-rank report of this directory is updated."""
     if overwrite or not is_ranks_report_of(out, directory):
-        with prepared_out(out, directory / ALL_RANKS, overwrite):
-            yield
-    else:
-        yield
+        prepare_out(out, directory / ALL_RANKS, overwrite)
 
 
 def write_ranks_record(plan: RanksPlan) -> None:
@@ -112,7 +106,8 @@ def run_all_ranks(directory: Path, out: Path, modules: ModulesConfig, options: R
 
         check_address(dask)
     check_ranks_out(out, directory, overwrite)
-    with exclusive_run(out, options.wait), prepared_ranks_out(out, directory, overwrite):
+    with exclusive_run(out, options.wait):
+        prepare_ranks_out(out, directory, overwrite)
         if not configs:
             raise RunError(f"No rank log files found in directory {directory}")
         check_no_links(out, [cfg.out for cfg in configs.values()])  # a rank folder is ours (safepath)

@@ -2,7 +2,7 @@
 `--all-ranks-html`.
 
 `RunOptions` is what the user asked for; `build_config` validates it once into a `RunConfig`
-(module names, mode, jobs); `exclusive_run` holds OUT's lock (one run per OUT); `prepared_out`
+(module names, mode, jobs); `exclusive_run` holds OUT's lock (one run per OUT); `prepare_out`
 applies the legacy output-directory rules; `build_report` drives doit in-process and returns what
 ran. Nothing here prints except `summarize` (and the lock's one "waiting" line).
 """
@@ -10,6 +10,7 @@ ran. Nothing here prints except `summarize` (and the lock's one "waiting" line).
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -27,7 +28,6 @@ from .fserrors import describe
 from .loader import run_doit
 from .lock import LOCK_NAME, SQLITE_SIDE_FILES, LockError, acquire, begin_run, release, unfinished_run_of
 from .parse.stats import format_stats, strict_failures
-from .replaced import REPLACED_PREFIX, RemovalFailed, removed_in_background
 from .resources import default_modules_yaml
 from .safepath import check_no_links
 from .tasks import DB_NAME, RunConfig, doit_config, norm
@@ -222,8 +222,7 @@ def _is_our_report_of(out: Path, log: Path) -> bool:
 
 def _has_content(out: Path) -> bool:
     """OUT holds something besides our lock file."""
-    return out.exists() and any(p.name != LOCK_NAME and not p.name.startswith(REPLACED_PREFIX)
-                                for p in out.iterdir())
+    return out.exists() and any(p.name != LOCK_NAME for p in out.iterdir())
 
 
 def check_out_link(out: Path, overwrite: bool) -> None:
@@ -241,7 +240,7 @@ def check_out_link(out: Path, overwrite: bool) -> None:
 
 def check_out(out: Path, log: Path, overwrite: bool, locked: bool = False) -> None:
     """The legacy refusals. Checked before OUT is locked, so a foreign directory is refused
-    before the lock writes into it, and again by prepared_out once it is locked. Before, an OUT
+    before the lock writes into it, and again by prepare_out once it is locked. Before, an OUT
     with our lock file may be another run's report in the making: only the second check counts."""
     check_out_link(out, overwrite)
     if out.exists() and not out.is_dir():
@@ -257,18 +256,19 @@ def check_out(out: Path, log: Path, overwrite: bool, locked: bool = False) -> No
         raise RunError(f"Directory {out} already exists; pass --overwrite to replace it or use -o OUTDIR")
 
 
-@contextmanager
-def prepared_out(out: Path, log: Path, overwrite: bool) -> Iterator[None]:
-    """Legacy rules, plus: our own report of the same log is updated incrementally. Enter with
-    OUT locked. --overwrite replaces OUT's content (not the lock file a waiting run holds
-    open); the old files are removed while the body builds the new report (replaced.py)."""
+def prepare_out(out: Path, log: Path, overwrite: bool) -> None:
+    """Legacy rules, plus: our own report of the same log is updated incrementally. Call with
+    OUT locked; --overwrite empties OUT but keeps the lock file that a waiting run holds open."""
     check_out(out, log, overwrite, locked=True)
+    if overwrite and _has_content(out):
+        for entry in out.iterdir():
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        with removed_in_background(out, frozenset({LOCK_NAME}), overwrite and _has_content(out)):
-            yield
-    except RemovalFailed as error:
-        raise RunError(str(error)) from None
 
 
 @contextmanager
