@@ -179,3 +179,20 @@ def test_markup_in_code_stays_text(blank: Any) -> None:
     assert page.locator("pre.tlp-code img, pre.tlp-code script").count() == 0
     assert page.locator("pre.tlp-code span.s2").first.text_content() == '"<img src=x onerror=alert(1)>"'
     assert page.locator("pre.tlp-code span.c1").text_content() == "# </pre><script>alert(2)</script>"
+
+
+def test_repeated_code_is_highlighted_once_within_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlparse_tasks.modules import code_html
+
+    calls: list[str] = []
+    real = code_html._highlight
+    monkeypatch.setattr(code_html, "_highlight", lambda code, language: calls.append(code) or real(code, language))
+    cache = code_html.HighlightCache(budget=2_000)
+    monkeypatch.setattr(code_html, "_HIGHLIGHTED", cache)
+    first = code_html.highlighted_code_body("def f(x):\n    return x + 1\n")
+    assert code_html.highlighted_code_body("def f(x):\n    return x + 1\n") == first and len(calls) == 1
+    cpp = code_html.highlighted_code_body("int main() {}\n", "cpp")
+    assert cpp != code_html.highlighted_code_body("int main() {}\n")  # the language is part of the key
+    for n in range(50):
+        code_html.highlighted_code_body(f"y = {n}\n" * 5)
+    assert cache.size <= 2_000 and len(cache.bodies) < 50

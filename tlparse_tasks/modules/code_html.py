@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
@@ -72,9 +73,14 @@ def plain_code_body(code: str) -> Markup:
 
 def highlighted_code_body(code: str, language: str = "python") -> Markup:
     """Pygments' HTML per line (its spans never cross a line end). Very large inputs are
-    escaped without highlighting, which keeps a huge log's report fast to build and to open."""
+    escaped without highlighting, which keeps a huge log's report fast to build and to open.
+    The same code is highlighted once per process (`_HIGHLIGHTED`)."""
     if len(code) > HIGHLIGHT_LIMIT_BYTES:
         return plain_code_body(code)
+    return _HIGHLIGHTED.get(code, language)
+
+
+def _highlight(code: str, language: str) -> Markup:
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
 
@@ -83,6 +89,33 @@ def highlighted_code_body(code: str, language: str = "python") -> Markup:
     if not code.endswith("\n") and html.endswith("\n"):
         html = html[:-1]  # the formatter ends its output with a newline the code does not have
     return _numbered(html, code)
+
+
+class HighlightCache:
+    """Highlighted bodies by (code, language), the most recent up to `budget` characters of code
+    and HTML: a log repeats its output code (11_large: 242 output-code entries, 125 distinct),
+    and Pygments is nearly all of an --eager build's extra time."""
+
+    def __init__(self, budget: int = 64 << 20) -> None:
+        self.budget = budget
+        self.size = 0
+        self.bodies: OrderedDict[tuple[str, str], Markup] = OrderedDict()
+
+    def get(self, code: str, language: str) -> Markup:
+        key = (language, code)
+        body = self.bodies.get(key)
+        if body is not None:
+            self.bodies.move_to_end(key)
+            return body
+        body = self.bodies[key] = _highlight(code, language)
+        self.size += len(code) + len(body)
+        while self.size > self.budget and len(self.bodies) > 1:
+            (_, old_code), old_body = self.bodies.popitem(last=False)
+            self.size -= len(old_code) + len(old_body)
+        return body
+
+
+_HIGHLIGHTED = HighlightCache()
 
 
 def pygments_css() -> str:
