@@ -18,6 +18,7 @@ from tlparse_tasks.parse import parser
 from tlparse_tasks.resources import default_modules_yaml
 from tlparse_tasks.run import (
     MAX_AUTO_JOBS,
+    POOL_MIN_LOG_BYTES,
     POOL_MIN_MODULES,
     RunError,
     RunOptions,
@@ -80,6 +81,18 @@ def test_a_pool_only_when_it_pays(tmp_path: Path, modules: ModulesConfig, monkey
     assert resolve_jobs(build_config(log, out, modules, RunOptions(jobs=2, modules=("raw",)))) == 2  # -j wins
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert resolve_jobs(build_config(log, out, modules, RunOptions())) == 1
+
+
+def test_a_small_log_runs_in_one_process(tmp_path: Path, modules: ModulesConfig,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    log, out = tmp_path / "t.log", tmp_path / "out"
+    log.write_bytes(b"x" * 1000)
+    assert resolve_jobs(build_config(log, out, modules, RunOptions())) == 1
+    assert resolve_jobs(build_config(log, out, modules, RunOptions(jobs=2))) == 2  # -j wins
+    with log.open("r+b") as handle:
+        handle.truncate(POOL_MIN_LOG_BYTES)  # sparse: no disk needed
+    assert resolve_jobs(build_config(log, out, modules, RunOptions())) == 2
 
 
 def test_doit_vars_build_the_same_config(tmp_path: Path) -> None:

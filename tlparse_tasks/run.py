@@ -35,10 +35,13 @@ from .terminal import printable, rust_debug
 from .workers import install as install_safe_runners
 from .workers import sigterm_as_interrupt
 
-#: A pool needs at least this many module tasks to pay for itself. Measured on 2 cores: forking
-#: costs ~15 ms, and two light modules save less; the full module set saves 15-60 ms even on a
-#: 0.4 MB log (module start-up, not log size, is most of their work), so log size is no rule.
+#: A pool needs at least this many module tasks to pay for itself (forking costs ~15 ms, and
+#: two light modules save less than that).
 POOL_MIN_MODULES = 3
+#: Nor does it below this log size: measured on 2 cores (10 runs each, medians), a 0.4 MB log
+#: took 0.23 s in one process and 0.25 s with two workers (0.23 vs 0.27 s of CPU), a 1.2 MB one
+#: 0.27 vs 0.29 s; at 1.8 MB the two were even and at 2.8 MB the pool won (0.35 vs 0.41 s).
+POOL_MIN_LOG_BYTES = 2 << 20
 #: Automatic parallelism never asks for more processes than this.
 MAX_AUTO_JOBS = 4
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -329,13 +332,23 @@ class Outcome:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
+def small_log(log: Path) -> bool:
+    """A log too small for a pool of workers to pay for itself (a missing one is not small:
+    the parse reports it)."""
+    try:
+        return log.stat().st_size < POOL_MIN_LOG_BYTES
+    except OSError:
+        return False
+
+
 def resolve_jobs(cfg: RunConfig) -> int:
-    """`-j N` as given; automatic: one process for stage 1 alone, for a handful of modules or on
-    one core (a pool costs more than it saves there), else one per core up to MAX_AUTO_JOBS."""
+    """`-j N` as given; automatic: one process for stage 1 alone, for a handful of modules, for a
+    log under POOL_MIN_LOG_BYTES or on one core (a pool costs more than it saves there), else
+    one per core up to MAX_AUTO_JOBS."""
     if cfg.jobs > 0:
         return cfg.jobs
     cores = os.cpu_count() or 1
-    if cfg.parse_only or cores < 2 or len(cfg.active_modules()) < POOL_MIN_MODULES:
+    if cfg.parse_only or cores < 2 or len(cfg.active_modules()) < POOL_MIN_MODULES or small_log(cfg.log):
         return 1
     return min(MAX_AUTO_JOBS, cores)
 
