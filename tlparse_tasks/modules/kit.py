@@ -10,6 +10,7 @@ with their macro in `artifact_list.html` and their JS twin in `static/modules.js
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -133,13 +134,15 @@ class SharedStacks:
         return self
 
     def view(self, value: Any) -> StackView | None:
-        key = orjson.dumps(value)  # values come from the store, which orjson read
+        # The logged value's JSON (the store's values are orjson's), kept as a 16-byte digest:
+        # a stack's JSON is kilobytes, and hundreds of distinct ones are kept.
+        key = hashlib.blake2b(orjson.dumps(value), digest_size=16).digest()
         if key in self.views:
             return self.views[key]
         return self.keep(key, self.make(value, self.strings))
 
     def keep(self, key: bytes, view: StackView | None) -> StackView | None:
-        """`view` under `key` from now on (keys of other kinds must not look like JSON)."""
+        """`view` under `key` from now on (other kinds of key must not be 16 bytes long)."""
         if len(self.views) >= self.MAX_VIEWS:
             self.views.clear()
             self.owned.clear()
