@@ -332,15 +332,6 @@ class Outcome:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def small_log(log: Path) -> bool:
-    """A log too small for a pool of workers to pay for itself (a missing one is not small:
-    the parse reports it)."""
-    try:
-        return log.stat().st_size < POOL_MIN_LOG_BYTES
-    except OSError:
-        return False
-
-
 def resolve_jobs(cfg: RunConfig) -> int:
     """`-j N` as given; automatic: one process for stage 1 alone, for a handful of modules, for a
     log under POOL_MIN_LOG_BYTES or on one core (a pool costs more than it saves there), else
@@ -348,7 +339,8 @@ def resolve_jobs(cfg: RunConfig) -> int:
     if cfg.jobs > 0:
         return cfg.jobs
     cores = os.cpu_count() or 1
-    if cfg.parse_only or cores < 2 or len(cfg.active_modules()) < POOL_MIN_MODULES or small_log(cfg.log):
+    if cfg.parse_only or cores < 2 or len(cfg.active_modules()) < POOL_MIN_MODULES \
+            or (cfg.log_bytes is not None and cfg.log_bytes < POOL_MIN_LOG_BYTES):
         return 1
     return min(MAX_AUTO_JOBS, cores)
 

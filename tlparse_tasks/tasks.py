@@ -72,6 +72,15 @@ class RunConfig:
                 "inductor_provenance": self.inductor_provenance}
 
     @functools.cached_property
+    def log_bytes(self) -> int | None:
+        """The log's size when it is a readable file (None otherwise: a folder of ranks, or a
+        missing log, which the parse reports), read once: scheduling asks for every task."""
+        try:
+            return self.log.stat().st_size if self.log.is_file() else None
+        except OSError:
+            return None
+
+    @functools.cached_property
     def template_dirs(self) -> list[str]:
         """Resolved once per run: every task asks, and resolving touches the disk."""
         return [str(d) for d in template_dirs(self.modules.path.parent)]
@@ -98,11 +107,7 @@ PARSE_COST = 10
 
 def expected_cost(cfg: RunConfig, per_gb: int) -> int:
     """`per_gb` scaled by the log's size (in KB, at least 1: a missing log still orders)."""
-    try:
-        size = cfg.log.stat().st_size if cfg.log.is_file() else 0
-    except OSError:
-        size = 0
-    return per_gb * max(1, size >> 10)
+    return per_gb * max(1, (cfg.log_bytes or 0) >> 10)
 
 
 def intermediate_file(cfg: RunConfig, name: str) -> str:

@@ -26,7 +26,7 @@ import sqlite3
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing import Queue as ProcessQueue
 from multiprocessing import SimpleQueue
@@ -71,18 +71,24 @@ def db_not_saved(runner: Runner, error: Exception) -> int:
     return int(ERROR)
 
 
+def run_all_journaled(runner: Runner, run_all: Callable[[Any], Any], task_dispatcher: Any) -> int:
+    """A runner's `run_all` (doit's, given as `run_all`) that ends the run journal only when the
+    task loop ended normally with every task done and doit wrote its DB."""
+    runner.loop_ended = False  # run_tasks sets it when its loop ends normally
+    try:
+        result = int(run_all(task_dispatcher))
+    except sqlite3.Error as error:  # writing the DB at the end failed (a full disk)
+        return db_not_saved(runner, error)
+    if runner.loop_ended and result == 0:  # a failed task leaves half a report: keep the journal
+        _run_ended(runner)
+    return result
+
+
 class SafeRunner(Runner):  # type: ignore[misc]
     """doit's serial runner, closing the run journal only after a normal end."""
 
     def run_all(self, task_dispatcher: Any) -> int:
-        self.loop_ended = False
-        try:
-            result = int(super().run_all(task_dispatcher))
-        except sqlite3.Error as error:  # writing the DB at the end failed (a full disk)
-            return db_not_saved(self, error)
-        if self.loop_ended and result == 0:  # a failed task leaves half a report: keep the journal
-            _run_ended(self)
-        return result
+        return run_all_journaled(self, super().run_all, task_dispatcher)
 
     def run_tasks(self, task_dispatcher: Any) -> None:
         super().run_tasks(task_dispatcher)
@@ -233,13 +239,7 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         task_dispatcher._update_waiting = update_then_order
 
     def run_all(self, task_dispatcher: Any) -> int:
-        try:
-            result = int(super().run_all(task_dispatcher))
-        except sqlite3.Error as error:  # writing the DB at the end failed (a full disk)
-            return db_not_saved(self, error)
-        if self.loop_ended and result == 0:  # a failed task leaves half a report: keep the journal
-            _run_ended(self)
-        return result
+        return run_all_journaled(self, super().run_all, task_dispatcher)
 
     # -- worker process ----------------------------------------------------------------------
 
