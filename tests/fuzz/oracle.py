@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -230,8 +230,19 @@ class Outcome:
     out: Path | None = None
 
 
-def run_parse(data: bytes, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
-    """`parse_log` on `data`; every property of the store."""
+@dataclass
+class Ran:
+    """An action that returned: its value, the fresh OUT, its stderr and how long it took."""
+
+    value: Any
+    out: Path
+    stderr: str
+    seconds: float
+
+
+def attempt(data: bytes, root: Path, limit: float, action: Callable[[Path, Path, io.StringIO], Any]) -> Ran | Outcome:
+    """Write `data` as a fresh log and run `action(log, out, stderr)` in `root` within `limit`
+    seconds; an exception that escapes it is the finding."""
     folder, out = scratch(root)
     log = folder / LOG_NAME
     log.write_bytes(data)
@@ -239,14 +250,21 @@ def run_parse(data: bytes, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
     start = time.perf_counter()
     try:
         with time_limit(limit), contextlib.chdir(root):
-            parse_log(log, out, stderr=stderr)
+            value = action(log, out, stderr)
     except BaseException as error:  # the property: nothing at all escapes
         if isinstance(error, KeyboardInterrupt):
             raise
         return Outcome([exception_finding(error)], time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    found = store_findings(out) + outside_writes(root, out) + stderr_findings(stderr.getvalue(), command=False)
-    return Outcome(found, seconds, stderr.getvalue(), out)
+    return Ran(value, out, stderr.getvalue(), time.perf_counter() - start)
+
+
+def run_parse(data: bytes, root: Path, limit: float = DEFAULT_LIMIT) -> Outcome:
+    """`parse_log` on `data`; every property of the store."""
+    ran = attempt(data, root, limit, lambda log, out, stderr: parse_log(log, out, stderr=stderr))
+    if isinstance(ran, Outcome):
+        return ran
+    found = store_findings(ran.out) + outside_writes(root, ran.out) + stderr_findings(ran.stderr, command=False)
+    return Outcome(found, ran.seconds, ran.stderr, ran.out)
 
 
 def command(log: Path, out: Path, flags: tuple[str, ...], stderr: io.StringIO) -> int:
@@ -257,24 +275,14 @@ def command(log: Path, out: Path, flags: tuple[str, ...], stderr: io.StringIO) -
 
 def run_command(data: bytes, root: Path, limit: float = DEFAULT_LIMIT, flags: tuple[str, ...] = ()) -> Outcome:
     """The command on a fresh OUT: exit 0, and every property of store and report."""
-    folder, out = scratch(root)
-    log = folder / LOG_NAME
-    log.write_bytes(data)
-    stderr = io.StringIO()
-    start = time.perf_counter()
-    try:
-        with time_limit(limit), contextlib.chdir(root):
-            code = command(log, out, flags, stderr)
-    except BaseException as error:
-        if isinstance(error, KeyboardInterrupt):
-            raise
-        return Outcome([exception_finding(error)], time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    if code != 0:
-        return Outcome([exit_finding(code, stderr.getvalue())], seconds, stderr.getvalue(), out)
-    found = store_findings(out) + report_findings(out) + outside_writes(root, out)
-    found += stderr_findings(stderr.getvalue(), command=True)
-    return Outcome(found, seconds, stderr.getvalue(), out)
+    ran = attempt(data, root, limit, lambda log, out, stderr: command(log, out, flags, stderr))
+    if isinstance(ran, Outcome):
+        return ran
+    if ran.value != 0:
+        return Outcome([exit_finding(ran.value, ran.stderr)], ran.seconds, ran.stderr, ran.out)
+    found = store_findings(ran.out) + report_findings(ran.out) + outside_writes(root, ran.out)
+    found += stderr_findings(ran.stderr, command=True)
+    return Outcome(found, ran.seconds, ran.stderr, ran.out)
 
 
 def report_files(out: Path) -> dict[str, bytes]:
