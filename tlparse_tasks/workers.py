@@ -162,7 +162,6 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         # workers note each task they start here: written at once, unlike a Queue's put (its
         # feeder thread may not have sent it when a module kills its process)
         self.notes: Any = SimpleQueue()
-        self.loop_ended = False
 
     def Queue(self) -> WatchedQueue:  # doit's name for its queue factory
         watched = WatchedQueue(self)
