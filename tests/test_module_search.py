@@ -208,7 +208,7 @@ def synthetic_rows() -> list[list[Any]]:
 @pytest.mark.parametrize("target", [1, 300, 4000, 1 << 30])
 def test_packing_finds_every_word_and_every_prefix_in_one_file(target: int) -> None:
     rows = synthetic_rows()
-    files = pack(rows, target)
+    files = {name: json.loads(data) for name, data in pack(rows, target).items()}
     starts = sorted(files)
     assert sorted(r[0] for rows_ in files.values() for r in rows_) == [r[0] for r in rows]
     for name, file_rows in files.items():
@@ -232,7 +232,7 @@ def test_packing_cuts_between_shards_at_the_target_size() -> None:
     for row in rows:
         shards.setdefault(shard_of(row[0]), []).append(row)
     target = 2000
-    files = pack(rows, target)
+    files = {name: json.loads(data) for name, data in pack(rows, target).items()}
     starts = sorted(files)
     assert 3 < len(files) < len(shards)
     names = sorted(shards)

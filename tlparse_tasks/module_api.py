@@ -277,7 +277,11 @@ def shard_script(module: str, shard: str, data: Any) -> bytes:
     """`TLP.register(module, shard, JSON.parse("…"))`: a classic script, so it loads from
     file:// where fetch() is refused. JSON.parse of a string literal is faster than a literal
     object and cannot execute anything."""
-    payload = orjson.dumps(data)
+    return json_shard_script(module, shard, orjson.dumps(data))
+
+
+def json_shard_script(module: str, shard: str, payload: bytes) -> bytes:
+    """`shard_script` of a value already serialized as JSON (`payload`)."""
     literal = orjson.dumps(payload.decode("utf-8"))
     literal = literal.replace(b"</", b"<\\/").replace(b"<!--", b"<\\!--")
     return (b"TLP.register(" + orjson.dumps(module) + b", " + orjson.dumps(shard)

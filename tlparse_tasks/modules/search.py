@@ -32,12 +32,13 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
 
-from ..module_api import IndexEntry, ModuleContext, ModuleOutput, shard_script
+from ..module_api import IndexEntry, ModuleContext, ModuleOutput, json_shard_script
 from ..render import plural
 from ..rules.compile_id import UNKNOWN_DISPLAY, group_of_directory
 from ..rules.graph_break import parse_graph_break
@@ -173,10 +174,12 @@ class Postings:
     def cut_tokens(self) -> int:
         return sum(1 for t, n in self.counts.items() if n > len(self.lists[t]))
 
-    def rows(self) -> list[list[Any]]:
-        """`[token, count, [postings…]]` of every token, sorted by token."""
+    def rows(self) -> Iterator[list[Any]]:
+        """`[token, count, [postings…]]` of every token, sorted by token, one at a time: as a
+        list, the postings of a 100 MB log are ~10 MB of Python ints."""
         lists, counts = self.lists, self.counts
-        return [[token, counts[token], lists[token].tolist()] for token in sorted(lists)]
+        for token in sorted(lists):
+            yield [token, counts[token], lists[token].tolist()]
 
 
 @dataclass
@@ -222,29 +225,54 @@ class SearchIndex:
             self.chunk = []
 
 
-def pack(rows: list[list[Any]], target: int) -> dict[str, list[list[Any]]]:
-    """Token files: file name (its first shard name) → rows sorted by token. Consecutive shards
-    (by name) share a file while it stays within `target` bytes of JSON; a shard is never
-    split, so a file can exceed `target` only by holding one shard alone. The page finds a
-    token's file as the last file name <= the token's shard name."""
-    shards: dict[str, list[list[Any]]] = {}
+def pack(rows: Iterable[list[Any]], target: int) -> dict[str, bytes]:
+    """Token files: file name (its first shard name) → the JSON of its rows, sorted by token.
+    Consecutive shards (by name) share a file while it stays within `target` bytes; a shard is
+    never split, so a file can exceed `target` only by holding one shard alone. The page finds
+    a token's file as the last file name <= the token's shard name.
+
+    `rows` come sorted by token, so each shard's rows are one run of them: each run is turned
+    into JSON as it ends, and only JSON is kept (a tenth of the rows' size in Python objects)."""
+    shards: dict[str, tuple[str, str, bytes]] = {}  # shard → its first token, last token, rows' JSON
+    run: list[list[Any]] = []
+    run_shard = ""
     for row in rows:
-        shards.setdefault(shard_of(row[0]), []).append(row)
-    files: dict[str, list[list[Any]]] = {}
-    current: list[list[Any]] = []
+        shard = shard_of(row[0])
+        if shard != run_shard:
+            if run:
+                shards[run_shard] = shard_rows(run)
+            run, run_shard = [], shard
+        run.append(row)
+    if run:
+        shards[run_shard] = shard_rows(run)
+    groups: dict[str, list[tuple[str, str, bytes]]] = {}
+    current: list[tuple[str, str, bytes]] = []
     size = 0
     for name in sorted(shards):
-        group = shards[name]
-        grown = len(orjson.dumps(group))  # `[a]` + `[b]` is `[a,b]`: one byte less than both
-        if current and size + grown - 1 <= target:
-            size += grown - 1
+        grown = len(shards[name][2]) + 1  # `[a]` + `[b]` is `[a,b]`: one byte less than both
+        if current and size + grown <= target:
+            size += grown
         else:
-            current = files[name] = []
-            size = grown
-        current.extend(group)
-    for file_rows in files.values():  # shard names do not sort as tokens do (`t--21` < `t-00`)
-        file_rows.sort(key=itemgetter(0))
-    return files
+            current = groups[name] = []
+            size = grown + 1
+        current.append(shards[name])
+    return {name: joined_rows(group) for name, group in groups.items()}
+
+
+def shard_rows(rows: list[list[Any]]) -> tuple[str, str, bytes]:
+    """A shard's first and last token, and its rows' JSON without the enclosing brackets. The
+    slice is also a copy of the right size: orjson's result keeps a 4 KB buffer however short."""
+    return rows[0][0], rows[-1][0], orjson.dumps(rows)[1:-1]
+
+
+def joined_rows(group: list[tuple[str, str, bytes]]) -> bytes:
+    """One JSON list of the rows of consecutive shards, sorted by token. Shard names mostly sort
+    as their tokens do, so the shards' JSON is joined as it is; where they do not (`t--21`, of
+    `!1/0`, sorts before `t-00`), the file's rows are sorted again."""
+    if all(before[1] < after[0] for before, after in pairwise(group)):
+        return b"[" + b",".join(json for _, _, json in group) + b"]"
+    rows = [row for _, _, json in group for row in orjson.loads(b"[" + json + b"]")]
+    return orjson.dumps(sorted(rows, key=itemgetter(0)))
 
 
 def shard_folder(ctx: ModuleContext) -> str:
@@ -255,7 +283,12 @@ def shard_folder(ctx: ModuleContext) -> str:
 
 def write_shard(ctx: ModuleContext, shard: str, data: Any) -> None:
     """A shard script registering `data` as (module, shard) for TLP.load."""
-    ctx.write_bytes(shard_folder(ctx) + shard + ".js", shard_script(ctx.module_id, shard, data))
+    write_shard_json(ctx, shard, orjson.dumps(data))
+
+
+def write_shard_json(ctx: ModuleContext, shard: str, json: bytes) -> None:
+    """A shard script registering the JSON value `json` as (module, shard) for TLP.load."""
+    ctx.write_bytes(shard_folder(ctx) + shard + ".js", json_shard_script(ctx.module_id, shard, json))
 
 
 # -- records → documents -------------------------------------------------------------------------
@@ -390,8 +423,8 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     """Write the shards and search.js; the index block holds the box and the results list."""
     index = build_index(ctx)
     files = pack(index.postings.rows(), TOKEN_FILE_BYTES)
-    for name, rows in files.items():
-        write_shard(ctx, name, rows)
+    for name, json in files.items():
+        write_shard_json(ctx, name, json)
     ctx.write_static(SCRIPT, SCRIPT_SOURCE)
     view = SearchView(ctx.module_id, shard_folder(ctx), index.docs, len(index.postings.lists), sorted(files),
                       index.postings.cut_tokens, index.postings.dropped_tokens, index.docs_cut, ctx.eager,
