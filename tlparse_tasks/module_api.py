@@ -169,9 +169,10 @@ class ModuleContext:
     def read_json(self, name: str) -> Any:
         return self.store.read_json(name)
 
-    def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
-        """Stream the records of a subscribed JSONL file."""
-        return self.store.read_jsonl(name)
+    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = ()) -> Iterator[dict[str, Any]]:
+        """Stream the records of a subscribed JSONL file (with `naming`, only those whose line
+        holds one of those byte strings: StoreReader.read_jsonl)."""
+        return self.store.read_jsonl(name, naming)
 
     def end_unit(self) -> None:
         """Writes from here on belong to the module as a whole, not to the last unit."""

@@ -52,6 +52,9 @@ Drain = Literal["legacy", "normalised"]
 DRAIN_MODES: tuple[str, ...] = get_args(Drain)
 LARGE_VALUE_CHARS = 2048  # longer other-field values load on demand (default mode)
 GRAPH_BREAK_NAME = b'"dynamo_graph_break_reason"'  # as artifacts.jsonl spells the artifact's name
+#: The guards.jsonl records the pages use: most of the file is guard code (dynamo_cpp_guards_str),
+#: whose records are large and are skipped unparsed.
+GUARD_NAMES = tuple(b'"' + kind.encode() + b'"' for kind in GUARD_TYPES)
 INDEX, TYPED, BREAK = 0, 1, 2  # within one log line, the index record is replayed first
 
 
@@ -280,9 +283,10 @@ def graph_breaks(ctx: ModuleContext) -> Iterator[tuple[int, int, dict[str, Any]]
                     yield record["line"], BREAK, record
 
 
-def tagged(ctx: ModuleContext, stream: str, priority: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """(log line, priority, record) for merging log-ordered streams."""
-    for record in ctx.read_jsonl(stream):
+def tagged(ctx: ModuleContext, stream: str, priority: int,
+           naming: tuple[bytes, ...] = ()) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(log line, priority, record) for merging log-ordered streams (`naming`: read_jsonl's)."""
+    for record in ctx.read_jsonl(stream, naming):
         yield record["line"], priority, record
 
 
@@ -319,7 +323,7 @@ class MetricsPass:
     def run(self) -> None:
         streams = [tagged(self.ctx, "index.jsonl", INDEX),
                    tagged(self.ctx, "compilation_metrics.jsonl", TYPED),
-                   tagged(self.ctx, "guards.jsonl", TYPED),
+                   tagged(self.ctx, "guards.jsonl", TYPED, GUARD_NAMES),
                    graph_breaks(self.ctx)]
         for _line, priority, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
             if priority == INDEX:

@@ -38,9 +38,14 @@ class StoreReader:
     def read_json(self, name: str) -> Any:
         return orjson.loads(self.path(name).read_bytes())
 
-    def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
-        """Stream the records of a JSONL file, one line at a time."""
+    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = ()) -> Iterator[dict[str, Any]]:
+        """Stream the records of a JSONL file, one line at a time. With `naming`, only the lines
+        holding one of those byte strings are parsed: a module that wants a few types skips
+        the others' payloads (JSON escapes a quote inside a string, so `b'"name"'` finds a key
+        or a value `name`, not the word inside a payload)."""
         with open(self.path(name), "rb") as handle:
             for line in handle:
+                if naming and not any(needle in line for needle in naming):
+                    continue
                 if line.strip():
                     yield orjson.loads(line)
