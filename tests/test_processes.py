@@ -21,6 +21,7 @@ import yaml
 
 from tests.conftest import TORCH_213, corpus_copy
 from tests.fixture_modules import modules_yaml_with
+from tlparse_tasks.tasks import OWN_PROCESS_MIN_COST
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING = next((TORCH_213 / "02_training").glob("*.log"))
@@ -58,6 +59,13 @@ def wait_for_release(ctx: ModuleContext) -> ModuleOutput:
 
 def exit_at_once(ctx: ModuleContext) -> ModuleOutput:
     os._exit(3)
+
+
+def say_processes(ctx: ModuleContext) -> ModuleOutput:
+    """Say which process renders and its parent."""
+    Path(ctx.options["pid_file"]).write_text(f"{os.getpid()} {os.getppid()}")
+    ctx.write_text("said.txt", "said")
+    return ModuleOutput()
 '''
 
 
@@ -227,3 +235,36 @@ def test_a_run_killed_midway_is_never_taken_as_up_to_date(setup: Setup) -> None:
     fresh = setup.run(setup.tmp / "fresh", "-j", "1")
     assert fresh.returncode == 0, fresh.stderr
     assert tree(out) == tree(setup.tmp / "fresh")
+
+
+def own_process_module(setup_tmp: Path, entry: str) -> dict[str, object]:
+    """A test module costly enough (tasks.OWN_PROCESS_MIN_COST) to run in a child of its worker."""
+    return {"id": "costly", "name": "Costly", "entry": f"proc_test_modules:{entry}", "cost": OWN_PROCESS_MIN_COST,
+            "subscriptions": ["manifest.json"], "strategy": "eager",
+            "options": {"pid_file": str(setup_tmp / "worker.pid"), "release_file": str(setup_tmp / "release")}}
+
+
+def test_a_costly_task_runs_in_a_child_of_its_worker_and_its_outcome_comes_back(tmp_path: Path) -> None:
+    """The parse and the costly module run in children of the workers (their heap goes with
+    them); doit still gets each task's values, so the next run finds everything up to date."""
+    setup = Setup(tmp_path, [own_process_module(tmp_path, "say_processes")])
+    out = tmp_path / "out"
+    proc = setup.start(out, "-j", "2", "-v")
+    code, err, _ = finish(proc)
+    assert code == 0, err
+    pid, parent = (int(n) for n in setup.pid_file.read_text().split())
+    assert proc.pid not in (pid, parent)  # not the main process, nor a worker (whose parent it is)
+    assert (out / "said.txt").read_text() == "said"
+    assert "ran: parse, " in err and "module:costly" in err
+    again = setup.run(out, "-j", "2", "-v")
+    assert again.returncode == 0 and "ran: nothing" in again.stderr, again.stderr  # the parse's values came back
+
+
+def test_a_costly_task_whose_process_dies_fails_the_run_in_one_line(tmp_path: Path) -> None:
+    setup = Setup(tmp_path, [own_process_module(tmp_path, "exit_at_once")])
+    proc = setup.start(tmp_path / "out", "-j", "2")
+    code, err, took = finish(proc)
+    assert code == 1 and took < EXIT_SECONDS * 3, (code, err)
+    lines = err.strip().splitlines()
+    assert lines == ["Error: the process running module:costly died (exited with code 3)"], err
+    assert wait_until_gone(proc.pid) == []

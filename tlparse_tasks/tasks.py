@@ -103,6 +103,17 @@ class RunConfig:
 #: the ranks' parses and modules of a multi-rank build compare too.
 COST = "cost"
 PARSE_COST = 10
+#: A task's `meta` key: True when a pool worker runs it in a child process of its own (workers.py).
+#: The costly tasks are also the ones with a large working set (the parse, compilation_metrics,
+#: search, compile_artifacts: 8-20 MB each on a 100 MB log), and CPython keeps most of a freed
+#: heap: run in the worker itself, each would leave it behind for every later task to sit on.
+OWN_PROCESS = "own_process"
+OWN_PROCESS_MIN_COST = 10
+
+
+def task_meta(cfg: RunConfig, per_gb: int) -> dict[str, Any]:
+    """A task's scheduling facts: its expected cost, and whether it gets a process of its own."""
+    return {COST: expected_cost(cfg, per_gb), OWN_PROCESS: per_gb >= OWN_PROCESS_MIN_COST}
 
 
 def expected_cost(cfg: RunConfig, per_gb: int) -> int:
@@ -143,7 +154,7 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
                      (log_parsed, [norm(cfg.log), norm(cfg.out)])],
         "clean": [(clean_parse, [norm(cfg.out)])],
         "verbosity": 2,
-        "meta": {COST: expected_cost(cfg, PARSE_COST)},
+        "meta": task_meta(cfg, PARSE_COST),
     }
 
 
@@ -182,7 +193,7 @@ def task_module(cfg: RunConfig, spec: ModuleSpec, ranks: dict[int, Path] | None 
         "uptodate": [config_changed(digest)],
         "clean": [(clean_module, [norm(cfg.out), spec.id])],
         "verbosity": 2,
-        "meta": {COST: expected_cost(cfg, spec.cost)},
+        "meta": task_meta(cfg, spec.cost),
     }
 
 
