@@ -464,12 +464,12 @@ def test_file_lists_render_each_item_once_and_as_the_macro_does(tmp_path: Path) 
     ctx = metrics_context(tmp_path)
     lists = cmm.FileLists(ctx)
     assert lists.around is not None
-    outputs: list[dict[str, Any]] = [
+    outputs = [metrics_model.output_ref(o) for o in [
         {"kind": "payload", "url": "-_0_0_0/a b.txt", "name": "a", "number": 1, "suffix": "✅"},
         {"kind": "link", "url": "javascript:alert(1)", "name": "<x>", "number": None, "suffix": ""},
         {"kind": "link", "url": "https://x/y", "name": "y", "number": 2, "suffix": ""},
         {"kind": "dump_file", "url": "dump/eval_with_key_1.html", "name": "e", "number": 3, "suffix": "",
-         "readable_url": "dump/r.html"}]
+         "readable_url": "dump/r.html"}]]
     whole = ctx.macro("artifact_list.html", "artifact_list")
     key = ("-_0_0_0", "-_0_0_0", "../")
     for count in (1, 2, 4):  # a compile id's list grows along the log

@@ -152,7 +152,7 @@ class FileLists:
         both = before + "".join(str(self.item(p)) for p in probes) + after
         return (before, after) if str(self.whole(probes)) == both else None
 
-    def links(self, key: tuple[str, str, str], outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def links(self, key: tuple[str, str, str], outputs: list[mm.OutputRef]) -> list[dict[str, Any]]:
         """The group's outputs so far as a page in folder `key[1]` at `key[2]` links them."""
         shown = self.shown.setdefault(key, ShownFiles())
         for output in outputs[len(shown.links):]:
@@ -300,15 +300,15 @@ class MetricsPass:
         if drain not in DRAIN_MODES:
             raise ValueError(f"compilation_metrics: option drain must be one of {DRAIN_MODES}, not {drain!r}")
         self.normalise = drain == "normalised"
-        self.files: dict[str, list[dict[str, Any]]] = {}  # group → outputs so far, log order
-        self.deferred: list[tuple[str, dict[str, Any]]] = []  # metrics pages, listed after render
-        self.stacks: dict[str, list[dict[str, Any]]] = {}  # raw key → latest dynamo_start stack
+        self.files: dict[str, list[mm.OutputRef]] = {}  # group → outputs so far, log order
+        self.deferred: list[tuple[str, mm.OutputRef]] = []  # metrics pages, listed after render
+        self.views = Stacks(ctx, self.strings)
+        self.stacks: dict[str, StackView] = {}  # raw key → the latest dynamo_start stack's view
         self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {k: {} for k in GUARD_TYPES}
         self.breaks: dict[str, list[GraphBreak]] = {}  # lookup key → graph breaks before its metrics
         self.rows: list[mm.FailureRow] = []
         self.summary = mm.Summary()
         self.values = SharedValues(ctx.module_id, enabled=ctx.lazy)
-        self.views = Stacks(ctx, self.strings)
         self.known: dict[str, Keys] = {}  # directory → its keys (thousands of records per id)
         self.lists = FileLists(ctx)
         self.other = OtherFields(ctx, self.values)
@@ -343,9 +343,9 @@ class MetricsPass:
         listing = self.files.setdefault(group, [])
         for output in record["outputs"]:
             if output["producer"] == "compilation_metrics":
-                self.deferred.append((group, output))
+                self.deferred.append((group, mm.output_ref(output)))
             else:
-                listing.append(output)
+                listing.append(mm.output_ref(output))
 
     def flush_deferred(self) -> None:
         for group, output in self.deferred:
@@ -372,7 +372,7 @@ class MetricsPass:
         start = value_of(record, "dynamo_start")
         if isinstance(start, dict) and start.get("stack") is not None:
             stack = stacks.strip_convert_frame_suffix(start["stack"], self.strings)
-            self.stacks[self.keys(record["compile_id"]).raw] = stack
+            self.stacks[self.keys(record["compile_id"]).raw] = self.views.view(stack)  # a view is shared
 
     # -- pages ----------------------------------------------------------------------------
     def forward(self, record: dict[str, Any], metrics: dict[str, Any]) -> None:
@@ -392,10 +392,9 @@ class MetricsPass:
         root = depth_prefix(url)
         files_key = (keys.group, url.partition("/")[0], root)
         files = self.lists.links(files_key, self.files.get(keys.group, []))
-        stack = self.stacks.get(key)
         other = self.other(metrics, "compilation_metrics", root)
         page = mm.forward_page(metrics, root=root, display=display, files=files,
-                               stack=self.views.view(stack) if stack is not None else None,
+                               stack=self.stacks.get(key),
                                specializations=specs, guards=guards, other=[m.field for m in other],
                                frame=self.views.mini_frame)
         if self.ctx.unit(url, page):  # a grown log re-renders only the pages whose data changed
