@@ -187,11 +187,13 @@ def test_expected_costs_scale_with_the_log_and_order_the_ready_tasks(cfg: RunCon
 
 
 def test_costly_tasks_and_only_they_get_a_process_of_their_own(cfg: RunConfig) -> None:
-    """workers.py forks a child for these: their working set is large and the heap they grow
-    would otherwise stay with the worker for every later task."""
+    """workers.py forks a child for these: the heap they grow would otherwise stay with the
+    worker for every later task."""
     from tlparse_tasks.tasks import OWN_PROCESS, OWN_PROCESS_MIN_COST
 
     assert task_parse(cfg)["meta"][OWN_PROCESS] is True
     for spec in cfg.modules.modules:
         assert task_module(cfg, spec)["meta"][OWN_PROCESS] is (spec.cost >= OWN_PROCESS_MIN_COST), spec.id
-    assert {s.id for s in cfg.modules.modules if s.cost >= OWN_PROCESS_MIN_COST} >= {"compilation_metrics", "search"}
+    assert {s.id for s in cfg.modules.modules if s.cost >= OWN_PROCESS_MIN_COST} >= {
+        "compilation_metrics", "search", "cache", "compile_times"}
+    assert task_module(cfg, cfg.modules.get("overview"))["meta"][OWN_PROCESS] is False

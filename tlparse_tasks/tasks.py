@@ -104,11 +104,12 @@ class RunConfig:
 COST = "cost"
 PARSE_COST = 10
 #: A task's `meta` key: True when a pool worker runs it in a child process of its own (workers.py).
-#: The costly tasks are also the ones with a large working set (the parse, compilation_metrics,
-#: search, compile_artifacts: 8-20 MB each on a 100 MB log), and CPython keeps most of a freed
-#: heap: run in the worker itself, each would leave it behind for every later task to sit on.
+#: CPython keeps most of a heap it has grown, so a task run in the worker itself leaves its working
+#: set there under every later task: on a 100 MB log, 10-20 MB after the parse, compilation_metrics
+#: or search, 4-10 MB after cache, compile_directory or compile_times. A fork costs a few
+#: milliseconds, so only the cheapest modules (no declared cost) stay in the worker.
 OWN_PROCESS = "own_process"
-OWN_PROCESS_MIN_COST = 10
+OWN_PROCESS_MIN_COST = 2
 
 
 def task_meta(cfg: RunConfig, per_gb: int) -> dict[str, Any]:

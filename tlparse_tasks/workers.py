@@ -9,10 +9,10 @@ killed main process leaves its workers running. `SafeMRunner` keeps doit's sched
 - the main process polls its result queue and checks its workers; one that died fails the run
   at once, through doit's own runtime-error path, with a one-line message naming the task;
 - whatever ends the run (an error, Ctrl-C, SIGTERM), the workers are stopped and reaped;
-- a costly task (`meta` OWN_PROCESS: the parse, compilation_metrics, search…) runs in a child
-  of its worker, forked for it: CPython keeps most of a heap it has grown, so run in the worker
-  itself, such a task's 10-20 MB would stay there under every later task (on 11_large this took
-  the tree's peak PSS from ~84 to ~72 MB, for a few milliseconds per fork).
+- a task with a working set (`meta` OWN_PROCESS: the parse and every module with a declared
+  cost) runs in a child of its worker, forked for it: CPython keeps most of a heap it has grown,
+  so run in the worker itself, its 4-20 MB would stay there under every later task (on 11_large
+  this took the tree's peak PSS from ~84 to ~69 MB, for a few milliseconds per fork).
 
 Both runners end the run journal (lock.end_run) only when their task loop ended normally with
 every task done, after doit has written its DB. `safe_runners()` puts them in place of doit's
