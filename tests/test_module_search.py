@@ -130,6 +130,19 @@ def test_tokens_of_odd_text_are_the_regex_words() -> None:
     assert tokens("") == [] and tokens("1 a 22") == []
 
 
+@pytest.mark.parametrize("slice_chars", [1, 3, 16])
+def test_a_payload_tokenized_in_slices_has_the_words_of_the_whole(
+        monkeypatch: pytest.MonkeyPatch, slice_chars: int) -> None:
+    """Big payloads go through in slices (bounded copies); a cut never splits a word or an escape."""
+    monkeypatch.setattr(search, "SLICE_CHARS", slice_chars)
+    pieces = ["aZ", "_", "09", " ", "\\", "n", "t", "\n", "\\n", "İ", "é", "\ud800", "/", '"', "x" * 20]
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        assert "".join(search.slices(text)) == text
+        assert tokens(text) == regex_tokens(text), text
+
+
 def test_recent_texts_are_remembered_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "RECENT_TEXTS", 3)
     monkeypatch.setattr(search, "RECENT_CHARS", 40)

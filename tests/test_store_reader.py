@@ -37,3 +37,37 @@ def test_without_naming_every_record_is_read(reader: StoreReader) -> None:
 def test_an_unsubscribed_file_is_refused_with_or_without_naming(reader: StoreReader) -> None:
     with pytest.raises(SubscriptionError):
         next(reader.read_jsonl("cache.jsonl", (b'"x"',)))
+
+
+def test_a_long_line_reads_as_orjson_reads_it(tmp_path: Path) -> None:
+    """Lines from BIG_LINE bytes on go through the standard library (bounded memory): the
+    values must be orjson's, floats, escapes and non-ASCII text included."""
+    from tlparse_tasks.store.reader import BIG_LINE
+
+    record = {"type": "dynamo_cpp_guards_str", "line": 7, "f": [0.1, 1e-7, 2.5e300, -0.0], "n": 2**63 - 1,
+              "payload": ("TREE_GUARD \"x\"\n\t\\ é 𝛑 \u2028 " * 4000)[:BIG_LINE * 2]}
+    line = orjson.dumps(record)
+    assert len(line) > BIG_LINE
+    store = tmp_path / "intermediate"
+    store.mkdir()
+    (store / "guards.jsonl").write_bytes(line + b"\n" + orjson.dumps({"line": 8}) + b"\n")
+    read = list(StoreReader(tmp_path, "m", None).read_jsonl("guards.jsonl"))
+    assert read == [orjson.loads(line), {"line": 8}]
+    assert repr(read[0]["f"]) == repr(orjson.loads(line)["f"])  # -0.0 stays -0.0
+
+
+def test_reading_a_long_line_takes_a_small_multiple_of_its_size(tmp_path: Path) -> None:
+    import tracemalloc
+
+    line = orjson.dumps({"line": 1, "payload": "guard(x) and not y\n" * 40_000})
+    store = tmp_path / "intermediate"
+    store.mkdir()
+    (store / "guards.jsonl").write_bytes(line + b"\n")
+    records = StoreReader(tmp_path, "m", None).read_jsonl("guards.jsonl")
+    tracemalloc.start()
+    try:
+        next(records)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(line), peak / len(line)

@@ -74,6 +74,8 @@ RECENT_TEXTS = 256  # payloads whose words are remembered: at most RECENT_TEXTS 
 RECENT_CHARS = 16 << 10
 NOTE_CHARS = 160
 ESCAPE = re.compile(rb"\\[ntr]")  # JSON's escaped newlines: `\nfoo` is not the word `nfoo`
+SLICE_CHARS = 64 << 10  # of a payload, tokenized at a time
+WORD_END = re.compile(r"[^A-Za-z0-9_\\]")  # a safe place to cut a payload: no word, no escape
 WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789_"
 #: Byte → itself inside an identifier (`[a-z0-9_]`), its lower case for `A-Z`, a space for any other
 #: byte. Every byte of a non-ASCII character's UTF-8 is >= 0x80, so such a character separates
@@ -98,11 +100,28 @@ def tokens(text: str, limit: int = MAX_TOKENS_PER_DOC) -> list[str]:
     and blanks every non-word byte, `split` gives the runs of word characters, and the runs are
     deduplicated before the per-word work (an identifier starts at a run's first letter or `_`,
     so its leading digits go; then the length bounds)."""
-    data = ESCAPE.sub(b" ", text[:MAX_SCAN_CHARS].encode("utf-8", "surrogatepass"))
-    runs = dict.fromkeys(data.translate(WORD_TABLE).split())
+    runs: dict[bytes, None] = {}
+    for piece in slices(text[:MAX_SCAN_CHARS]):
+        data = ESCAPE.sub(b" ", piece.encode("utf-8", "surrogatepass"))
+        runs.update(dict.fromkeys(data.translate(WORD_TABLE).split()))
     words = dict.fromkeys(run.lstrip(DIGITS) for run in runs)  # `2abc` holds the word `abc`
     kept = [word for word in words if MIN_TOKEN <= len(word) <= MAX_TOKEN][:limit]
     return b" ".join(kept).decode("ascii").split(" ") if kept else []
+
+
+def slices(text: str) -> Iterator[str]:
+    """`text` in pieces of about `SLICE_CHARS`, each cut before a character that can neither be
+    in a word nor start an escape (`\\n`), so the pieces hold the same words as the whole: the
+    copies a piece is tokenized through stay small however large the payload (a guard dump
+    reaches megabytes)."""
+    start = 0
+    while len(text) - start > SLICE_CHARS:
+        cut = WORD_END.search(text, start + SLICE_CHARS)
+        if cut is None:
+            break
+        yield text[start:cut.start()]
+        start = cut.start()
+    yield text[start:] if start else text
 
 
 def name_tokens(name: str) -> list[str]:
@@ -174,12 +193,13 @@ class Postings:
     def cut_tokens(self) -> int:
         return sum(1 for t, n in self.counts.items() if n > len(self.lists[t]))
 
-    def rows(self) -> Iterator[list[Any]]:
-        """`[token, count, [postings…]]` of every token, sorted by token, one at a time: as a
-        list, the postings of a 100 MB log are ~10 MB of Python ints."""
+    def drain_rows(self) -> Iterator[list[Any]]:
+        """`[token, count, [postings…]]` of every token, sorted by token, one at a time, each
+        token leaving the postings as its row is made: the rows of a 100 MB log as a list would
+        be ~10 MB of Python ints, and the postings ~8 MB more."""
         lists, counts = self.lists, self.counts
         for token in sorted(lists):
-            yield [token, counts[token], lists[token].tolist()]
+            yield [token, counts.pop(token), lists.pop(token).tolist()]
 
 
 @dataclass
@@ -422,12 +442,13 @@ class SearchView:
 def render(ctx: ModuleContext) -> ModuleOutput:
     """Write the shards and search.js; the index block holds the box and the results list."""
     index = build_index(ctx)
-    files = pack(index.postings.rows(), TOKEN_FILE_BYTES)
+    tokens_count, cut_tokens = len(index.postings.lists), index.postings.cut_tokens
+    files = pack(index.postings.drain_rows(), TOKEN_FILE_BYTES)
     for name, json in files.items():
         write_shard_json(ctx, name, json)
     ctx.write_static(SCRIPT, SCRIPT_SOURCE)
-    view = SearchView(ctx.module_id, shard_folder(ctx), index.docs, len(index.postings.lists), sorted(files),
-                      index.postings.cut_tokens, index.postings.dropped_tokens, index.docs_cut, ctx.eager,
+    view = SearchView(ctx.module_id, shard_folder(ctx), index.docs, tokens_count, sorted(files),
+                      cut_tokens, index.postings.dropped_tokens, index.docs_cut, ctx.eager,
                       MAX_POSTINGS, DOCS_PER_SHARD)
     html = ctx.render("search.html", view=view)
     return ModuleOutput(index_entries=[IndexEntry(section="search", title="Search", html=html, order=ORDER)])
