@@ -478,7 +478,8 @@ def test_file_lists_render_each_item_once_and_as_the_macro_does(tmp_path: Path) 
         assert lists.html(key, count) == whole(links)
     assert lists.html(key, 2) == whole(links[:2]) and lists.html(key, 0) == whole([])
     elsewhere = lists.links(("-_0_0_0", "-_0_0_1", "../"), outputs)  # a page of attempt 1
-    assert elsewhere[0]["name"] == "-_0_0_0/a b.txt" and links[0]["name"] == "a b.txt"
+    assert elsewhere[0].name == "-_0_0_0/a b.txt" and links[0].name == "a b.txt"
+    assert whole(links) == whole([link._asdict() for link in links])  # as listed_file dicts show
     lists.around = None  # a list that is not its items in between is rendered whole
     assert lists.html(key, 4) == whole(links)
 

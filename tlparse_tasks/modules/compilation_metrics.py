@@ -124,7 +124,7 @@ class ShownFiles:
     __slots__ = ("items", "links")
 
     def __init__(self) -> None:
-        self.links: list[dict[str, Any]] = []  # mm.file_link of each output so far
+        self.links: list[mm.FileLink] = []  # mm.file_link of each output so far
         self.items: list[str] = []  # artifact_item of the first of them
 
 
@@ -152,7 +152,7 @@ class FileLists:
         both = before + "".join(str(self.item(p)) for p in probes) + after
         return (before, after) if str(self.whole(probes)) == both else None
 
-    def links(self, key: tuple[str, str, str], outputs: list[mm.OutputRef]) -> list[dict[str, Any]]:
+    def links(self, key: tuple[str, str, str], outputs: list[mm.OutputRef]) -> list[mm.FileLink]:
         """The group's outputs so far as a page in folder `key[1]` at `key[2]` links them."""
         shown = self.shown.setdefault(key, ShownFiles())
         for output in outputs[len(shown.links):]:

@@ -130,7 +130,7 @@ class MetricsPage:
     root: str
     display: str
     mini_frame: StackView | None
-    files: list[dict[str, Any]]  # module_api.listed_file items
+    files: list[FileLink]
     stack: StackView | None
     times: list[Row]
     failure: Failure | None
@@ -222,7 +222,19 @@ def output_ref(output: dict[str, Any]) -> OutputRef:
                      output["suffix"], output.get("readable_url"))
 
 
-def file_link(output: OutputRef, page_dir: str, root: str) -> dict[str, Any]:
+class FileLink(NamedTuple):
+    """A `listed_file` item as a tuple (artifact_list.html reads either by attribute): a page's
+    Output files repeat on every later page of its compile id and are all kept."""
+
+    url: str | None
+    name: str
+    number: int | None
+    suffix: str
+    readable_url: str | None
+    external: bool
+
+
+def file_link(output: OutputRef, page_dir: str, root: str) -> FileLink:
     """An Output files entry (a `listed_file` item) with a working href and a real name.
 
     Legacy renders `{cid_dir}/` + the URL with its first path component dropped and the rest
@@ -232,11 +244,12 @@ def file_link(output: OutputRef, page_dir: str, root: str) -> dict[str, Any]:
     """
     url = output.url
     if output.kind == "link":
-        return listed_file(url, output.name, output.number, output.suffix, external=True)
+        return FileLink(**listed_file(url, output.name, output.number, output.suffix, external=True))
     directory, _, base = url.partition("/")
     name = base if directory == page_dir and base else url
     readable = output.readable_url
-    return listed_file(root + url, name, output.number, output.suffix, root + readable if readable else None)
+    return FileLink(**listed_file(root + url, name, output.number, output.suffix,
+                                  root + readable if readable else None))
 
 
 def other_fields(metrics: dict[str, Any], shown: frozenset[str]) -> list[OtherField]:
@@ -303,7 +316,7 @@ def inductor_times(metrics: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[dict[str, Any]],
+def forward_page(metrics: dict[str, Any], *, root: str, display: str, files: list[FileLink],
                  stack: StackView | None, specializations: list[Specialization],
                  guards: list[GuardAdded], other: list[OtherField] | None = None,
                  frame: Callable[[dict[str, Any]], StackView | None] = mini_frame) -> MetricsPage:
