@@ -166,16 +166,16 @@ class Doc(NamedTuple):
 
 @dataclass
 class Postings:
-    """Token → the documents holding it (`doc << 1 | in_name`), capped; the true counts."""
+    """Token → its count of documents, then the documents holding it (`doc << 1 | in_name`),
+    capped, in one array: a count beside each array would be a second dict of ~28k tokens."""
 
     lists: dict[str, array[int]] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
     dropped_tokens: int = 0  # (document, word) pairs left out because the index was full
 
     def add(self, number: int, words: dict[str, int]) -> None:
         """Document `number` holds `words` (word → 1 if in its name, in first-seen order). One
         loop with the lookups bound locally: this runs for every word of every document."""
-        lists, counts = self.lists, self.counts
+        lists = self.lists
         base = number << 1
         for word, in_name in words.items():
             found = lists.get(word)
@@ -183,23 +183,23 @@ class Postings:
                 if len(lists) >= MAX_TOKENS:
                     self.dropped_tokens += 1
                     continue
-                found = lists[word] = array("I")
-                counts[word] = 0
-            counts[word] += 1
-            if len(found) < MAX_POSTINGS:
+                found = lists[word] = array("I", (0,))
+            found[0] += 1
+            if len(found) <= MAX_POSTINGS:
                 found.append(base | in_name)
 
     @property
     def cut_tokens(self) -> int:
-        return sum(1 for t, n in self.counts.items() if n > len(self.lists[t]))
+        return sum(1 for found in self.lists.values() if found[0] >= len(found))
 
     def drain_rows(self) -> Iterator[list[Any]]:
         """`[token, count, [postings…]]` of every token, sorted by token, one at a time, each
         token leaving the postings as its row is made: the rows of a 100 MB log as a list would
         be ~10 MB of Python ints, and the postings ~8 MB more."""
-        lists, counts = self.lists, self.counts
+        lists = self.lists
         for token in sorted(lists):
-            yield [token, counts.pop(token), lists.pop(token).tolist()]
+            found = lists.pop(token)
+            yield [token, found[0], found[1:].tolist()]
 
 
 @dataclass
