@@ -20,7 +20,7 @@ from tlparse_tasks.actions import (
 from tlparse_tasks.config import load_config
 from tlparse_tasks.loader import tasks_for
 from tlparse_tasks.resources import default_modules_yaml
-from tlparse_tasks.store.streams import INTERMEDIATE_FILES
+from tlparse_tasks.store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 from tlparse_tasks.tasks import (
     RunConfig,
     doit_config,
@@ -48,7 +48,7 @@ def test_parse_task_targets_every_intermediate_file(cfg: RunConfig) -> None:
     assert task["basename"] == "parse"
     assert "file_dep" not in task  # doit would checksum the log after the parse, appends included
     assert [u[0] for u in task["uptodate"] if isinstance(u, tuple)] == [log_parsed]
-    assert sorted(Path(t).name for t in task["targets"]) == sorted(INTERMEDIATE_FILES)
+    assert sorted(Path(t).name for t in task["targets"]) == sorted([*INTERMEDIATE_FILES, PARSE_STATE_FILE])
     func, args = task["actions"][0]
     assert func is run_parse and args[0] == norm(cfg.log)
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 
 from .resources import template_path
-from .store.streams import INTERMEDIATE_FILES
+from .store.streams import SUBSCRIBABLE_FILES
 
 STRATEGIES = ("eager", "lazy", "hybrid")
 MODES = ("default", "export", "multi_rank")
@@ -291,10 +291,10 @@ def _module(reader: _Reader, node: yaml.Node, where: str, check_entries: bool) -
                               f"cannot import `{entry}`: {type(error).__name__}: {error}") from None
     subscriptions = []
     for item, subscription in reader.string_list(value("subscriptions"), f"{where}.subscriptions"):
-        if subscription not in INTERMEDIATE_FILES:
+        if subscription not in SUBSCRIBABLE_FILES:
             raise reader.fail(item, f"{where}.subscriptions",
                               f"`{subscription}` is not an intermediate file "
-                              f"(one of: {', '.join(INTERMEDIATE_FILES)})")
+                              f"(one of: {', '.join(SUBSCRIBABLE_FILES)})")
         subscriptions.append(subscription)
     strategy = reader.string(value("strategy"), f"{where}.strategy")
     if strategy not in STRATEGIES:

@@ -34,7 +34,7 @@ from .checker import StoreAwareChecker
 from .config import ModulesConfig, ModuleSpec
 from .module_api import record_path
 from .resources import template_dirs, template_path
-from .store.streams import INTERMEDIATE_FILES
+from .store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 
 INDEX_TEMPLATE = "index.html"
 DB_NAME = ".tlparse-doit.db"
@@ -149,7 +149,7 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
         "basename": "parse",
         "doc": "stream the log into the intermediate store",
         "actions": [(run_parse, [norm(cfg.log), norm(cfg.out), cfg.parse_options, cfg.show_progress])],
-        "targets": [intermediate_file(cfg, name) for name in INTERMEDIATE_FILES],
+        "targets": [intermediate_file(cfg, name) for name in (*INTERMEDIATE_FILES, PARSE_STATE_FILE)],
         # not a file_dep on the log: doit would checksum it after the parse, appends included
         "uptodate": [config_changed({"options": cfg.parse_options, "version": __version__}),
                      (log_parsed, [norm(cfg.log), norm(cfg.out)])],

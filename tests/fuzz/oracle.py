@@ -286,8 +286,22 @@ def run_command(data: bytes, root: Path, limit: float = DEFAULT_LIMIT, flags: tu
 
 
 def report_files(out: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*"))
+    return {str(path.relative_to(out)): without_history(path) for path in sorted(out.rglob("*"))
             if path.is_file() and path.name not in BUILD_FILES}
+
+
+def without_history(path: Path) -> bytes:
+    """A file's bytes; for the parse's resume point, without the history of the points the
+    store grew through, which an updated report has and a fresh one has not."""
+    data = path.read_bytes()
+    if path.name != "parse_state.json":
+        return data
+    try:
+        saved = orjson.loads(data)
+        saved["resume"].pop("history", None)
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return data
+    return orjson.dumps(saved)
 
 
 def run_grow(data: bytes, cut: int, root: Path, limit: float = DEFAULT_LIMIT, flags: tuple[str, ...] = ()) -> Outcome:

@@ -463,7 +463,8 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
         changed.append("string_table.json")
     if write_bytes(idir / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2), root=out):
         changed.append("manifest.json")
-    save_resume(idir, snapshot.offset, snapshot.digest, snapshot.state, snapshot.streams, root=out)
+    save_resume(idir, snapshot.offset, snapshot.digest, snapshot.state, snapshot.streams,
+                resume.history if resume else [], root=out)
     if progress is not None:
         progress.close()
     return ParseResult(manifest, resume is not None, changed)

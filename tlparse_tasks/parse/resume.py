@@ -4,6 +4,11 @@ The saved point is the start of the last record read (a growing log may still ex
 with the SHA-256 of the log up to there, the parser state at that moment and the size and
 entry count of every store file. It is used only when the options, the tool version and the
 state format are the same and the log still starts with exactly those bytes.
+
+It also keeps the history of the points this store grew through (`history`: [offset, digest]
+of each resume point since the last parse from the start). Every store file still begins with
+the bytes it had at each of them, which is what lets a module keep a state of its own at one
+(search.py) and trust it while that point is in the history.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from ..atomic import write_bytes
 from ..store.streams import APPENDED_FILES, PARSE_STATE_FILE, RAW_JSONL
 from .state import STATE_FORMAT, ParseOptions, ParseState
 
+#: Resume points kept in the history: a module state older than this many runs is rebuilt.
+HISTORY_POINTS = 64
+
 
 @dataclass
 class ResumePoint:
@@ -27,6 +35,7 @@ class ResumePoint:
     hasher: Any  # SHA-256 of the log up to `offset`, ready to be continued
     state: ParseState
     streams: dict[str, tuple[int, int]]  # store file → (bytes, entries) written before `offset`
+    history: list[tuple[int, str]]  # the points the store grew through, this one last
 
 
 def hash_prefix(path: Path, length: int) -> Any:
@@ -68,7 +77,15 @@ def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | N
         return None
     if any(_kept_bytes(idir / name) < size for name, (size, _count) in streams.items()):
         return None
-    return ResumePoint(offset, hasher, state, streams)
+    return ResumePoint(offset, hasher, state, streams, [*_history(resume), (offset, hasher.hexdigest())])
+
+
+def _history(resume: dict[str, Any]) -> list[tuple[int, str]]:
+    """The saved history (none when unreadable: a module state then starts again)."""
+    try:
+        return [(int(offset), str(digest)) for offset, digest in resume.get("history", ())]
+    except (TypeError, ValueError):
+        return []
 
 
 def _kept_bytes(path: Path) -> int:
@@ -96,8 +113,10 @@ def _read_saved(path: Path) -> dict[str, Any] | None:
 
 
 def save_resume(idir: Path, offset: int, digest: str, state: dict[str, Any],
-                streams: dict[str, tuple[int, int]], *, root: Path) -> None:
-    """Write the resume point; `state` is a `ParseState.to_json()` snapshot; `root` is OUT."""
+                streams: dict[str, tuple[int, int]], history: list[tuple[int, str]], *, root: Path) -> None:
+    """Write the resume point; `state` is a `ParseState.to_json()` snapshot; `history` the
+    points the store grew through before (the last HISTORY_POINTS are kept); `root` is OUT."""
     saved = {"format": STATE_FORMAT,
-             "resume": {"offset": offset, "digest": digest, "state": state, "streams": streams}}
+             "resume": {"offset": offset, "digest": digest, "state": state, "streams": streams,
+                        "history": [[o, d] for o, d in history[-HISTORY_POINTS:]]}}
     write_bytes(idir / PARSE_STATE_FILE, orjson.dumps(saved), root=root)

@@ -22,8 +22,11 @@ INTERMEDIATE_FILES = (
 )
 #: The files a resumed parse appends to: a resume point saves the size of each.
 APPENDED_FILES = tuple(name for name in INTERMEDIATE_FILES if name not in ("manifest.json", "string_table.json"))
-#: The parse's own resume point: not a subscription, never read by modules.
+#: The parse's own resume point. A module that keeps a state of its own subscribes to it (search):
+#: every store file's bytes before that point are final while the point stays in its history.
 PARSE_STATE_FILE = "parse_state.json"
+#: The files a module may subscribe to.
+SUBSCRIBABLE_FILES = (*INTERMEDIATE_FILES, PARSE_STATE_FILE)
 
 _GRAPHS = (
     "dynamo_output_graph", "aot_forward_graph", "aot_backward_graph", "aot_inference_graph",
