@@ -133,14 +133,23 @@ class ModuleContext:
         """
         digest = unit_digest(self.fingerprint, data)
         previous = self.previous_units.get(key)
-        if previous is not None and previous.digest == digest and all(
-                (self.out / f).is_file() for f in previous.files):
+        if self._carries_over(previous, digest):
+            assert previous is not None
             self.units[key] = previous
             self.written.extend(previous.files)
             self._unit = None
             return False
         self._unit = self.units[key] = Unit(digest)
         return True
+
+    def unit_is_current(self, key: str, data: Any) -> bool:
+        """Whether `unit(key, data)` would carry the last run's files over (it changes nothing):
+        a module that cannot render a unit again from what it holds asks first."""
+        return self._carries_over(self.previous_units.get(key), unit_digest(self.fingerprint, data))
+
+    def _carries_over(self, previous: Unit | None, digest: str) -> bool:
+        return previous is not None and previous.digest == digest and all(
+            (self.out / f).is_file() for f in previous.files)
 
     @functools.cached_property
     def dirs(self) -> DirCache:
@@ -169,10 +178,12 @@ class ModuleContext:
     def read_json(self, name: str) -> Any:
         return self.store.read_json(name)
 
-    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = ()) -> Iterator[dict[str, Any]]:
+    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = (), start: int = 0,
+                   stop: int | None = None) -> Iterator[dict[str, Any]]:
         """Stream the records of a subscribed JSONL file (with `naming`, only those whose line
-        holds one of those byte strings: StoreReader.read_jsonl)."""
-        return self.store.read_jsonl(name, naming)
+        holds one of those byte strings; between byte offsets `start` and `stop`:
+        StoreReader.read_jsonl)."""
+        return self.store.read_jsonl(name, naming, start, stop)
 
     def end_unit(self) -> None:
         """Writes from here on belong to the module as a whole, not to the last unit."""

@@ -45,13 +45,22 @@ class StoreReader:
     def read_json(self, name: str) -> Any:
         return orjson.loads(self.path(name).read_bytes())
 
-    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = ()) -> Iterator[dict[str, Any]]:
+    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = (), start: int = 0,
+                   stop: int | None = None) -> Iterator[dict[str, Any]]:
         """Stream the records of a JSONL file, one line at a time. With `naming`, only the lines
         holding one of those byte strings are parsed: a module that wants a few types skips
         the others' payloads (JSON escapes a quote inside a string, so `b'"name"'` finds a key
-        or a value `name`, not the word inside a payload)."""
+        or a value `name`, not the word inside a payload). `start` and `stop` are byte offsets
+        at line starts (stable.py's sizes): only the lines between are read."""
         with open(self.path(name), "rb") as handle:
+            if start:
+                handle.seek(start)
+            position = start
             for line in handle:
+                if stop is not None:
+                    if position >= stop:
+                        break
+                    position += len(line)
                 if naming and not any(needle in line for needle in naming):
                     continue
                 if line.strip():
