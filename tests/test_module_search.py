@@ -44,18 +44,29 @@ def jsonl(out: Path, name: str) -> list[dict[str, Any]]:
 class Index:
     """A built report's search index, read back as the browser would."""
 
-    def __init__(self, out: Path, folder_name: str = "data/search") -> None:
+    def __init__(self, out: Path, folder_name: str = "data/search", page: str | None = None) -> None:
         folder = out / folder_name
-        self.docs: list[list[str]] = []
-        for number in range(len(list(folder.glob("docs-*.js")))):
-            self.docs.extend(read_shard(folder / f"docs-{number}.js"))
+        page = page if page is not None else (out / "index.html").read_text()
+        starts = [int(n) for n in re.search(r'data-tlp-search-rank-starts="([^"]*)"', page).group(1).split()]
+        full = [int(n) for n in re.search(r'data-tlp-search-full-chunks="([^"]*)"', page).group(1).split()]
+        self.by_number: dict[int, list[str]] = {}  # document number → its row
+        for path in folder.glob("docs-*-*.js"):
+            _, rank, chunk = path.stem.split("-")
+            first = starts[int(rank)] + int(chunk) * search.DOCS_PER_SHARD
+            self.by_number.update((first + i, row) for i, row in enumerate(read_shard(path)))
+            assert int(chunk) < full[int(rank)]
+        for rank, rows in enumerate(read_shard(folder / "docs-open.js")):
+            first = starts[rank] + full[rank] * search.DOCS_PER_SHARD
+            self.by_number.update((first + i, row) for i, row in enumerate(rows))
+        assert sorted(self.by_number) == list(range(len(self.by_number)))  # dense
+        self.docs = [self.by_number[n] for n in sorted(self.by_number)]
         self.files = {p.stem: read_shard(p) for p in folder.glob("t-*.js")}
         self.starts = sorted(self.files)
         self.rows = {row[0]: row for rows in self.files.values() for row in rows}
 
     def pages(self, token: str) -> list[list[str]]:
         """The documents listing `token` (in name or content), in posting order."""
-        return [self.docs[posting >> 1] for posting in self.rows[token][2]]
+        return [self.by_number[posting >> 1] for posting in self.rows[token][2]]
 
 
 def file_of(starts: list[str], token: str) -> str | None:
@@ -202,9 +213,9 @@ def test_token_files_are_few_and_bounded(index: Index) -> None:
 def test_a_tiny_log_gets_one_token_file(tmp_path: Path) -> None:
     log = corpus_copy(next(SIMPLE.glob("*.log")), tmp_path)
     output = render_module("search", log, tmp_path / "out")
-    index = Index(tmp_path / "out")
+    index = Index(tmp_path / "out", page=output.index_entries[0].html)
     assert len(index.files) == 1 and len(index.rows) > 100
-    assert sorted(p.name for p in (tmp_path / "out" / "data" / "search").iterdir()) == ["docs-0.js", *(
+    assert sorted(p.name for p in (tmp_path / "out" / "data" / "search").iterdir()) == ["docs-open.js", *(
         f"{name}.js" for name in index.files)]
     assert f'data-tlp-search-files="{index.starts[0]}"' in output.index_entries[0].html
 
@@ -309,7 +320,7 @@ def test_caps_bound_the_index_and_are_said(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(search, "MAX_TOKENS", 50)
     log = corpus_copy(next(GRAPH_BREAKS.glob("*.log")), tmp_path)
     output = render_module("search", log, tmp_path / "out")
-    index = Index(tmp_path / "out")
+    index = Index(tmp_path / "out", page=output.index_entries[0].html)
     assert len(index.rows) == 50
     assert all(len(row[2]) <= 2 for row in index.rows.values())
     assert any(row[1] > 2 for row in index.rows.values())
@@ -325,5 +336,5 @@ def test_eager_report_says_search_needs_javascript(tmp_path: Path) -> None:
     assert "<noscript>" in html and "--eager" in html
     assert (tmp_path / "out" / "search.js").is_file()
     assert not (tmp_path / "out" / "data").exists()  # an eager report has no lazy data…
-    assert Index(tmp_path / "out", "search").rows  # … and its index sits in search/
+    assert Index(tmp_path / "out", "search", html).rows  # … and its index sits in search/
     assert output.index_entries[0].order < -10  # above the notices

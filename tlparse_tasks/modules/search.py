@@ -7,8 +7,15 @@ their first two characters (a shard, named `t-<prefix>`), and consecutive shards
 file up to `TOKEN_FILE_BYTES`, named after its first shard: creating a file costs more than
 writing its bytes, so a small log gets one token file, not one per prefix. The page lists the
 files; a word loads the last one whose name is <= its shard name and binary-searches its rows.
-Documents (a page, or a compile id's entry in the compile directory) are written in fixed-size
-chunks (`docs-<n>`) that load only for the results shown.
+Documents (a page, or a compile id's entry in the compile directory) rank by where they come
+from (compile ids, then output code, graphs, guards, artifacts, cache entries, other pages) and
+are numbered by rank, in log order within one. A rank's full chunks of rows (`docs-<rank>-<n>`)
+never change; the rows still being filled, and the compile ids' (whose notes change), share one
+`docs-open` shard. A result loads only its row's chunk.
+
+Incremental: the index as it stood at the parse's resume point is saved (search_state.py), so
+after the log grew only the records after that point are read, and a rank's full chunks carry
+over as units. A grown log only adds document numbers, so the saved postings stay valid.
 
 What is indexed, from one streaming pass per subscribed file:
 - every compile id of the manifest (its key `0/0` links to `#[0/0]`);
@@ -21,13 +28,15 @@ Tokens are identifiers (`[A-Za-z_][A-Za-z0-9_]*`, lower-cased, deduplicated per 
 Bounds: `MAX_TOKENS_PER_DOC` content words per document, `MAX_POSTINGS` documents per token
 (the true count is kept, so the page can say results were cut) and `MAX_TOKENS` distinct tokens
 in all; payloads are not held past their own record. Memory while building is therefore bounded
-by the caps, not by the log.
+by the caps, not by the log (and a chunk's rows, once it is full, by its digest).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from array import array
+from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,8 +54,10 @@ from ..rules.graph_break import parse_graph_break
 from ..rules.recompile import decode_payload, reason_entries
 from ..rules.status import cache_status_of_name
 from ..rules.urls import fragment_href, report_href
+from ..store.stable import StablePoint, stable_point
 from ..store.streams import streams_of_type
 from .common import metadata_of
+from .search_state import SavedIndex, SavedRank, load_state, save_state, state_key
 
 ORDER = -20  # the very top of the index: before notices (-10) and the first-screen answers (-5)
 SCRIPT = "search.js"  # written at the report root
@@ -54,6 +65,14 @@ SCRIPT_SOURCE = f"static/{SCRIPT}"
 #: Streams whose payload words are indexed, in ranking order (earlier streams rank first on ties):
 #: a kernel name finds its output code before the graphs that mention it.
 CONTENT_STREAMS = ("codegen.jsonl", "graphs.jsonl", "guards.jsonl", "artifacts.jsonl", "cache.jsonl")
+INDEX_STREAM = "index.jsonl"  # adds the files of streams this module does not read
+#: Documents rank by where they come from: compile ids (0), then these streams (1 on). A document's
+#: number is its rank and its place among that rank's documents (doc_number).
+RANKED_STREAMS = (*CONTENT_STREAMS, INDEX_STREAM)
+COMPILE_ID_RANK = 0
+RANKS = 1 + len(RANKED_STREAMS)
+RANK_SHIFT = 22  # up to 4M documents of a rank; a posting (number << 1 | in_name) fits 32 bits
+OPEN_CHUNK = "docs-open"
 PREFIX_CHARS = 2  # a shard holds the tokens starting with the same two characters
 #: Consecutive shards share a token file up to this much JSON. A file costs ~0.5 ms to create
 #: (more than the rest of a small report's search), a typed word loads one file, and 64 KB
@@ -164,54 +183,106 @@ class Doc(NamedTuple):
     note: str = ""
 
 
+class IndexFull(Exception):
+    """The index reached MAX_TOKENS in a resumed build: which words get in then depends on the
+    order records come in, so the build starts again from the start of the store."""
+
+
 @dataclass
 class Postings:
-    """Token → its count of documents, then the documents holding it (`doc << 1 | in_name`),
-    capped, in one array: a count beside each array would be a second dict of ~28k tokens."""
+    """Token → its count of documents, then the documents holding it (`doc << 1 | in_name`,
+    ascending), capped to the first MAX_POSTINGS by document number, in one array: a count
+    beside each array would be a second dict of ~28k tokens."""
 
     lists: dict[str, array[int]] = field(default_factory=dict)
     dropped_tokens: int = 0  # (document, word) pairs left out because the index was full
+    resumed: bool = False  # a resumed build raises IndexFull instead of dropping words
 
     def add(self, number: int, words: dict[str, int]) -> None:
         """Document `number` holds `words` (word → 1 if in its name, in first-seen order). One
-        loop with the lookups bound locally: this runs for every word of every document."""
+        loop with the lookups bound locally: this runs for every word of every document.
+
+        Documents mostly come in ascending order (a rank at a time), and are appended; a later
+        rank's document that came first (the records after the parse's resume point, or a
+        resumed build) is inserted in place, pushing the last one out of a full list."""
         lists = self.lists
         base = number << 1
         for word, in_name in words.items():
             found = lists.get(word)
             if found is None:
                 if len(lists) >= MAX_TOKENS:
+                    if self.resumed:
+                        raise IndexFull()
                     self.dropped_tokens += 1
                     continue
                 found = lists[word] = array("I", (0,))
             found[0] += 1
-            if len(found) <= MAX_POSTINGS:
-                found.append(base | in_name)
+            posting = base | in_name
+            if len(found) > MAX_POSTINGS:  # full: only an earlier document gets in
+                if posting < found[-1]:
+                    insort(found, posting, 1)
+                    found.pop()
+            elif len(found) == 1 or posting > found[-1]:
+                found.append(posting)
+            else:
+                insort(found, posting, 1)
 
     @property
     def cut_tokens(self) -> int:
         return sum(1 for found in self.lists.values() if found[0] >= len(found))
 
-    def drain_rows(self) -> Iterator[list[Any]]:
+    def drain_rows(self, starts: list[int]) -> Iterator[list[Any]]:
         """`[token, count, [postings…]]` of every token, sorted by token, one at a time, each
         token leaving the postings as its row is made: the rows of a 100 MB log as a list would
-        be ~10 MB of Python ints, and the postings ~8 MB more."""
+        be ~10 MB of Python ints, and the postings ~8 MB more.
+
+        The page numbers documents densely, a rank's from its start in `starts` on (the
+        numbers stay short; the order is the same): a posting's rank picks what to add."""
+        shift = RANK_SHIFT + 1
+        deltas = [(start << 1) - (rank << shift) for rank, start in enumerate(starts)]
         lists = self.lists
         for token in sorted(lists):
             found = lists.pop(token)
-            yield [token, found[0], found[1:].tolist()]
+            yield [token, found[0], [posting + deltas[posting >> shift] for posting in found[1:]]]
+
+
+def doc_number(rank: int, position: int) -> int:
+    """A document's number: its rank (RANKED_STREAMS), then its place among that rank's
+    documents in log order. Ties in the page rank by number, so output code comes before the
+    graphs that mention the same kernel, and a grown log only adds numbers."""
+    return rank << RANK_SHIFT | position
+
+
+def chunk_name(rank: int, chunk: int) -> str:
+    """The `docs-<rank>-<n>` shard of a rank's full chunk n (its documents from n * DOCS_PER_SHARD);
+    a rank's other documents are in OPEN_CHUNK."""
+    return f"docs-{rank}-{chunk}"
+
+
+@dataclass
+class RankDocs:
+    """One rank's documents so far: how many, the rows of the chunk being filled, and the digest
+    of each full chunk (the data of its unit: full chunks never change)."""
+
+    count: int = 0
+    rows: list[list[str]] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SearchIndex:
-    """Builds the shards while records stream by: documents go out in chunks as they fill."""
+    """Builds the shards while records stream by: full document chunks go out as they fill."""
 
     ctx: ModuleContext
     postings: Postings = field(default_factory=Postings)
-    chunk: list[list[str]] = field(default_factory=list)
-    docs: int = 0
+    ranks: list[RankDocs] = field(default_factory=lambda: [RankDocs() for _ in range(RANKS)])
+    compile_ids: int = 0  # manifest entries indexed (their documents' rows are made each run)
     docs_cut: int = 0  # documents whose content words were capped
     recent: OrderedDict[str, list[str]] = field(default_factory=OrderedDict)  # short text → its words
+
+    @property
+    def docs(self) -> int:
+        return sum(rank.count for rank in self.ranks)
 
     def words_of(self, text: str) -> list[str]:
         """`tokens(text)`, remembered for the last `RECENT_TEXTS` short texts: artifacts repeat
@@ -227,22 +298,51 @@ class SearchIndex:
             self.recent.move_to_end(text)
         return found
 
-    def add(self, doc: Doc, names: Iterable[str], content: Iterable[str] = ()) -> None:
-        """Index one document: its name words rank above its content words."""
-        number = self.docs
-        self.docs += 1
+    def add(self, rank: int, doc: Doc | None, names: Iterable[str], content: Iterable[str] = ()) -> None:
+        """Index one document of `rank`: its name words rank above its content words. A compile
+        id's row (`doc` None) is made from the manifest when the chunks are written."""
+        docs = self.ranks[rank]
+        number = doc_number(rank, docs.count)
+        docs.count += 1
         in_name = dict.fromkeys(names, 1)
         words = in_name | dict.fromkeys(content, 0)  # names first, then the other content words…
         words.update(in_name)  # … and a word in both is a name word
         self.postings.add(number, words)
-        self.chunk.append(list(doc))
-        if len(self.chunk) == DOCS_PER_SHARD:
-            self.flush()
+        if doc is not None:
+            docs.rows.append(list(doc))
+            if len(docs.rows) == DOCS_PER_SHARD:
+                self.close_chunk(rank)
 
-    def flush(self) -> None:
-        if self.chunk:
-            write_shard(self.ctx, f"docs-{(self.docs - 1) // DOCS_PER_SHARD}", self.chunk)
-            self.chunk = []
+    def close_chunk(self, rank: int) -> None:
+        """A full chunk: a unit whose data is its rows' digest, so an updated report carries it
+        over without holding its rows."""
+        docs = self.ranks[rank]
+        json = orjson.dumps(docs.rows)
+        digest = hashlib.blake2b(json, digest_size=16).hexdigest()
+        name = chunk_name(rank, len(docs.digests))
+        docs.digests.append(digest)
+        if self.ctx.unit(name, digest):
+            write_shard_json(self.ctx, name, json)
+        self.ctx.end_unit()
+        docs.rows = []
+
+    def write_open_chunks(self, compile_docs: list[Doc]) -> None:
+        """One `docs-open` shard: by rank, the rows of the chunk still being filled, and every
+        compile id's row (their notes change as the log grows, so they are made every run). A
+        small log's documents are all in it: one file, not one per rank."""
+        rows = [[list(doc) for doc in compile_docs], *(docs.rows for docs in self.ranks[1:])]
+        write_shard(self.ctx, OPEN_CHUNK, rows)
+
+    @property
+    def starts(self) -> list[int]:
+        """The page's number of each rank's first document (drain_rows)."""
+        counts = [docs.count for docs in self.ranks]
+        return [sum(counts[:rank]) for rank in range(len(counts))]
+
+    @property
+    def full_chunks(self) -> list[int]:
+        """Each rank's count of full `docs-<rank>-<n>` chunks (the page needs it to find a row)."""
+        return [len(docs.digests) for docs in self.ranks]
 
 
 def pack(rows: Iterable[list[Any]], target: int) -> dict[str, bytes]:
@@ -382,10 +482,19 @@ def index_content(index: SearchIndex, stream: str, record: dict[str, Any]) -> No
     content = index.words_of(text) if text else []
     if len(content) >= MAX_TOKENS_PER_DOC:
         index.docs_cut += 1
+    rank = RANKED_STREAMS.index(stream) + 1
     for position, (doc, names) in enumerate(record_docs(record, kind)):
         if note:
             doc = doc._replace(note=note)
-        index.add(doc, names, content if position == 0 else ())
+        index.add(rank, doc, names, content if position == 0 else ())
+
+
+def index_page(index: SearchIndex, record: dict[str, Any]) -> None:
+    """An index.jsonl record: its files, when no content stream lists them."""
+    if not listed_elsewhere(str(record.get("type"))):
+        kind = "metrics" if "metrics" in str(record.get("type")) else "page"
+        for doc, names in record_docs(record, kind):
+            index.add(len(RANKED_STREAMS), doc, names)
 
 
 @lru_cache(maxsize=256)
@@ -394,28 +503,103 @@ def listed_elsewhere(record_type: str) -> bool:
     return any(f"{stream}.jsonl" in CONTENT_STREAMS for stream in streams_of_type(record_type))
 
 
-def index_compile_ids(index: SearchIndex, manifest: dict[str, Any]) -> None:
-    for entry in manifest.get("compile_ids") or ():
-        display = str(entry.get("display_name") or "")
-        key = compile_key(display)
-        if key:
-            doc = Doc("#" + fragment_href(display), display, "compile id", display,
-                      f"{entry.get('status', '')}, {plural(int(entry.get('output_count') or 0), 'file')}")
-            index.add(doc, [key])
+def compile_id_doc(entry: dict[str, Any]) -> tuple[Doc, str] | None:
+    """A manifest compile id's document and the word it is found by; None for `(unknown)`."""
+    display = str(entry.get("display_name") or "")
+    key = compile_key(display)
+    if not key:
+        return None
+    return Doc("#" + fragment_href(display), display, "compile id", display,
+               f"{entry.get('status', '')}, {plural(int(entry.get('output_count') or 0), 'file')}"), key
+
+
+def index_compile_ids(index: SearchIndex, entries: list[dict[str, Any]], end: int) -> None:
+    """The manifest's compile ids up to `end` not indexed yet (their rows are made later)."""
+    for entry in entries[index.compile_ids:end]:
+        made = compile_id_doc(entry)
+        if made is not None:
+            index.add(COMPILE_ID_RANK, None, [made[1]])
+    index.compile_ids = max(index.compile_ids, end)
+
+
+def index_streams(index: SearchIndex, start: dict[str, int], stop: dict[str, int] | None) -> None:
+    """Every record of the ranked streams between byte offsets `start` and `stop` (the end)."""
+    for stream in RANKED_STREAMS:
+        records = index.ctx.read_jsonl(stream, start=start.get(stream, 0), stop=stop[stream] if stop else None)
+        for record in records:
+            if stream == INDEX_STREAM:
+                index_page(index, record)
+            else:
+                index_content(index, stream, record)
+
+
+def prefix_end(entries: list[dict[str, Any]], line: int) -> int | None:
+    """How many compile ids the manifest lists before log line `line` + 1 (it lists them in the
+    order the log first names them); None if that order does not hold."""
+    firsts = [int(entry.get("first_line") or 0) for entry in entries]
+    end = bisect_right(firsts, line)
+    return end if firsts == sorted(firsts) else None
 
 
 def build_index(ctx: ModuleContext) -> SearchIndex:
-    """One pass over each subscribed file; document chunks are written on the way."""
+    """The index of the whole store. Up to the parse's resume point (stable.py) it is what the
+    last run saved, when that still holds; then its state at the point is saved for the next
+    run, and the rest of the store is read. A resumed build that fills the index starts again."""
+    entries = list(ctx.manifest.get("compile_ids") or ())
+    point = stable_point(ctx.store)
+    split = prefix_end(entries, point.line) if point is not None else None
+    if point is None or split is None:
+        return _build(ctx, entries, None, 0, None)
+    key = state_key(ctx, shard_folder(ctx))
+    saved = load_state(ctx, key, point, RANKED_STREAMS)
+    if saved is not None and not carries_over(ctx, saved, split):
+        saved = None
+    try:
+        return _build(ctx, entries, point, split, saved)
+    except IndexFull:
+        return _build(ctx, entries, point, split, None)
+
+
+def carries_over(ctx: ModuleContext, saved: SavedIndex, split: int) -> bool:
+    """The saved state fits this run: no more compile ids than the manifest lists before the
+    point, every full chunk it counts still there as the last run recorded it."""
+    return len(saved.ranks) == RANKS and saved.compile_ids <= split and all(
+        ctx.unit_is_current(chunk_name(rank, number), digest)
+        for rank, docs in enumerate(saved.ranks) for number, digest in enumerate(docs.digests))
+
+
+def restore(index: SearchIndex, saved: SavedIndex) -> None:
+    """Put the saved state in `index`; its full chunks carry over (carries_over checked them)."""
+    index.postings.lists = saved.postings
+    index.postings.resumed = True
+    index.compile_ids, index.docs_cut = saved.compile_ids, saved.docs_cut
+    index.ranks = [RankDocs(docs.count, docs.rows, docs.digests) for docs in saved.ranks]
+    for rank, docs in enumerate(index.ranks):
+        for number, digest in enumerate(docs.digests):
+            index.ctx.unit(chunk_name(rank, number), digest)
+    index.ctx.end_unit()
+
+
+def _build(ctx: ModuleContext, entries: list[dict[str, Any]], point: StablePoint | None, split: int,
+           saved: SavedIndex | None) -> SearchIndex:
+    """Up to the point (from `saved` on), its state, then the rest."""
     index = SearchIndex(ctx)
-    index_compile_ids(index, ctx.manifest)
-    for stream in CONTENT_STREAMS:
-        for record in ctx.read_jsonl(stream):
-            index_content(index, stream, record)
-    for record in ctx.read_jsonl("index.jsonl"):
-        if not listed_elsewhere(str(record.get("type"))):
-            for doc, names in record_docs(record, "metrics" if "metrics" in str(record.get("type")) else "page"):
-                index.add(doc, names)
-    index.flush()
+    start: dict[str, int] = {}
+    if saved is not None:
+        restore(index, saved)
+        start = saved.sizes
+    if point is not None:
+        index_compile_ids(index, entries, split)
+        sizes = {stream: point.sizes.get(stream, 0) for stream in RANKED_STREAMS}
+        index_streams(index, start, sizes)
+        if not index.postings.dropped_tokens:  # which words got in would depend on the order
+            save_state(ctx, state_key(ctx, shard_folder(ctx)), point, sizes, index.compile_ids, index.docs_cut,
+                       [SavedRank(d.count, d.rows, d.digests) for d in index.ranks], index.postings.lists)
+        start = sizes
+    index_compile_ids(index, entries, len(entries))
+    index_streams(index, start, None)
+    ctx.end_unit()
+    index.write_open_chunks([made[0] for made in map(compile_id_doc, entries) if made is not None])
     return index
 
 
@@ -436,6 +620,8 @@ class SearchView:
     eager: bool
     max_postings: int
     docs_per_shard: int
+    full_chunks: list[int]
+    rank_starts: list[int]
     script: str = SCRIPT
 
 
@@ -443,12 +629,12 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     """Write the shards and search.js; the index block holds the box and the results list."""
     index = build_index(ctx)
     tokens_count, cut_tokens = len(index.postings.lists), index.postings.cut_tokens
-    files = pack(index.postings.drain_rows(), TOKEN_FILE_BYTES)
+    files = pack(index.postings.drain_rows(index.starts), TOKEN_FILE_BYTES)
     for name, json in files.items():
         write_shard_json(ctx, name, json)
     ctx.write_static(SCRIPT, SCRIPT_SOURCE)
     view = SearchView(ctx.module_id, shard_folder(ctx), index.docs, tokens_count, sorted(files),
                       cut_tokens, index.postings.dropped_tokens, index.docs_cut, ctx.eager,
-                      MAX_POSTINGS, DOCS_PER_SHARD)
+                      MAX_POSTINGS, DOCS_PER_SHARD, index.full_chunks, index.starts)
     html = ctx.render("search.html", view=view)
     return ModuleOutput(index_entries=[IndexEntry(section="search", title="Search", html=html, order=ORDER)])

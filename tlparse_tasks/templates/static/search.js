@@ -2,10 +2,12 @@
  *
  * The index is a token -> postings map split into shards by the first two characters of a
  * token, consecutive shards packed into a few token files named after their first shard
- * (data/search/t-<prefix>.js, rows sorted by token), and a document table in chunks
- * (data/search/docs-<n>.js), all classic scripts calling TLP.register, so they load from file://
- * as <script src>. A word typed loads the one file holding its shard; a result needs only its
- * document chunk.
+ * (data/search/t-<prefix>.js, rows sorted by token), and a document table: full chunks
+ * (data/search/docs-<rank>-<n>.js) and, by rank, the rest (data/search/docs-open.js), all classic
+ * scripts calling TLP.register, so they load from file:// as <script src>. A word typed loads the
+ * one file holding its shard; a result needs only its document's chunk. Documents are numbered
+ * by rank (compile ids, output code, graphs… in the order ties rank), each rank's from its start
+ * on, in log order.
  *
  * A query is words: identifiers (matched as prefixes, case-insensitive) or compile ids (`0/0`,
  * `[0/0_1]`). A page matches when it holds every word; names rank above contents, whole words
@@ -194,6 +196,8 @@
     this.root = data.tlpSearchRoot;
     this.files = (data.tlpSearchFiles || "").split(" ").filter(Boolean).sort();
     this.perShard = Number(data.tlpSearchDocsPerShard) || 500;
+    this.rankStarts = (data.tlpSearchRankStarts || "0").split(" ").filter(Boolean).map(Number);
+    this.fullChunks = (data.tlpSearchFullChunks || "").split(" ").filter(Boolean).map(Number);
     this.maxPostings = data.tlpSearchMaxPostings;
     this.input = block.querySelector("input#search");
     this.status = block.querySelector(".tlp-search-status");
@@ -202,6 +206,17 @@
     this.timer = null;
     this.typed = 0;
   }
+
+  /* Where document `doc`'s row is: [shard, rank in docs-open or -1, index in the rows]. */
+  Search.prototype.placeOf = function (doc) {
+    var rank = 0; // the last rank starting at or before doc (an empty rank starts where the next does)
+    while (rank + 1 < this.rankStarts.length && this.rankStarts[rank + 1] <= doc) rank++;
+    var at = doc - this.rankStarts[rank];
+    var chunk = Math.floor(at / this.perShard);
+    var full = this.fullChunks[rank] || 0;
+    if (chunk < full) return ["docs-" + rank + "-" + chunk, -1, at % this.perShard];
+    return ["docs-open", rank, at - full * this.perShard];
+  };
 
   Search.prototype.load = function (shard) {
     return TLP.load(this.module, shard, this.root + shard + ".js");
@@ -236,9 +251,9 @@
         var hits = rank(perTerm).slice(0, SHOWN + 1);
         var cut = perTerm.some(function (p) { return p.cut; });
         var chunks = {};
-        hits.slice(0, SHOWN).forEach(function (hit) { chunks[Math.floor(hit.doc / self.perShard)] = true; });
+        hits.slice(0, SHOWN).forEach(function (hit) { chunks[self.placeOf(hit.doc)[0]] = true; });
         var names = Object.keys(chunks);
-        return Promise.all(names.map(function (n) { return self.load("docs-" + n); })).then(function (tables) {
+        return Promise.all(names.map(function (n) { return self.load(n); })).then(function (tables) {
           if (seq !== self.seq) return; // a newer query is on its way
           var docs = {};
           names.forEach(function (n, i) { docs[n] = tables[i]; });
@@ -254,8 +269,10 @@
     var self = this;
     var fragment = document.createDocumentFragment();
     hits.slice(0, SHOWN).forEach(function (hit) {
-      var table = docs[Math.floor(hit.doc / self.perShard)];
-      var doc = table && table[hit.doc % self.perShard];
+      var place = self.placeOf(hit.doc);
+      var table = docs[place[0]];
+      if (table && place[1] >= 0) table = table[place[1]];
+      var doc = table && table[place[2]];
       if (doc) fragment.appendChild(resultItem(doc, hit));
     });
     var count = Math.min(hits.length, SHOWN);

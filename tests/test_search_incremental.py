@@ -1,0 +1,158 @@
+"""search after a log grew: it starts from the state it saved at the parse's resume point, reads
+only the records after it, and the report equals a fresh build's, file for file; a state that
+does not hold (damaged, another log, another key) means a build from the start."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from array import array
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TORCH_213, corpus_copy
+from tests.test_incremental import cut_points
+from tests.test_incremental_report import tree
+from tlparse_tasks.cli import main
+from tlparse_tasks.modules import search
+from tlparse_tasks.modules.search_state import STATE_FILE
+
+GRAPH_BREAKS = TORCH_213 / "03_graph_breaks" / "dedicated_log_torch_trace_qljjxkkz.log"
+
+
+class Counted:
+    """The records search indexes in a run, counted through index_content and index_page."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.records = 0
+        content, page = search.index_content, search.index_page
+
+        def counting_content(index: search.SearchIndex, stream: str, record: dict[str, object]) -> None:
+            self.records += 1
+            content(index, stream, record)
+
+        def counting_page(index: search.SearchIndex, record: dict[str, object]) -> None:
+            self.records += 1
+            page(index, record)
+
+        monkeypatch.setattr(search, "index_content", counting_content)
+        monkeypatch.setattr(search, "index_page", counting_page)
+
+
+def build(log: Path, out: Path, *extra: str) -> None:
+    assert main([str(log), "-o", str(out), "--no-browser", "-j", "1", *extra]) == 0
+
+
+def fresh_tree(tmp_path: Path, log: Path, *extra: str) -> dict[str, bytes]:
+    fresh = tmp_path / "fresh"
+    shutil.rmtree(fresh, ignore_errors=True)
+    build(log, fresh, *extra)
+    return tree(fresh)
+
+
+@pytest.mark.parametrize("where", ["record boundary", "inside a payload", "mid line"])
+def test_a_grown_log_reads_only_the_new_records_and_equals_a_fresh_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
+    cut = cut_points(data)[where]
+    log = tmp_path / "growing.log"
+    out = tmp_path / "out"
+    log.write_bytes(data[:cut])
+    counted = Counted(monkeypatch)
+    build(log, out)
+    first = counted.records
+    assert (out / STATE_FILE).is_file()
+    with open(log, "ab") as handle:
+        handle.write(data[cut:])
+    counted.records = 0
+    build(log, out)
+    grown = counted.records
+    assert tree(out) == fresh_tree(tmp_path, log)
+    total = counted.records - grown  # the fresh build indexed every record
+    assert total > first and grown < total - first / 2, (first, grown, total)  # not the first half again
+
+
+def test_three_appends_equal_a_fresh_build(tmp_path: Path) -> None:
+    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
+    log = tmp_path / "growing.log"
+    out = tmp_path / "out"
+    cuts = sorted({data.index(b"\nV", len(data) * n // 4) + 1 for n in (1, 2, 3)})
+    log.write_bytes(data[:cuts[0]])
+    build(log, out)
+    for start, end in zip(cuts, [*cuts[1:], len(data)], strict=True):
+        with open(log, "ab") as handle:
+            handle.write(data[start:end])
+        build(log, out)
+    assert tree(out) == fresh_tree(tmp_path, log)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing chunk"])
+def test_a_state_that_does_not_hold_means_a_build_from_the_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    monkeypatch.setattr(search, "DOCS_PER_SHARD", 20)  # full chunks in half a small log
+    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
+    cut = cut_points(data)["record boundary"]
+    log = tmp_path / "growing.log"
+    out = tmp_path / "out"
+    log.write_bytes(data[:cut])
+    build(log, out)
+    state = out / STATE_FILE
+    if damage == "garbage":
+        state.write_bytes(b"not a state\n" + os.urandom(64))
+    elif damage == "truncated":
+        state.write_bytes(state.read_bytes()[:-5])
+    else:  # a full chunk the state counts on is gone
+        next((out / "data" / "search").glob("docs-*-0.js")).unlink()
+    with open(log, "ab") as handle:
+        handle.write(data[cut:])
+    counted = Counted(monkeypatch)
+    build(log, out)
+    grown = counted.records
+    assert tree(out) == fresh_tree(tmp_path, log)
+    assert grown == counted.records - grown  # as many records as the fresh build: from the start
+
+
+def test_a_log_changed_before_the_point_is_indexed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another log at the same path: the parse starts again, its history with it, and so does search."""
+    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
+    log = tmp_path / "growing.log"
+    out = tmp_path / "out"
+    log.write_bytes(data[:cut_points(data)["record boundary"]])
+    build(log, out)
+    changed = data.replace(b"graph_break", b"graph_brake", 3)
+    assert changed != data
+    log.write_bytes(changed)
+    counted = Counted(monkeypatch)
+    build(log, out)
+    grown = counted.records
+    assert tree(out) == fresh_tree(tmp_path, log)
+    assert grown == counted.records - grown
+
+
+def test_an_eager_build_does_not_take_the_default_builds_state(tmp_path: Path) -> None:
+    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
+    cut = cut_points(data)["record boundary"]
+    log = tmp_path / "growing.log"
+    out = tmp_path / "out"
+    log.write_bytes(data[:cut])
+    build(log, out)
+    with open(log, "ab") as handle:
+        handle.write(data[cut:])
+    build(log, out, "--eager")
+    assert tree(out) == fresh_tree(tmp_path, log, "--eager")
+
+
+def test_postings_in_any_order_keep_the_first_documents_by_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resumed build adds a later rank's documents after an earlier rank's: each list must
+    still be the first MAX_POSTINGS numbers, ascending, with the exact count."""
+    monkeypatch.setattr(search, "MAX_POSTINGS", 5)
+    rng = random.Random(5)
+    for _ in range(300):
+        numbers = rng.sample(range(64), rng.randint(1, 20))
+        postings = search.Postings()
+        for number in numbers:
+            postings.add(number, {"w": number % 2})
+        expected = sorted(n << 1 | n % 2 for n in numbers)[:5]
+        assert postings.lists["w"] == array("I", [len(numbers), *expected])

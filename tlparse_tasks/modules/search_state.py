@@ -1,0 +1,120 @@
+"""search's state between runs: the index as it stood at the parse's resume point (stable.py),
+so that the re-run after a log grew reads only the records after it.
+
+The state is made from the store up to the point and nothing else (no clock, no history, no
+order but the store's), so a report updated from it equals one built from the start, file for
+file, the state included. It is trusted only with the same key (this module's code and options,
+its folder, this machine's byte order) and while the parse's history still holds its point;
+anything else, a damaged file included, means a build from the start.
+
+Format (`.modules/search.state`): a magic line; a JSON line (key, point, the bytes of each stream
+read, counters, each rank's open chunk and full-chunk digests); a JSON line of the tokens,
+sorted; then every token's postings array (count first) as native unsigned 32-bit numbers: the
+length of each, then all of them. Written as it is made, never whole in memory.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..module_api import ModuleContext
+from ..store.stable import StablePoint
+
+STATE_FILE = ".modules/search.state"
+MAGIC = b"tlparse-tasks search state 1\n"
+TOKENS_PER_WRITE = 4096
+
+
+@dataclass
+class SavedRank:
+    """A rank's documents at the point: RankDocs' count, open rows and full-chunk digests."""
+
+    count: int
+    rows: list[list[str]]
+    digests: list[str]
+
+
+@dataclass
+class SavedIndex:
+    """What the last run saved, checked against this run's key and point."""
+
+    sizes: dict[str, int]  # stream → its bytes read
+    compile_ids: int
+    docs_cut: int
+    ranks: list[SavedRank]
+    postings: dict[str, array[int]]
+
+
+def state_key(ctx: ModuleContext, folder: str) -> dict[str, Any]:
+    """What the state is only good for: this module's code and options (its fingerprint), the
+    folder its shards go to, and how its numbers are stored."""
+    return {"fingerprint": ctx.fingerprint, "folder": folder, "byteorder": sys.byteorder,
+            "itemsize": array("I").itemsize}
+
+
+def save_state(ctx: ModuleContext, key: dict[str, Any], point: StablePoint, sizes: dict[str, int],
+               compile_ids: int, docs_cut: int, ranks: list[SavedRank], postings: dict[str, array[int]]) -> None:
+    """Write the state at `point` (the index must hold exactly the store up to it)."""
+    header = {"key": key, "point": [point.offset, point.digest], "sizes": sizes, "compile_ids": compile_ids,
+              "docs_cut": docs_cut, "ranks": [[r.count, r.rows, r.digests] for r in ranks]}
+    ctx.write_chunks(STATE_FILE, _chunks(header, postings))
+
+
+def _chunks(header: dict[str, Any], postings: dict[str, array[int]]) -> Iterator[bytes]:
+    tokens = sorted(postings)
+    yield MAGIC + orjson.dumps(header) + b"\n"
+    yield orjson.dumps(tokens) + b"\n"
+    yield array("I", [len(postings[token]) for token in tokens]).tobytes()
+    for start in range(0, len(tokens), TOKENS_PER_WRITE):
+        yield b"".join(postings[token].tobytes() for token in tokens[start:start + TOKENS_PER_WRITE])
+
+
+def load_state(ctx: ModuleContext, key: dict[str, Any], point: StablePoint,
+               streams: tuple[str, ...]) -> SavedIndex | None:
+    """The saved state if it is good for this run, else None."""
+    try:
+        data = (ctx.out / STATE_FILE).read_bytes()
+    except OSError:
+        return None
+    try:
+        return _parse(data, key, point, streams)
+    except (ValueError, TypeError, KeyError, IndexError, orjson.JSONDecodeError):
+        return None
+
+
+def _parse(data: bytes, key: dict[str, Any], point: StablePoint, streams: tuple[str, ...]) -> SavedIndex | None:
+    if not data.startswith(MAGIC):
+        return None
+    view = memoryview(data)
+    header_end = data.index(b"\n", len(MAGIC))
+    header = orjson.loads(view[len(MAGIC):header_end])
+    if header["key"] != key or not point.holds(int(header["point"][0]), str(header["point"][1])):
+        return None
+    sizes = {stream: int(header["sizes"][stream]) for stream in streams}
+    if any(not 0 <= sizes[stream] <= point.sizes.get(stream, -1) for stream in streams):
+        return None
+    tokens_end = data.index(b"\n", header_end + 1)
+    tokens = orjson.loads(view[header_end + 1:tokens_end])
+    itemsize = array("I").itemsize
+    at = tokens_end + 1
+    lengths = array("I")
+    lengths.frombytes(view[at:at + len(tokens) * itemsize])
+    at += len(tokens) * itemsize
+    if len(lengths) != len(tokens) or len(data) - at != sum(lengths) * itemsize:
+        return None
+    postings: dict[str, array[int]] = {}
+    for token, length in zip(tokens, lengths, strict=True):
+        found = postings[str(token)] = array("I")
+        found.frombytes(view[at:at + length * itemsize])
+        at += length * itemsize
+        if not length or found[0] < length - 1:
+            return None
+    ranks = [SavedRank(int(count), [[str(v) for v in row] for row in rows], [str(d) for d in digests])
+             for count, rows, digests in header["ranks"]]
+    return SavedIndex(sizes, int(header["compile_ids"]), int(header["docs_cut"]), ranks, postings)
