@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tlparse_tasks.store.reader import StoreReader, SubscriptionError
+from tlparse_tasks.store.reader import StoreReader, SubscriptionError, at_lines, naming
 
 RECORDS = [
     {"type": "guard_added_fast", "line": 1, "metadata": {"expr": "s0 > 1"}},
@@ -26,8 +26,12 @@ def reader(tmp_path: Path) -> StoreReader:
 
 
 def test_naming_keeps_the_records_holding_the_name_as_a_key_or_a_value(reader: StoreReader) -> None:
-    lines = [r["line"] for r in reader.read_jsonl("guards.jsonl", (b'"guard_added_fast"',))]
+    lines = [r["line"] for r in reader.read_jsonl("guards.jsonl", naming(b'"guard_added_fast"'))]
     assert lines == [1, 3]  # in a payload the quotes are escaped; a longer name is another word
+
+
+def test_at_lines_keeps_the_records_of_those_log_lines(reader: StoreReader) -> None:
+    assert [r["line"] for r in reader.read_jsonl("guards.jsonl", at_lines({2, 4, 40}))] == [2, 4]
 
 
 def test_without_naming_every_record_is_read(reader: StoreReader) -> None:
@@ -36,7 +40,7 @@ def test_without_naming_every_record_is_read(reader: StoreReader) -> None:
 
 def test_an_unsubscribed_file_is_refused_with_or_without_naming(reader: StoreReader) -> None:
     with pytest.raises(SubscriptionError):
-        next(reader.read_jsonl("cache.jsonl", (b'"x"',)))
+        next(reader.read_jsonl("cache.jsonl", naming(b'"x"')))
 
 
 def test_a_long_line_reads_as_orjson_reads_it(tmp_path: Path) -> None:
@@ -45,7 +49,7 @@ def test_a_long_line_reads_as_orjson_reads_it(tmp_path: Path) -> None:
     from tlparse_tasks.store.reader import BIG_LINE
 
     record = {"type": "dynamo_cpp_guards_str", "line": 7, "f": [0.1, 1e-7, 2.5e300, -0.0], "n": 2**63 - 1,
-              "payload": ("TREE_GUARD \"x\"\n\t\\ é 𝛑 \u2028 " * 4000)[:BIG_LINE * 2]}
+              "payload": ("TREE_GUARD \"x\"\n\t\\ é 𝛑 \u2028 " * 20000)[:BIG_LINE * 2]}
     line = orjson.dumps(record)
     assert len(line) > BIG_LINE
     store = tmp_path / "intermediate"
@@ -59,7 +63,7 @@ def test_a_long_line_reads_as_orjson_reads_it(tmp_path: Path) -> None:
 def test_reading_a_long_line_takes_a_small_multiple_of_its_size(tmp_path: Path) -> None:
     import tracemalloc
 
-    line = orjson.dumps({"line": 1, "payload": "guard(x) and not y\n" * 40_000})
+    line = orjson.dumps({"line": 1, "payload": "guard(x) and not y\n" * 80_000})
     store = tmp_path / "intermediate"
     store.mkdir()
     (store / "guards.jsonl").write_bytes(line + b"\n")

@@ -178,12 +178,11 @@ class ModuleContext:
     def read_json(self, name: str) -> Any:
         return self.store.read_json(name)
 
-    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = (), start: int = 0,
+    def read_jsonl(self, name: str, keep: Callable[[bytes], bool] | None = None, start: int = 0,
                    stop: int | None = None) -> Iterator[dict[str, Any]]:
-        """Stream the records of a subscribed JSONL file (with `naming`, only those whose line
-        holds one of those byte strings; between byte offsets `start` and `stop`:
-        StoreReader.read_jsonl)."""
-        return self.store.read_jsonl(name, naming, start, stop)
+        """Stream the records of a subscribed JSONL file (only the lines `keep` keeps, between
+        byte offsets `start` and `stop`: StoreReader.read_jsonl)."""
+        return self.store.read_jsonl(name, keep, start, stop)
 
     def end_unit(self) -> None:
         """Writes from here on belong to the module as a whole, not to the last unit."""

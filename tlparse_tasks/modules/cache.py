@@ -15,6 +15,7 @@ from typing import Any
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..rules.compile_id import display_of
 from ..rules.status import cache_status_of_name
+from ..store.reader import at_lines
 from . import cache_diff
 from .artifact_files import write_payload_output
 from .common import output_of, records
@@ -81,7 +82,8 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 def misses_entry(ctx: ModuleContext, finder: cache_diff.MissFinder) -> IndexEntry:
     """Why each miss missed: a second pass reads the values of the differing components."""
     needed = cache_diff.needed_values(finder.misses, SHOWN_COMPONENTS)
-    values = cache_diff.read_values(records(ctx, "cache.jsonl"), needed, finder.parsed) if needed else {}
+    values = cache_diff.read_values(ctx.read_jsonl("cache.jsonl", at_lines(needed)), needed, finder.parsed) \
+        if needed else {}
     views = cache_diff.miss_views(finder.misses, values, SHOWN_COMPONENTS)
     summary = MissSummary(len(finder.misses), len(views), len(finder.misses) - len(views), finder.bare)
     page = None

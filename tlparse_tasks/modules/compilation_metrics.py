@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal, NamedTuple, cast, get_args
 
@@ -38,6 +38,7 @@ from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
 from ..rules.compile_id import display_of, group_of_directory
 from ..rules.graph_break import GraphBreak, parse_graph_break
+from ..store.reader import naming
 from . import metrics_model as mm
 from .common import depth_prefix, load_strings, metadata_of, output_of
 from .kit import SharedStacks, StackView, stack_of
@@ -54,7 +55,7 @@ LARGE_VALUE_CHARS = 2048  # longer other-field values load on demand (default mo
 GRAPH_BREAK_NAME = b'"dynamo_graph_break_reason"'  # as artifacts.jsonl spells the artifact's name
 #: The guards.jsonl records the pages use: most of the file is guard code (dynamo_cpp_guards_str),
 #: whose records are large and are skipped unparsed.
-GUARD_NAMES = tuple(b'"' + kind.encode() + b'"' for kind in GUARD_TYPES)
+GUARD_NAMES = naming(*(b'"' + kind.encode() + b'"' for kind in GUARD_TYPES))
 INDEX, TYPED, BREAK = 0, 1, 2  # within one log line, the index record is replayed first
 
 
@@ -284,9 +285,9 @@ def graph_breaks(ctx: ModuleContext) -> Iterator[tuple[int, int, dict[str, Any]]
 
 
 def tagged(ctx: ModuleContext, stream: str, priority: int,
-           naming: tuple[bytes, ...] = ()) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """(log line, priority, record) for merging log-ordered streams (`naming`: read_jsonl's)."""
-    for record in ctx.read_jsonl(stream, naming):
+           keep: Callable[[bytes], bool] | None = None) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(log line, priority, record) for merging log-ordered streams (`keep`: read_jsonl's)."""
+    for record in ctx.read_jsonl(stream, keep):
         yield record["line"], priority, record
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,28 @@ from .streams import intermediate_dir
 
 #: From this length on a store line is parsed by the standard library: orjson's parse of a line
 #: holding a large payload briefly takes ~13 times the line's size (8.5 MB for a 650 KB guard
-#: dump), the standard library's ~2 times, at ~0.5 ms per MB more. Lines this long are few (a
-#: few hundred in a 100 MB log) and both give the same values for any line orjson reads.
+#: dump), the standard library's ~2 times, but ~2.5 times as long. Lines this long are a handful
+#: in a 100 MB log (cache entries are often 64-128 KB: those stay with orjson), and both give the
+#: same values for any line orjson reads.
 BIG_LINE = 64 << 10
+
+
+LINE_KEY = re.compile(rb'"line":(\d+)')  # a record's log line, its first `"line":` (JSON escapes a
+# quote inside a string, so a payload cannot hold these bytes)
+
+
+def naming(*names: bytes) -> Callable[[bytes], bool]:
+    """Keep the lines holding one of `names`: `b'"guard_added_fast"'` finds a key or a value,
+    never the word inside a payload."""
+    return lambda line: any(name in line for name in names)
+
+
+def at_lines(lines: Container[int]) -> Callable[[bytes], bool]:
+    """Keep the records of these log lines."""
+    def keep(line: bytes) -> bool:
+        found = LINE_KEY.search(line)
+        return found is not None and int(found.group(1)) in lines
+    return keep
 
 
 class SubscriptionError(PermissionError):
@@ -45,13 +65,12 @@ class StoreReader:
     def read_json(self, name: str) -> Any:
         return orjson.loads(self.path(name).read_bytes())
 
-    def read_jsonl(self, name: str, naming: tuple[bytes, ...] = (), start: int = 0,
+    def read_jsonl(self, name: str, keep: Callable[[bytes], bool] | None = None, start: int = 0,
                    stop: int | None = None) -> Iterator[dict[str, Any]]:
-        """Stream the records of a JSONL file, one line at a time. With `naming`, only the lines
-        holding one of those byte strings are parsed: a module that wants a few types skips
-        the others' payloads (JSON escapes a quote inside a string, so `b'"name"'` finds a key
-        or a value `name`, not the word inside a payload). `start` and `stop` are byte offsets
-        at line starts (stable.py's sizes): only the lines between are read."""
+        """Stream the records of a JSONL file, one line at a time. With `keep`, only the lines
+        it keeps are parsed (`naming`, `at_lines`): a module that wants a few records skips the
+        others' payloads. `start` and `stop` are byte offsets at line starts (stable.py's sizes):
+        only the lines between are read."""
         with open(self.path(name), "rb") as handle:
             if start:
                 handle.seek(start)
@@ -61,7 +80,7 @@ class StoreReader:
                     if position >= stop:
                         break
                     position += len(line)
-                if naming and not any(needle in line for needle in naming):
+                if keep is not None and not keep(line):
                     continue
                 if line.strip():
                     yield orjson.loads(line) if len(line) < BIG_LINE else json.loads(line)
