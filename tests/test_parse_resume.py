@@ -67,3 +67,58 @@ def test_an_intact_resume_point_is_used(tmp_path: Path) -> None:
     with open(log, "a") as handle:
         handle.write(entry({"artifact": {"name": "more", "encoding": "string"}, **cid()}, "x"))
     assert parse_log(log, tmp_path / "out", stderr=None).resumed
+
+
+def grown_log(tmp_path: Path) -> tuple[Path, bytes, int]:
+    """The corpus' graph-break log cut at a record boundary (written), its bytes, the cut."""
+    from tests.conftest import TORCH_213, corpus_copy
+    from tests.test_incremental import cut_points
+
+    data = corpus_copy(TORCH_213 / "03_graph_breaks" / "dedicated_log_torch_trace_qljjxkkz.log", tmp_path).read_bytes()
+    cut = cut_points(data)["record boundary"]
+    log = tmp_path / "growing.log"
+    log.write_bytes(data[:cut])
+    return log, data, cut
+
+
+def test_a_resumed_parse_appends_to_the_streams_in_place(tmp_path: Path) -> None:
+    """The part kept is not copied: same file, new bytes after it; as a fresh parse writes them."""
+    log, data, _ = grown_log(tmp_path)
+    parse_log(log, tmp_path / "inc", stderr=None)
+    stream = tmp_path / "inc" / "intermediate" / "graphs.jsonl"
+    before = stream.stat()
+    log.write_bytes(data)
+    assert parse_log(log, tmp_path / "inc", stderr=None).resumed
+    after = stream.stat()
+    assert (after.st_ino, after.st_dev) == (before.st_ino, before.st_dev) and after.st_size > before.st_size
+    parse_log(log, tmp_path / "fresh", stderr=None)
+    assert stream.read_bytes() == (tmp_path / "fresh" / "intermediate" / "graphs.jsonl").read_bytes()
+
+
+def test_an_append_cut_short_is_cut_back_by_the_next_parse(tmp_path: Path) -> None:
+    """A parse killed while appending leaves a stream longer than its resume point says: the
+    next one cuts it back and appends again."""
+    log, data, _ = grown_log(tmp_path)
+    parse_log(log, tmp_path / "inc", stderr=None)
+    idir = tmp_path / "inc" / "intermediate"
+    for name in ("graphs.jsonl", "index.jsonl"):
+        with open(idir / name, "ab") as handle:
+            handle.write(b'{"half a record, longer than what the grown log adds' + b"x" * (4 << 20))
+    log.write_bytes(data)
+    assert parse_log(log, tmp_path / "inc", stderr=None).resumed
+    parse_log(log, tmp_path / "fresh", stderr=None)
+    for name in ("graphs.jsonl", "index.jsonl"):
+        assert (idir / name).read_bytes() == (tmp_path / "fresh" / "intermediate" / name).read_bytes(), name
+
+
+def test_a_stream_the_grown_log_adds_nothing_to_is_left_alone(tmp_path: Path) -> None:
+    """Change-only, as every write: a stream whose new part equals its old one keeps its mtime."""
+    log, data, cut = grown_log(tmp_path)
+    parse_log(log, tmp_path / "inc", stderr=None)
+    idir = tmp_path / "inc" / "intermediate"
+    mtimes = {p.name: p.stat().st_mtime_ns for p in idir.glob("*.jsonl")}
+    with open(log, "ab") as handle:  # a record no typed stream but index and raw take
+        handle.write(data[cut:data.index(b"\nV", cut) + 1])
+    assert parse_log(log, tmp_path / "inc", stderr=None).resumed
+    unchanged = [name for name, mtime in mtimes.items() if (idir / name).stat().st_mtime_ns == mtime]
+    assert "export.jsonl" in unchanged and len(unchanged) >= 4, unchanged

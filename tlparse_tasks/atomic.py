@@ -6,6 +6,11 @@ the modules that read them are skipped. A file is written into a temp file besid
 a half-written file in place: a failed write removes its temp file, and one that a killed run
 left is swept by the next run (lock.sweep_temps, store.writers.remove_stale_temps).
 
+One exception, for the intermediate store's streams only (`SafeDir.append_tail`): a resumed
+parse appends its new records in place after the part it kept, so a re-run never copies the
+whole store. Cut short, such a file is longer than its resume point says, and the next parse
+cuts it back before anything reads it (parse/resume.py; modules never run after a failed parse).
+
 Links (the rule is safepath's): every write names OUT as its `root`. The directories from OUT
 down are opened one at a time with `O_NOFOLLOW`, and the temp file is created, read back,
 renamed and hard-linked relative to its directory's descriptor. A symbolic link where one of
@@ -33,6 +38,7 @@ CHUNK = 1 << 20
 FILE_MODE = 0o644  # reports are meant to be shared
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC  # an existing file, changed in place
 
 
 class SafeDir:
@@ -158,6 +164,39 @@ class SafeDir:
         view = memoryview(data)
         with self.open_read(final) as old:
             return _same_chunks(_chunks(old), (view[i:i + CHUNK] for i in range(0, len(data), CHUNK)))
+
+    def append_tail(self, temp: str, final: str, offset: int) -> bool:
+        """Make `final` its first `offset` bytes followed by `temp`'s, in place (no copy of those
+        bytes), unless it already is; `temp` goes either way. True if `final` changed."""
+        try:
+            tail = os.stat(temp, dir_fd=self.fd, follow_symlinks=False).st_size
+            st = self.existing(final)
+            if st is None or not stat.S_ISREG(st.st_mode) or st.st_size < offset:
+                raise OSError(errno.ENOENT, "the file to append to is missing or shorter than its kept part")
+            with self.open_read(temp) as new:
+                if st.st_size == offset + tail:
+                    with self.open_read(final) as old:
+                        old.seek(offset)
+                        if _same_chunks(_chunks(old), _chunks(new)):
+                            return False
+                    new.seek(0)
+                fd = os.open(final, WRITE_FLAGS, dir_fd=self.fd)
+                try:
+                    os.ftruncate(fd, offset)
+                    position = offset
+                    for chunk in _chunks(new):
+                        view = memoryview(chunk)
+                        while view:
+                            done = os.pwrite(fd, view, position)
+                            position += done
+                            view = view[done:]
+                finally:
+                    os.close(fd)
+        except OSError as error:
+            raise self.error("cannot write", error, final) from None
+        finally:
+            self.discard(temp)
+        return True
 
     def _same_files(self, temp: str, final: str) -> bool:
         st = self.existing(final)

@@ -1,9 +1,11 @@
 """Writers for the intermediate store: JSONL streams, the chromium events array and raw.jsonl.
 
-Each stream is written into a temp file that starts as a copy of the part a previous run
-already committed (for incremental append; copied in the kernel where it can be) and replaces
-the real file at the end, only when its bytes changed. Files are never edited in place: the
-report hard-links some of them (raw.jsonl, chromium_events.json).
+A new stream is written into a temp file that replaces the real file at the end, only when its
+bytes changed. A resumed one writes only what follows the part a previous run committed into its
+temp file, and at the end appends it in place after that part, again only when it changed
+(SafeDir.append_tail): a re-run after the log grew never copies the store. The report hard-links
+raw.jsonl and chromium_events.json, which are never edited in place: their temp file starts as a
+copy of the kept part (in the kernel where it can be) and replaces them.
 """
 
 from __future__ import annotations
@@ -73,15 +75,18 @@ def limit_depth(value: Any, max_depth: int = MAX_RECORD_DEPTH,
 
 
 class StreamWriter:
-    """Appends records to a temp copy of `name` in `directory`, resuming after `keep_bytes` bytes."""
+    """Appends records to `name` in `directory`, resuming after `keep_bytes` bytes (see above)."""
+
+    IN_PLACE = True  # a resumed file gets its new part appended in place (not a linked format)
 
     def __init__(self, directory: SafeDir, name: str, keep_bytes: int = 0, keep_count: int = 0) -> None:
         self.dir = directory
         self.name = name
         self.path = directory.shown(name)
         self.temp = f".{name}.tmp"
+        self.kept = keep_bytes if self.IN_PLACE else 0  # bytes of `name` left where they are
         self.handle: BinaryIO = directory.create(self.temp, name, STREAM_BUFFER)
-        if keep_bytes:
+        if keep_bytes and not self.IN_PLACE:
             try:
                 with directory.open_read(name) as old:
                     copy_range(old.fileno(), self.handle.fileno(), 0, 0, keep_bytes)
@@ -107,7 +112,7 @@ class StreamWriter:
         self.count += 1
 
     def position(self) -> int:
-        return self.handle.tell()
+        return self.kept + self.handle.tell()
 
     def closing(self) -> bytes:
         return b""
@@ -119,6 +124,8 @@ class StreamWriter:
         except OSError as error:
             self.dir.discard(self.temp)
             raise self.dir.error("cannot write", error, self.name) from None
+        if self.kept:
+            return self.dir.append_tail(self.temp, self.name, self.kept)
         return self.dir.commit(self.temp, self.name)
 
     def abandon(self) -> None:
@@ -129,6 +136,8 @@ class StreamWriter:
 
 class ChromiumArrayWriter(StreamWriter):
     """A pretty JSON array laid out as legacy writes `chromium_events.json`."""
+
+    IN_PLACE = False  # hard-linked into the report
 
     def start(self) -> None:
         if self.handle.tell() == 0:
