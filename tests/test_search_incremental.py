@@ -45,6 +45,23 @@ def build(log: Path, out: Path, *extra: str) -> None:
     assert main([str(log), "-o", str(out), "--no-browser", "-j", "1", *extra]) == 0
 
 
+def half_built(tmp_path: Path, where: str = "record boundary") -> tuple[Path, Path, bytes, int]:
+    """The graph-break log cut at `where` (written to growing.log), built into out/: the log,
+    out, the whole log's bytes, the cut."""
+    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
+    cut = cut_points(data)[where]
+    log = tmp_path / "growing.log"
+    out = tmp_path / "out"
+    log.write_bytes(data[:cut])
+    build(log, out)
+    return log, out, data, cut
+
+
+def grow(log: Path, data: bytes, start: int, end: int | None = None) -> None:
+    with open(log, "ab") as handle:
+        handle.write(data[start:end])
+
+
 def fresh_tree(tmp_path: Path, log: Path, *extra: str) -> dict[str, bytes]:
     fresh = tmp_path / "fresh"
     shutil.rmtree(fresh, ignore_errors=True)
@@ -55,17 +72,11 @@ def fresh_tree(tmp_path: Path, log: Path, *extra: str) -> dict[str, bytes]:
 @pytest.mark.parametrize("where", ["record boundary", "inside a payload", "mid line"])
 def test_a_grown_log_reads_only_the_new_records_and_equals_a_fresh_build(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
-    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
-    cut = cut_points(data)[where]
-    log = tmp_path / "growing.log"
-    out = tmp_path / "out"
-    log.write_bytes(data[:cut])
     counted = Counted(monkeypatch)
-    build(log, out)
+    log, out, data, cut = half_built(tmp_path, where)
     first = counted.records
     assert (out / STATE_FILE).is_file()
-    with open(log, "ab") as handle:
-        handle.write(data[cut:])
+    grow(log, data, cut)
     counted.records = 0
     build(log, out)
     grown = counted.records
@@ -82,8 +93,7 @@ def test_three_appends_equal_a_fresh_build(tmp_path: Path) -> None:
     log.write_bytes(data[:cuts[0]])
     build(log, out)
     for start, end in zip(cuts, [*cuts[1:], len(data)], strict=True):
-        with open(log, "ab") as handle:
-            handle.write(data[start:end])
+        grow(log, data, start, end)
         build(log, out)
     assert tree(out) == fresh_tree(tmp_path, log)
 
@@ -92,12 +102,7 @@ def test_three_appends_equal_a_fresh_build(tmp_path: Path) -> None:
 def test_a_state_that_does_not_hold_means_a_build_from_the_start(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
     monkeypatch.setattr(search, "DOCS_PER_SHARD", 20)  # full chunks in half a small log
-    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
-    cut = cut_points(data)["record boundary"]
-    log = tmp_path / "growing.log"
-    out = tmp_path / "out"
-    log.write_bytes(data[:cut])
-    build(log, out)
+    log, out, data, cut = half_built(tmp_path)
     state = out / STATE_FILE
     if damage == "garbage":
         state.write_bytes(b"not a state\n" + os.urandom(64))
@@ -105,8 +110,7 @@ def test_a_state_that_does_not_hold_means_a_build_from_the_start(
         state.write_bytes(state.read_bytes()[:-5])
     else:  # a full chunk the state counts on is gone
         next((out / "data" / "search").glob("docs-*-0.js")).unlink()
-    with open(log, "ab") as handle:
-        handle.write(data[cut:])
+    grow(log, data, cut)
     counted = Counted(monkeypatch)
     build(log, out)
     grown = counted.records
@@ -116,11 +120,7 @@ def test_a_state_that_does_not_hold_means_a_build_from_the_start(
 
 def test_a_log_changed_before_the_point_is_indexed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another log at the same path: the parse starts again, its history with it, and so does search."""
-    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
-    log = tmp_path / "growing.log"
-    out = tmp_path / "out"
-    log.write_bytes(data[:cut_points(data)["record boundary"]])
-    build(log, out)
+    log, out, data, _ = half_built(tmp_path)
     changed = data.replace(b"graph_break", b"graph_brake", 3)
     assert changed != data
     log.write_bytes(changed)
@@ -132,14 +132,8 @@ def test_a_log_changed_before_the_point_is_indexed_again(tmp_path: Path, monkeyp
 
 
 def test_an_eager_build_does_not_take_the_default_builds_state(tmp_path: Path) -> None:
-    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
-    cut = cut_points(data)["record boundary"]
-    log = tmp_path / "growing.log"
-    out = tmp_path / "out"
-    log.write_bytes(data[:cut])
-    build(log, out)
-    with open(log, "ab") as handle:
-        handle.write(data[cut:])
+    log, out, data, cut = half_built(tmp_path)
+    grow(log, data, cut)
     build(log, out, "--eager")
     assert tree(out) == fresh_tree(tmp_path, log, "--eager")
 
