@@ -21,7 +21,6 @@ import yaml
 
 from tests.conftest import TORCH_213, corpus_copy
 from tests.fixture_modules import modules_yaml_with
-from tlparse_tasks.tasks import OWN_PROCESS_MIN_COST
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING = next((TORCH_213 / "02_training").glob("*.log"))
@@ -238,8 +237,9 @@ def test_a_run_killed_midway_is_never_taken_as_up_to_date(setup: Setup) -> None:
 
 
 def own_process_module(setup_tmp: Path, entry: str) -> dict[str, object]:
-    """A test module costly enough (tasks.OWN_PROCESS_MIN_COST) to run in a child of its worker."""
-    return {"id": "costly", "name": "Costly", "entry": f"proc_test_modules:{entry}", "cost": OWN_PROCESS_MIN_COST,
+    """A test module costly enough (tasks.OWN_PROCESS_MIN_SECONDS on a 2 MB log) to run in a
+    child of its worker."""
+    return {"id": "costly", "name": "Costly", "entry": f"proc_test_modules:{entry}", "cost": 100_000,
             "subscriptions": ["manifest.json"], "strategy": "eager",
             "options": {"pid_file": str(setup_tmp / "worker.pid"), "release_file": str(setup_tmp / "release")}}
 

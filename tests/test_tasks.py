@@ -187,13 +187,19 @@ def test_expected_costs_scale_with_the_log_and_order_the_ready_tasks(cfg: RunCon
 
 
 def test_costly_tasks_and_only_they_get_a_process_of_their_own(cfg: RunConfig) -> None:
-    """workers.py forks a child for these: the heap they grow would otherwise stay with the
-    worker for every later task."""
-    from tlparse_tasks.tasks import OWN_PROCESS, OWN_PROCESS_MIN_COST
+    """workers.py forks a child for a task expected to take a while (its cost times the log's
+    size): the heap it grows would otherwise stay with the worker for every later task. On a
+    small log no task does, and no fork is paid for."""
+    from tlparse_tasks.tasks import OWN_PROCESS, PARSE_COST
 
-    assert task_parse(cfg)["meta"][OWN_PROCESS] is True
-    for spec in cfg.modules.modules:
-        assert task_module(cfg, spec)["meta"][OWN_PROCESS] is (spec.cost >= OWN_PROCESS_MIN_COST), spec.id
-    assert {s.id for s in cfg.modules.modules if s.cost >= OWN_PROCESS_MIN_COST} >= {
-        "compilation_metrics", "search", "cache", "compile_times"}
-    assert task_module(cfg, cfg.modules.get("overview"))["meta"][OWN_PROCESS] is False
+    cfg.log.write_bytes(b"x" * (3 << 20))
+    cfg.__dict__.pop("log_bytes", None)  # measured once per run: measure again
+    assert not any(task_module(cfg, spec)["meta"][OWN_PROCESS] for spec in cfg.modules.modules)
+    assert task_parse(cfg)["meta"][OWN_PROCESS] is False
+    with open(cfg.log, "r+b") as handle:
+        handle.truncate(100 << 20)  # 11_large's size
+    cfg.__dict__.pop("log_bytes", None)
+    assert task_parse(cfg)["meta"][OWN_PROCESS] is True and PARSE_COST * 0.1 >= 0.15
+    forked = {spec.id for spec in cfg.modules.modules if task_module(cfg, spec)["meta"][OWN_PROCESS]}
+    assert {"compilation_metrics", "search", "cache", "compile_times", "compile_artifacts"} <= forked
+    assert "overview" not in forked and "raw" not in forked

@@ -107,14 +107,16 @@ PARSE_COST = 10
 #: CPython keeps most of a heap it has grown, so a task run in the worker itself leaves its working
 #: set there under every later task: on a 100 MB log, 10-20 MB after the parse, compilation_metrics
 #: or search, 4-10 MB after cache, compile_directory or compile_times. A fork costs a few
-#: milliseconds, so only the cheapest modules (no declared cost) stay in the worker.
+#: milliseconds (~0.03 s a run on a 3 MB log, for nothing there), so a task gets a process of its
+#: own only when it is expected to take OWN_PROCESS_MIN_SECONDS (its `cost` times the log's size).
 OWN_PROCESS = "own_process"
-OWN_PROCESS_MIN_COST = 2
+OWN_PROCESS_MIN_SECONDS = 0.15
 
 
 def task_meta(cfg: RunConfig, per_gb: int) -> dict[str, Any]:
     """A task's scheduling facts: its expected cost, and whether it gets a process of its own."""
-    return {COST: expected_cost(cfg, per_gb), OWN_PROCESS: per_gb >= OWN_PROCESS_MIN_COST}
+    seconds = per_gb * (cfg.log_bytes or 0) / (1 << 30)
+    return {COST: expected_cost(cfg, per_gb), OWN_PROCESS: seconds >= OWN_PROCESS_MIN_SECONDS}
 
 
 def expected_cost(cfg: RunConfig, per_gb: int) -> int:
