@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..parse.envelope import STACK
+from ..record_state import RecordState
 from ..rules.urls import report_href
 from .artifact_files import write_payload_output
 from .code_html import (
@@ -33,7 +34,7 @@ from .code_html import (
     plain_code_body,
     pygments_css,
 )
-from .common import depth_prefix, display_of, format_value, load_strings, output_of, records
+from .common import depth_prefix, display_of, format_value, load_strings, output_of
 from .kit import frames
 
 KNOWN_GENERIC_FREE = frozenset({
@@ -42,6 +43,7 @@ KNOWN_GENERIC_FREE = frozenset({
 })
 COPY_SCRIPT = "copy.js"  # the copy buttons of code and guard pages, relative to OUT
 COPY_SCRIPT_SOURCE = f"static/{COPY_SCRIPT}"
+STREAMS = ("graphs.jsonl", "export.jsonl", "codegen.jsonl", "artifacts.jsonl")  # in the order read
 ENTRIES_DIR = "other_entries"
 ENTRIES_PER_PAGE = 50  # about 400 kB of create_symbol entries (their framework stacks are long)
 PAYLOAD_SHOWN_CHARS = 4096  # a longer payload is linked, not shown
@@ -126,21 +128,25 @@ def render_codegen(ctx: ModuleContext, record: dict[str, Any]) -> None:
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
+    """A record's files depend on that record alone (and the pages of other entries on those
+    before it), so the records before the parse's resume point are read only once (RecordState)."""
     ctx.write_text(CSS_FILE, pygments_css())
     if ctx.lazy:
         ctx.write_static(SCRIPT_FILE, SCRIPT_SOURCE)
         ctx.write_static(COPY_SCRIPT, COPY_SCRIPT_SOURCE)
+    state = RecordState(ctx, STREAMS)
     for stream in ("graphs.jsonl", "export.jsonl"):  # export: exported_program_N.txt
-        for record in records(ctx, stream):
+        for record in state.records(stream):
             write_payload_output(ctx, record)
-    for record in records(ctx, "codegen.jsonl"):
+    for record in state.records("codegen.jsonl"):
         render_codegen(ctx, record)
-    entries = GenericEntries(ctx, load_strings(ctx))
-    for record in records(ctx, "artifacts.jsonl"):
+    entries = GenericEntries(ctx, load_strings(ctx), state.extra)
+    for record in state.records("artifacts.jsonl", at_point=entries.to_json):
         if record["type"] == "artifact":
             render_artifact(ctx, record)
         elif record["type"] not in KNOWN_GENERIC_FREE:
             entries.add(record)
+    state.save()
     output = ModuleOutput()
     if entries.count:
         output.index_entries.append(entries.index_entry())
@@ -190,11 +196,21 @@ class GenericEntries:
     """Collects the entries type by type and writes a page as soon as the next one begins, so
     memory holds at most one page of entries per type however long the log."""
 
-    def __init__(self, ctx: ModuleContext, strings: dict[str, str]) -> None:
+    def __init__(self, ctx: ModuleContext, strings: dict[str, str], saved: Any = None) -> None:
         self.ctx = ctx
         self.strings = strings
         self.groups: dict[str, EntryGroup] = {}
         self.count = 0
+        if saved is not None:
+            self.count = int(saved["count"])
+            for kind, number, count, pages, pending in saved["groups"]:
+                self.groups[kind] = EntryGroup(kind, number, count, [EntryPage(*page) for page in pages], pending)
+
+    def to_json(self) -> dict[str, Any]:
+        """What a RecordState keeps at the parse's resume point (the pages being filled)."""
+        return {"count": self.count,
+                "groups": [[g.kind, g.number, g.count, [[p.url, p.first, p.last] for p in g.pages], g.pending]
+                           for g in self.groups.values()]}
 
     def add(self, record: dict[str, Any]) -> None:
         kind = str(record["type"])

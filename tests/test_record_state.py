@@ -1,0 +1,60 @@
+"""compile_artifacts after a log grew: the records before the parse's resume point are not read
+again (RecordState), their files and units carry over, and the report equals a fresh build's;
+a state whose files are gone, or another run's, means reading everything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_incremental_report import tree
+from tests.test_search_incremental import build, fresh_tree, grow, half_built
+from tlparse_tasks.modules import compile_artifacts as ca
+
+
+class Written:
+    """The payload files compile_artifacts writes in a run (each read record that has one)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = ca.write_payload_output
+
+        def counting(ctx: object, record: dict[str, object], producer: str | None = None) -> str | None:
+            self.count += 1
+            return original(ctx, record, producer)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ca, "write_payload_output", counting)
+
+
+@pytest.mark.parametrize("where", ["record boundary", "inside a payload", "mid line"])
+def test_a_grown_log_reads_only_the_new_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    monkeypatch.setattr(ca, "ENTRIES_PER_PAGE", 2)  # pages of other entries that span the point
+    written = Written(monkeypatch)
+    log, out, data, cut = half_built(tmp_path, where)
+    first = written.count
+    assert (out / ".modules" / "compile_artifacts.state").is_file()
+    grow(log, data, cut)
+    written.count = 0
+    build(log, out)
+    grown = written.count
+    assert tree(out) == fresh_tree(tmp_path, log)
+    total = written.count - grown
+    assert total > first and grown < total - first / 2, (first, grown, total)
+
+
+@pytest.mark.parametrize("change", ["a file it lists is gone", "another run's options"])
+def test_a_state_that_does_not_hold_means_reading_everything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    log, out, data, cut = half_built(tmp_path)
+    extra: tuple[str, ...] = ()
+    if change == "a file it lists is gone":
+        next(p for p in out.rglob("*.txt") if "dynamo_output_graph" in p.name).unlink()
+    else:
+        extra = ("--eager",)
+    grow(log, data, cut)
+    written = Written(monkeypatch)
+    build(log, out, *extra)
+    grown = written.count
+    assert tree(out) == fresh_tree(tmp_path, log, *extra)
+    assert grown == written.count - grown  # as many as the fresh build: every record read
