@@ -186,7 +186,10 @@ class OtherFields:
     (metrics_macros.html's `other_field`), each distinct field made and rendered once: two
     thirds of them repeat on other pages (flags, versions, configs)."""
 
-    LIMIT = 50_000  # distinct fields kept, and rows; past that a cache starts again
+    #: Distinct fields kept, and rows; past that a cache starts again. The hits are the values
+    #: that repeat (flags, versions, configs: a few hundred); on 11_large 50,000 kept one-off
+    #: values too, 4 MB more than 4,000 for no CPU saved.
+    LIMIT = 4000
     SCALARS = frozenset({str, int, float, bool})  # values that are their own key
 
     def __init__(self, ctx: ModuleContext, values: SharedValues) -> None:
