@@ -69,7 +69,10 @@ def save_state(ctx: ModuleContext, key: dict[str, Any], point: StablePoint, size
 def _chunks(header: dict[str, Any], postings: dict[str, array[int]]) -> Iterator[bytes]:
     tokens = sorted(postings)
     yield MAGIC + orjson.dumps(header) + b"\n"
-    yield orjson.dumps(tokens) + b"\n"
+    for start in range(0, len(tokens), TOKENS_PER_WRITE):  # the JSON list of tokens, a slice at a time
+        json = orjson.dumps(tokens[start:start + TOKENS_PER_WRITE])
+        yield (b"[" if not start else b",") + json[1:-1]
+    yield b"]\n" if tokens else b"[]\n"
     yield array("I", [len(postings[token]) for token in tokens]).tobytes()
     for start in range(0, len(tokens), TOKENS_PER_WRITE):
         yield b"".join(postings[token].tobytes() for token in tokens[start:start + TOKENS_PER_WRITE])
