@@ -58,3 +58,20 @@ def test_a_state_that_does_not_hold_means_reading_everything(
     grown = written.count
     assert tree(out) == fresh_tree(tmp_path, log, *extra)
     assert grown == written.count - grown  # as many as the fresh build: every record read
+
+
+def test_a_module_reads_its_own_state_never_through_a_link(tmp_path: Path) -> None:
+    from tlparse_tasks.module_api import ModuleContext
+
+    ctx = ModuleContext("m", tmp_path, {}, {}, [], ())
+    (tmp_path / ".modules").mkdir()
+    (tmp_path / ".modules" / "m.state").write_bytes(b"state")
+    assert ctx.read_own(".modules/m.state") == b"state"
+    (tmp_path / "elsewhere").write_bytes(b"not ours")
+    (tmp_path / ".modules" / "m.state").unlink()
+    (tmp_path / ".modules" / "m.state").symlink_to(tmp_path / "elsewhere")
+    assert ctx.read_own(".modules/m.state") is None
+    (tmp_path / ".modules" / "dir.state").mkdir()
+    assert ctx.read_own(".modules/dir.state") is None
+    assert ctx.read_own(".modules/missing.state") is None
+    assert ctx.read_own("../outside") is None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .atomic import DirCache, link_or_copy, write_bytes, write_chunks
+from .atomic import DirCache, SafeDir, link_or_copy, write_bytes, write_chunks
 from .rules.urls import report_href
 from .safepath import inside
 from .store.reader import StoreReader
@@ -213,6 +215,19 @@ class ModuleContext:
         write_bytes(inside(self.out, relative), data, root=self.out, dirs=self.dirs)
         self._wrote(relative)
         return relative
+
+    def read_own(self, relative: str) -> bytes | None:
+        """A file of OUT a module wrote itself (a state it keeps between runs), read without
+        following a link; None when it is missing, not a regular file or unreadable."""
+        try:
+            path = inside(self.out, relative)
+            with SafeDir(self.out, path.parent, create=False) as directory, \
+                    directory.open_read(path.name) as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    return None
+                return handle.read()
+        except (OSError, ValueError):
+            return None
 
     def write_chunks(self, relative: str, chunks: Iterable[bytes]) -> str:
         """Stream a large file (inside OUT only) without holding it in memory."""

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from .module_api import ModuleContext, Unit
+from .safepath import inside
 from .store.stable import StablePoint, stable_point
 
 FORMAT = 1
@@ -67,12 +68,18 @@ class RecordState:
         return f".modules/{self.ctx.module_id}.state"
 
     def _load(self, point: StablePoint) -> None:
+        raw = self.ctx.read_own(self.path)
+        if raw is None:
+            return
         try:
-            data = orjson.loads((self.ctx.out / self.path).read_bytes())
+            data = orjson.loads(raw)
             if data["key"] != self.key or not point.holds(int(data["point"][0]), str(data["point"][1])):
                 return
             parts = {stream: StreamPart.from_json(data["parts"][stream]) for stream in self.streams}
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
+            for part in parts.values():  # plain paths inside OUT only (ValueError otherwise)
+                for relative in (*part.files, *(f for unit in part.units.values() for f in unit.files)):
+                    inside(self.ctx.out, relative)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return
         if any(part.size > point.sizes.get(stream, -1) for stream, part in parts.items()):
             return

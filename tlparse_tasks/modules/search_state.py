@@ -81,9 +81,8 @@ def _chunks(header: dict[str, Any], postings: dict[str, array[int]]) -> Iterator
 def load_state(ctx: ModuleContext, key: dict[str, Any], point: StablePoint,
                streams: tuple[str, ...]) -> SavedIndex | None:
     """The saved state if it is good for this run, else None."""
-    try:
-        data = (ctx.out / STATE_FILE).read_bytes()
-    except OSError:
+    data = ctx.read_own(STATE_FILE)
+    if data is None:
         return None
     try:
         return _parse(data, key, point, streams)
