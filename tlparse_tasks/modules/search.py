@@ -120,7 +120,7 @@ def tokens(text: str, limit: int = MAX_TOKENS_PER_DOC) -> list[str]:
     deduplicated before the per-word work (an identifier starts at a run's first letter or `_`,
     so its leading digits go; then the length bounds)."""
     runs: dict[bytes, None] = {}
-    for piece in slices(text[:MAX_SCAN_CHARS]):
+    for piece in (text,) if len(text) <= SLICE_CHARS else slices(text[:MAX_SCAN_CHARS]):
         data = ESCAPE.sub(b" ", piece.encode("utf-8", "surrogatepass"))
         runs.update(dict.fromkeys(data.translate(WORD_TABLE).split()))
     words = dict.fromkeys(run.lstrip(DIGITS) for run in runs)  # `2abc` holds the word `abc`
@@ -197,14 +197,34 @@ class Postings:
     lists: dict[str, array[int]] = field(default_factory=dict)
     dropped_tokens: int = 0  # (document, word) pairs left out because the index was full
     resumed: bool = False  # a resumed build raises IndexFull instead of dropping words
+    ascending: bool = True  # every document so far came after the ones before it
 
     def add(self, number: int, words: dict[str, int]) -> None:
         """Document `number` holds `words` (word → 1 if in its name, in first-seen order). One
         loop with the lookups bound locally: this runs for every word of every document.
 
-        Documents mostly come in ascending order (a rank at a time), and are appended; a later
-        rank's document that came first (the records after the parse's resume point, or a
-        resumed build) is inserted in place, pushing the last one out of a full list."""
+        A fresh build meets documents in ascending order (a rank at a time, up to the parse's
+        resume point) and appends them. Afterwards (the records after the point, or a resumed
+        build) an earlier rank's document may come after later ones': it is inserted in place,
+        pushing the last one out of a full list (`insert`)."""
+        if not self.ascending:
+            self.insert(number, words)
+            return
+        lists = self.lists
+        base = number << 1
+        for word, in_name in words.items():
+            found = lists.get(word)
+            if found is None:
+                if len(lists) >= MAX_TOKENS:
+                    self.dropped_tokens += 1
+                    continue
+                found = lists[word] = array("I", (0,))
+            found[0] += 1
+            if len(found) <= MAX_POSTINGS:
+                found.append(base | in_name)
+
+    def insert(self, number: int, words: dict[str, int]) -> None:
+        """`add` for documents in any order."""
         lists = self.lists
         base = number << 1
         for word, in_name in words.items():
@@ -572,6 +592,7 @@ def restore(index: SearchIndex, saved: SavedIndex) -> None:
     """Put the saved state in `index`; its full chunks carry over (carries_over checked them)."""
     index.postings.lists = saved.postings
     index.postings.resumed = True
+    index.postings.ascending = False  # the new documents of each rank come after later ranks'
     index.compile_ids, index.docs_cut = saved.compile_ids, saved.docs_cut
     index.ranks = [RankDocs(docs.count, docs.rows, docs.digests) for docs in saved.ranks]
     for rank, docs in enumerate(index.ranks):
@@ -596,6 +617,7 @@ def _build(ctx: ModuleContext, entries: list[dict[str, Any]], point: StablePoint
             save_state(ctx, state_key(ctx, shard_folder(ctx)), point, sizes, index.compile_ids, index.docs_cut,
                        [SavedRank(d.count, d.rows, d.digests) for d in index.ranks], index.postings.lists)
         start = sizes
+    index.postings.ascending = False  # the rest of each rank comes after the later ranks' first part
     index_compile_ids(index, entries, len(entries))
     index_streams(index, start, None)
     ctx.end_unit()
