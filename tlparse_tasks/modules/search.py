@@ -206,26 +206,8 @@ class Postings:
         A fresh build meets documents in ascending order (a rank at a time, up to the parse's
         resume point) and appends them. Afterwards (the records after the point, or a resumed
         build) an earlier rank's document may come after later ones': it is inserted in place,
-        pushing the last one out of a full list (`insert`)."""
-        if not self.ascending:
-            self.insert(number, words)
-            return
-        lists = self.lists
-        base = number << 1
-        for word, in_name in words.items():
-            found = lists.get(word)
-            if found is None:
-                if len(lists) >= MAX_TOKENS:
-                    self.dropped_tokens += 1
-                    continue
-                found = lists[word] = array("I", (0,))
-            found[0] += 1
-            if len(found) <= MAX_POSTINGS:
-                found.append(base | in_name)
-
-    def insert(self, number: int, words: dict[str, int]) -> None:
-        """`add` for documents in any order."""
-        lists = self.lists
+        pushing the last one out of a full list (`place`)."""
+        lists, ascending = self.lists, self.ascending
         base = number << 1
         for word, in_name in words.items():
             found = lists.get(word)
@@ -237,15 +219,11 @@ class Postings:
                     continue
                 found = lists[word] = array("I", (0,))
             found[0] += 1
-            posting = base | in_name
-            if len(found) > MAX_POSTINGS:  # full: only an earlier document gets in
-                if posting < found[-1]:
-                    insort(found, posting, 1)
-                    found.pop()
-            elif len(found) == 1 or posting > found[-1]:
-                found.append(posting)
+            if ascending:
+                if len(found) <= MAX_POSTINGS:
+                    found.append(base | in_name)
             else:
-                insort(found, posting, 1)
+                place(found, base | in_name)
 
     @property
     def cut_tokens(self) -> int:
@@ -264,6 +242,19 @@ class Postings:
         for token in sorted(lists):
             found = lists.pop(token)
             yield [token, found[0], [posting + deltas[posting >> shift] for posting in found[1:]]]
+
+
+def place(found: array[int], posting: int) -> None:
+    """Put `posting` in its place in a token's count-then-postings array, kept to the first
+    MAX_POSTINGS."""
+    if len(found) > MAX_POSTINGS:  # full: only an earlier document gets in
+        if posting < found[-1]:
+            insort(found, posting, 1)
+            found.pop()
+    elif len(found) == 1 or posting > found[-1]:
+        found.append(posting)
+    else:
+        insort(found, posting, 1)
 
 
 def doc_number(rank: int, position: int) -> int:
