@@ -17,7 +17,7 @@ from tests.test_incremental import cut_points
 from tests.test_incremental_report import tree
 from tlparse_tasks.cli import main
 from tlparse_tasks.modules import search
-from tlparse_tasks.modules.search_state import STATE_FILE
+from tlparse_tasks.modules.search_state import STATE_FILE, as_array
 
 GRAPH_BREAKS = TORCH_213 / "03_graph_breaks" / "dedicated_log_torch_trace_qljjxkkz.log"
 
@@ -149,8 +149,8 @@ def test_postings_in_any_order_keep_the_first_documents_by_number(monkeypatch: p
         for number in numbers:
             postings.add(number, {"w": number % 2})
         expected = array("I", [len(numbers), *sorted(n << 1 | n % 2 for n in numbers)[:5]])
-        assert postings.lists["w"] == expected
+        assert as_array(postings.lists["w"]) == expected
         in_order = search.Postings()  # a fresh build's first part: appended as they come
         for number in sorted(numbers):
             in_order.add(number, {"w": number % 2})
-        assert in_order.lists["w"] == expected
+        assert as_array(in_order.lists["w"]) == expected

@@ -57,7 +57,7 @@ from ..rules.urls import fragment_href, report_href
 from ..store.stable import StablePoint, stable_point
 from ..store.streams import streams_of_type
 from .common import metadata_of
-from .search_state import SavedIndex, SavedRank, load_state, save_state, state_key
+from .search_state import Found, SavedIndex, SavedRank, load_state, save_state, state_key
 
 ORDER = -20  # the very top of the index: before notices (-10) and the first-screen answers (-5)
 SCRIPT = "search.js"  # written at the report root
@@ -190,11 +190,9 @@ class IndexFull(Exception):
 
 @dataclass
 class Postings:
-    """Token → its count of documents, then the documents holding it (`doc << 1 | in_name`,
-    ascending), capped to the first MAX_POSTINGS by document number, in one array: a count
-    beside each array would be a second dict of ~28k tokens."""
+    """Token → its postings (`Found`)."""
 
-    lists: dict[str, array[int]] = field(default_factory=dict)
+    lists: dict[str, Found] = field(default_factory=dict)
     dropped_tokens: int = 0  # (document, word) pairs left out because the index was full
     resumed: bool = False  # a resumed build raises IndexFull instead of dropping words
     ascending: bool = True  # every document so far came after the ones before it
@@ -217,7 +215,10 @@ class Postings:
                         raise IndexFull()
                     self.dropped_tokens += 1
                     continue
-                found = lists[word] = array("I", (0,))
+                lists[word] = base | in_name
+                continue
+            if isinstance(found, int):  # a second document: the array form
+                found = lists[word] = array("I", (1, found))
             found[0] += 1
             if ascending:
                 if len(found) <= MAX_POSTINGS:
@@ -227,7 +228,7 @@ class Postings:
 
     @property
     def cut_tokens(self) -> int:
-        return sum(1 for found in self.lists.values() if found[0] >= len(found))
+        return sum(1 for found in self.lists.values() if not isinstance(found, int) and found[0] >= len(found))
 
     def drain_rows(self, starts: list[int]) -> Iterator[list[Any]]:
         """`[token, count, [postings…]]` of every token, sorted by token, one at a time, each
@@ -241,7 +242,10 @@ class Postings:
         lists = self.lists
         for token in sorted(lists):
             found = lists.pop(token)
-            yield [token, found[0], [posting + deltas[posting >> shift] for posting in found[1:]]]
+            if isinstance(found, int):
+                yield [token, 1, [found + deltas[found >> shift]]]
+            else:
+                yield [token, found[0], [posting + deltas[posting >> shift] for posting in found[1:]]]
 
 
 def place(found: array[int], posting: int) -> None:

@@ -19,12 +19,18 @@ import sys
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 
 from ..module_api import ModuleContext
 from ..store.stable import StablePoint
+
+#: A token's postings: its count of documents, then the documents holding it (`doc << 1 |
+#: in_name`, ascending), capped to the first MAX_POSTINGS by document number, in one array (a
+#: count beside each array would be a second dict of ~28k tokens); or, for a token in one
+#: document only (four in five of them), that posting alone, an int (an array costs ~100 bytes).
+Found: TypeAlias = "array[int] | int"
 
 STATE_FILE = ".modules/search.state"
 MAGIC = b"tlparse-tasks search state 1\n"
@@ -48,7 +54,12 @@ class SavedIndex:
     compile_ids: int
     docs_cut: int
     ranks: list[SavedRank]
-    postings: dict[str, array[int]]
+    postings: dict[str, Found]
+
+
+def as_array(found: Found) -> array[int]:
+    """A token's postings in the array form (count first)."""
+    return array("I", (1, found)) if isinstance(found, int) else found
 
 
 def state_key(ctx: ModuleContext, folder: str) -> dict[str, Any]:
@@ -59,23 +70,23 @@ def state_key(ctx: ModuleContext, folder: str) -> dict[str, Any]:
 
 
 def save_state(ctx: ModuleContext, key: dict[str, Any], point: StablePoint, sizes: dict[str, int],
-               compile_ids: int, docs_cut: int, ranks: list[SavedRank], postings: dict[str, array[int]]) -> None:
+               compile_ids: int, docs_cut: int, ranks: list[SavedRank], postings: dict[str, Found]) -> None:
     """Write the state at `point` (the index must hold exactly the store up to it)."""
     header = {"key": key, "point": [point.offset, point.digest], "sizes": sizes, "compile_ids": compile_ids,
               "docs_cut": docs_cut, "ranks": [[r.count, r.rows, r.digests] for r in ranks]}
     ctx.write_chunks(STATE_FILE, _chunks(header, postings))
 
 
-def _chunks(header: dict[str, Any], postings: dict[str, array[int]]) -> Iterator[bytes]:
+def _chunks(header: dict[str, Any], postings: dict[str, Found]) -> Iterator[bytes]:
     tokens = sorted(postings)
     yield MAGIC + orjson.dumps(header) + b"\n"
     for start in range(0, len(tokens), TOKENS_PER_WRITE):  # the JSON list of tokens, a slice at a time
         json = orjson.dumps(tokens[start:start + TOKENS_PER_WRITE])
         yield (b"[" if not start else b",") + json[1:-1]
     yield b"]\n" if tokens else b"[]\n"
-    yield array("I", [len(postings[token]) for token in tokens]).tobytes()
+    yield array("I", [len(as_array(postings[token])) for token in tokens]).tobytes()
     for start in range(0, len(tokens), TOKENS_PER_WRITE):
-        yield b"".join(postings[token].tobytes() for token in tokens[start:start + TOKENS_PER_WRITE])
+        yield b"".join(as_array(postings[token]).tobytes() for token in tokens[start:start + TOKENS_PER_WRITE])
 
 
 def load_state(ctx: ModuleContext, key: dict[str, Any], point: StablePoint,
@@ -110,13 +121,14 @@ def _parse(data: bytes, key: dict[str, Any], point: StablePoint, streams: tuple[
     at += len(tokens) * itemsize
     if len(lengths) != len(tokens) or len(data) - at != sum(lengths) * itemsize:
         return None
-    postings: dict[str, array[int]] = {}
+    postings: dict[str, Found] = {}
     for token, length in zip(tokens, lengths, strict=True):
-        found = postings[str(token)] = array("I")
+        found = array("I")
         found.frombytes(view[at:at + length * itemsize])
         at += length * itemsize
         if not length or found[0] < length - 1:
             return None
+        postings[str(token)] = found[1] if length == 2 and found[0] == 1 else found  # as Postings keeps it
     ranks = [SavedRank(int(count), [[str(v) for v in row] for row in rows], [str(d) for d in digests])
              for count, rows, digests in header["ranks"]]
     return SavedIndex(sizes, int(header["compile_ids"]), int(header["docs_cut"]), ranks, postings)
