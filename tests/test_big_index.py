@@ -8,7 +8,6 @@ scripts/index-timing measures it."""
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ import pytest
 
 from tests.big_log import compile_id_of, display_id, expected_display_ids, write_synthetic_log
 from tests.browser_support import CHROMIUM, HOSTILE_FRAME_FILE, PageWatch, build_report, dom_of_js
+from tests.test_twins import script_page
 from tlparse_tasks.modules.compile_directory import (
     PAGE_MIN,
     CompileGroup,
@@ -462,16 +462,6 @@ TWIN_ENTRIES: list[dict[str, Any]] = [
 ]
 
 
-def modules_js_page(directory: Path) -> Path:
-    static = next(Path(d) / "static" / "modules.js" for d in template_dirs()
-                  if (Path(d) / "static" / "modules.js").is_file())
-    shutil.copyfile(static, directory / "modules.js")
-    path = directory / "script.html"
-    path.write_text('<!DOCTYPE html><meta charset="utf-8"><script src="modules.js"></script>'
-                    '<ul id="target"></ul>', encoding="utf-8")
-    return path
-
-
 @pytest.mark.browser
 def test_a_page_rendered_by_modules_js_is_the_template_s_list(page: Page, tmp_path: Path) -> None:
     from tlparse_tasks.modules.compile_directory import DirectoryView
@@ -482,7 +472,7 @@ def test_a_page_rendered_by_modules_js_is_the_template_s_list(page: Page, tmp_pa
     jinja.write_text(f'<!DOCTYPE html><meta charset="utf-8">{html}', encoding="utf-8")
     page.goto(jinja.as_uri())
     expected = page.locator("ul.tlp-compile-directory").evaluate(DOM_OF)
-    page.goto(modules_js_page(tmp_path).as_uri())
+    page.goto(script_page(tmp_path, "ul").as_uri())
     page.evaluate("es => TLP.renderers['compile-page'](es, document.getElementById('target'))", TWIN_ENTRIES)
     rendered = page.locator("#target").evaluate(DOM_OF)
     assert rendered[2] == expected[2]  # the same entries (the lists' own attributes differ)

@@ -59,14 +59,14 @@ def static_page(directory: Path, items: list[dict[str, Any]]) -> Path:
     return path
 
 
-def script_page(directory: Path) -> Path:
-    """A page that loads the shipped modules.js and nothing else."""
+def script_page(directory: Path, target: str = "div") -> Path:
+    """A page that loads the shipped modules.js and nothing else, and a `#target` element."""
     static = next(Path(d) / "static" / "modules.js" for d in template_dirs()
                   if (Path(d) / "static" / "modules.js").is_file())
     shutil.copyfile(static, directory / "modules.js")
     path = directory / "script.html"
     path.write_text('<!DOCTYPE html><meta charset="utf-8"><script src="modules.js"></script>'
-                    '<div id="target"></div>', encoding="utf-8")
+                    f'<{target} id="target"></{target}>', encoding="utf-8")
     return path
 
 

@@ -73,15 +73,15 @@ class RecordState:
             return
         try:
             data = orjson.loads(raw)
-            if data["key"] != self.key or not point.holds(int(data["point"][0]), str(data["point"][1])):
+            if data["key"] != self.key:
                 return
             parts = {stream: StreamPart.from_json(data["parts"][stream]) for stream in self.streams}
+            if not point.continues(data["point"], {stream: part.size for stream, part in parts.items()}):
+                return
             for part in parts.values():  # plain paths inside OUT only (ValueError otherwise)
                 for relative in (*part.files, *(f for unit in part.units.values() for f in unit.files)):
                     inside(self.ctx.out, relative)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
-            return
-        if any(part.size > point.sizes.get(stream, -1) for stream, part in parts.items()):
             return
         if not all((self.ctx.out / f).is_file() for part in parts.values() for f in part.files):
             return  # a file it counts on is gone: a fresh build would write it

@@ -107,10 +107,8 @@ def _parse(data: bytes, key: dict[str, Any], point: StablePoint, streams: tuple[
     view = memoryview(data)
     header_end = data.index(b"\n", len(MAGIC))
     header = orjson.loads(view[len(MAGIC):header_end])
-    if header["key"] != key or not point.holds(int(header["point"][0]), str(header["point"][1])):
-        return None
     sizes = {stream: int(header["sizes"][stream]) for stream in streams}
-    if any(not 0 <= sizes[stream] <= point.sizes.get(stream, -1) for stream in streams):
+    if header["key"] != key or not point.continues(header["point"], sizes):
         return None
     tokens_end = data.index(b"\n", header_end + 1)
     tokens = orjson.loads(view[header_end + 1:tokens_end])

@@ -10,6 +10,7 @@ still in the parse's history (no parse from the start since) and the module's co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -30,6 +31,12 @@ class StablePoint:
     def holds(self, offset: int, digest: str) -> bool:
         """The store still begins with the bytes it had at the point (`offset`, `digest`)."""
         return (offset, digest) == (self.offset, self.digest) or (offset, digest) in self.history
+
+    def continues(self, saved: Any, sizes: dict[str, int]) -> bool:
+        """A module state saved at the point `saved` (its [offset, digest], as written) that read
+        `sizes` bytes of store files can go on from here: the store still holds those bytes."""
+        return self.holds(int(saved[0]), str(saved[1])) and all(
+            0 <= size <= self.sizes.get(name, -1) for name, size in sizes.items())
 
 
 def stable_point(store: StoreReader) -> StablePoint | None:
