@@ -145,3 +145,17 @@ def test_a_module_is_one_yaml_entry_plus_one_python_file(tmp_path: Path) -> None
     listed = doit("list", f"out={out}", cwd=repo).stdout
     assert "module" in listed
     assert "module:compile_count" in doit("list", "--all", f"out={out}", cwd=repo).stdout
+
+
+def test_doit_removes_what_a_killed_overwrite_left_to_reuse(tmp_path: Path) -> None:
+    """`tlparse --overwrite` puts the old report in OUT's pool (recycle); a run killed before
+    the end leaves it. doit does not reuse it, but does not leave it lying either."""
+    from tlparse_tasks.recycle import POOL_NAME, retire
+
+    log = write(tmp_path / "t.log", simple_log())
+    out = tmp_path / "out"
+    assert doit(f"log={log}", f"out={out}").returncode == 0
+    retire(out, keep=frozenset({".tlparse.lock"}))
+    result = doit(f"log={log}", f"out={out}")
+    assert result.returncode == 0, result.stderr
+    assert not (out / POOL_NAME).exists() and (out / "index.html").is_file()

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import TORCH_213, corpus_copy
 from tlparse_tasks.lock import LOCK_NAME, LockError, acquire, begin_run, end_run, incomplete_marker, release
+from tlparse_tasks.recycle import POOL_NAME, recycling
 from tlparse_tasks.run import prepare_out
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,11 +122,16 @@ def test_overwrite_keeps_the_lock_file_a_waiting_run_holds_open(tmp_path: Path) 
     try:
         (out / "old").mkdir()
         (out / "old" / "page.html").write_text("x")
+        (tmp_path / "precious.txt").write_text("keep")
         (out / "link").symlink_to(tmp_path)
         inode = (out / LOCK_NAME).stat().st_ino
         prepare_out(out, tmp_path / "t.log", overwrite=True)
+        assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, POOL_NAME])  # to be reused
+        with recycling(out):
+            pass
         assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
         assert (out / LOCK_NAME).stat().st_ino == inode
+        assert (tmp_path / "precious.txt").read_text() == "keep"  # the link went, not what it points to
     finally:
         release(fd)
 

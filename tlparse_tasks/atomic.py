@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import secrets
 import stat
@@ -32,6 +33,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from .fserrors import FsError, link_refused
+from .recycle import claim
 from .safepath import is_link_at, open_dir, parts_below
 
 CHUNK = 1 << 20
@@ -97,9 +99,15 @@ class SafeDir:
         return self._create(temp, final, buffering)
 
     def new_temp(self, final: str) -> tuple[str, BinaryIO]:
-        """A fresh temp file beside `final`: its name and its handle."""
+        """A fresh temp file beside `final`: its name and its handle, to be written in order.
+        While an overwritten report's files are being reused, it is one of those (recycle)."""
         while True:
             temp = f".{final[:40]}.{secrets.token_hex(6)}.tmp"
+            reused = claim(self.fd, temp)
+            if reused is not None:
+                with contextlib.suppress(OSError):
+                    os.fchmod(reused.fileno(), FILE_MODE)
+                return temp, io.BufferedWriter(reused)
             try:
                 return temp, self._create(temp, final)
             except FsError as error:

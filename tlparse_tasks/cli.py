@@ -10,6 +10,7 @@ from pathlib import Path
 from . import __version__
 from .config import ConfigError, ModulesConfig, load_config
 from .fserrors import describe
+from .recycle import recycling
 from .resources import default_modules_yaml
 from .run import (
     QuietReporter,
@@ -132,7 +133,8 @@ def run_report(args: argparse.Namespace, config: ModulesConfig) -> int:
     check_out(cfg.out, log, args.overwrite)  # refuse a foreign OUT before the lock writes into it
     with exclusive_run(cfg.out, options.wait):  # one run per OUT, for the whole run
         prepare_out(cfg.out, log, args.overwrite)
-        outcome = build_report(cfg)
+        with recycling(cfg.out):
+            outcome = build_report(cfg)
     if args.verbose:
         print(f"ran: {', '.join(outcome.executed) or 'nothing'}; "
               f"up to date: {', '.join(outcome.uptodate) or 'nothing'}", file=sys.stderr)

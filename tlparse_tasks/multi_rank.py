@@ -21,6 +21,7 @@ from .config import ModulesConfig
 from .lock import LockError, acquire, begin_run, release
 from .ranks.dag import MODE, RanksPlan, doit_argv, make_plan, run_plan
 from .ranks.discovery import discover_rank_logs, rank_folder
+from .recycle import recycling
 from .run import (
     QuietReporter,
     RunError,
@@ -108,16 +109,17 @@ def run_all_ranks(directory: Path, out: Path, modules: ModulesConfig, options: R
     check_ranks_out(out, directory, overwrite)
     with exclusive_run(out, options.wait):
         prepare_ranks_out(out, directory, overwrite)
-        if not configs:
-            raise RunError(f"No rank log files found in directory {directory}")
-        check_no_links(out, [cfg.out for cfg in configs.values()])  # a rank folder is ours (safepath)
-        plan = make_plan(directory, root_config(directory, out, modules, options), configs)
-        for rank, cfg in configs.items():
-            print(f"Processing rank {rank} → {cfg.out}", flush=True)
-        with ExitStack() as locks:
-            for cfg in configs.values():
-                locks.callback(release, _lock(cfg.out, options.wait))
-            reporter = build_ranks(plan, dask)
+        with recycling(out):
+            if not configs:
+                raise RunError(f"No rank log files found in directory {directory}")
+            check_no_links(out, [cfg.out for cfg in configs.values()])  # a rank folder is ours (safepath)
+            plan = make_plan(directory, root_config(directory, out, modules, options), configs)
+            for rank, cfg in configs.items():
+                print(f"Processing rank {rank} → {cfg.out}", flush=True)
+            with ExitStack() as locks:
+                for cfg in configs.values():
+                    locks.callback(release, _lock(cfg.out, options.wait))
+                reporter = build_ranks(plan, dask)
     if verbose:
         print(f"ran: {', '.join(reporter.executed) or 'nothing'}; "
               f"up to date: {', '.join(reporter.uptodate) or 'nothing'}", file=sys.stderr)

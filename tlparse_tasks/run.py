@@ -10,7 +10,6 @@ ran. Nothing here prints except `summarize` (and the lock's one "waiting" line).
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from .fserrors import describe
 from .loader import run_doit
 from .lock import LOCK_NAME, SQLITE_SIDE_FILES, LockError, acquire, begin_run, release, unfinished_run_of
 from .parse.stats import format_stats, strict_failures
+from .recycle import POOL_NAME, remove_pool, retire
 from .resources import default_modules_yaml
 from .safepath import check_no_links
 from .tasks import DB_NAME, RunConfig, doit_config, norm
@@ -180,6 +180,7 @@ def dodo_hold_out(cfg: RunConfig, argv: list[str], wait: bool) -> int | None:
         raise RunError(str(error)) from None
     install_safe_runners()
     if command == "run":
+        remove_pool(cfg.out)  # what a killed `tlparse --overwrite` left to reuse (recycle)
         begin_run(check_db_path(cfg), cfg.log)
         open_db(Path(doit_config(cfg)["dep_file"]))
     return fd
@@ -224,8 +225,9 @@ def _is_our_report_of(out: Path, log: Path) -> bool:
 
 
 def _has_content(out: Path) -> bool:
-    """OUT holds something besides our lock file."""
-    return out.exists() and any(p.name != LOCK_NAME for p in out.iterdir())
+    """OUT holds something besides our lock file and the files an --overwrite run killed
+    halfway had yet to reuse (recycle)."""
+    return out.exists() and any(p.name not in (LOCK_NAME, POOL_NAME) for p in out.iterdir())
 
 
 def check_out_link(out: Path, overwrite: bool) -> None:
@@ -261,16 +263,11 @@ def check_out(out: Path, log: Path, overwrite: bool, locked: bool = False) -> No
 
 def prepare_out(out: Path, log: Path, overwrite: bool) -> None:
     """Legacy rules, plus: our own report of the same log is updated incrementally. Call with
-    OUT locked; --overwrite empties OUT but keeps the lock file that a waiting run holds open."""
+    OUT locked; --overwrite empties OUT but keeps the lock file that a waiting run holds open.
+    Run the build inside `recycling(out)`, which reuses and then removes what was there."""
     check_out(out, log, overwrite, locked=True)
     if overwrite and _has_content(out):
-        for entry in out.iterdir():
-            if entry.name == LOCK_NAME:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+        retire(out, keep=frozenset({LOCK_NAME}))  # its files are reused, then the rest deleted (recycle)
     out.mkdir(parents=True, exist_ok=True)
 
 
