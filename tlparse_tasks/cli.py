@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, ModulesConfig, load_config
+from .config import ConfigError, ModulesConfig
+from .config_cache import load_config_cached
 from .fserrors import describe
 from .recycle import recycling
 from .resources import default_modules_yaml
@@ -113,7 +114,7 @@ def resolve_log(path: str | None, latest: bool) -> Path:
 
 def load_modules(path: str | None) -> ModulesConfig:
     try:
-        return load_config(Path(path) if path else default_modules_yaml())
+        return load_config_cached(Path(path) if path else default_modules_yaml())
     except ConfigError as error:
         raise RunError(str(error)) from None
 

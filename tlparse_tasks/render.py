@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
 
 import jinja2
 
 from . import __version__
+from .resources import user_cache_dir
 from .rules.urls import path_href
 from .safepath import safe_href
 
@@ -27,8 +27,7 @@ def bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs (like `__pycache__`): compiling ~30 templates is
     the biggest fixed cost of a run on a small log. Keyed by each template's source, so an
     edited template is recompiled; no cache when the user's cache folder is not writable."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    directory = Path(base) / "tlparse-tasks" / f"jinja-{__version__}"
+    directory = user_cache_dir() / f"jinja-{__version__}"
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:

@@ -6,6 +6,8 @@ checkout and an installed wheel read the very same files.
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -15,6 +17,12 @@ SCHEMA_DIR = PACKAGE_DIR / "store" / "schemas"
 
 def template_dirs(config_dir: Path | None = None) -> list[Path]:
     """Template search path: a `templates/` beside a custom modules.yaml first, then ours."""
+    return list(_template_dirs(config_dir))
+
+
+@functools.lru_cache(maxsize=16)
+def _template_dirs(config_dir: Path | None) -> tuple[Path, ...]:
+    """Resolved once per process: a run looks templates up a few hundred times."""
     candidates = [config_dir / "templates"] if config_dir is not None else []
     candidates.append(TEMPLATE_DIR)
     seen: list[Path] = []
@@ -22,7 +30,7 @@ def template_dirs(config_dir: Path | None = None) -> list[Path]:
         resolved = candidate.resolve()
         if resolved.is_dir() and resolved not in seen:
             seen.append(resolved)
-    return seen
+    return tuple(seen)
 
 
 def template_path(name: str, config_dir: Path | None = None) -> Path | None:
@@ -31,6 +39,13 @@ def template_path(name: str, config_dir: Path | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def user_cache_dir() -> Path:
+    """Our folder in the user's cache (`$XDG_CACHE_HOME`, else ~/.cache): what a run keeps for
+    the next one that is not part of any report (compiled templates, the validated config)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tlparse-tasks"
 
 
 def default_modules_yaml() -> Path:

@@ -22,7 +22,8 @@ import orjson
 from doit.exceptions import TaskFailed
 from doit.reporter import ErrorOnlyReporter
 
-from .config import ConfigError, ModulesConfig, load_config
+from .config import ConfigError, ModulesConfig
+from .config_cache import load_config_cached
 from .fserrors import describe
 from .loader import run_doit
 from .lock import LOCK_NAME, SQLITE_SIDE_FILES, LockError, acquire, begin_run, release, unfinished_run_of
@@ -133,7 +134,7 @@ def config_from_vars(get_var: Callable[[str, str], str | None], workdir: str, do
     local = dodo_dir / "modules.yaml"
     modules_yaml = base / var("config") if var("config") else local if local.exists() else default_modules_yaml()
     try:
-        modules = load_config(modules_yaml)
+        modules = load_config_cached(modules_yaml)
     except ConfigError as error:
         raise RunError(str(error)) from None
     return build_config(base / var("log", "trace.log"), base / var("out", "tl_out"), modules,

@@ -1,0 +1,116 @@
+"""modules.yaml, validated once per change instead of on every run.
+
+Why: checking modules.yaml imports every module's entry file (each declares its `Options`), and
+those imports (Jinja2 among them) were a third of a no-op re-run and of a run on a small log.
+The validated config is kept in the user's cache folder (`$XDG_CACHE_HOME/tlparse-tasks`, as
+black keeps its own), with a stamp of everything the validation read: modules.yaml, every
+entry's source file as the import path finds it and the templates it named (path, size,
+mtime), this package's version and config checker, and the Python version. Any difference in the stamp, or a
+cache that is missing, damaged or unwritable, means validating as before; so a wrong config is
+still refused, file, line and key, before any work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import __version__
+from .config import ModulesConfig, ModuleSpec, load_config
+from .resources import PACKAGE_DIR, template_path, user_cache_dir
+
+CACHE_FORMAT = 1
+CHECKERS = ("config.py", "config_yaml.py")  # the code that validates modules.yaml
+
+
+def cache_file(path: Path) -> Path:
+    key = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:24]
+    return user_cache_dir() / f"config-{key}.json"
+
+
+def load_config_cached(path: Path) -> ModulesConfig:
+    """`load_config(path)`, from the cache when nothing it read has changed."""
+    cached = _read(path)
+    if cached is not None:
+        return cached
+    before = _file_stamp(path)
+    config = load_config(path)
+    if _file_stamp(path) == before:  # not edited while it was being read
+        _write(path, config)
+    return config
+
+
+def _file_stamp(path: Path | str | None) -> list[Any]:
+    if path is None:
+        return [None]
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [os.fspath(path), None]
+    return [os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _entry_source(entry: str) -> str | None:
+    """An entry's source file, found without importing it."""
+    try:
+        found = importlib.util.find_spec(entry.partition(":")[0])
+    except (ImportError, ValueError):
+        return None
+    return found.origin if found is not None else None
+
+
+def _stamp(path: Path, modules: list[dict[str, Any]]) -> list[Any]:
+    """What a validation of `path` depended on (`modules`: the specs it gave)."""
+    config_dir = path.parent
+    return [
+        CACHE_FORMAT, __version__, sys.version, _file_stamp(path),
+        [_file_stamp(PACKAGE_DIR / checker) for checker in CHECKERS],
+        [_file_stamp(_entry_source(m["entry"])) for m in modules],
+        [_file_stamp(template_path(t, config_dir)) for m in modules for t in m["templates"]],
+    ]
+
+
+def _spec_json(spec: ModuleSpec) -> dict[str, Any]:
+    return {**spec.to_json(), "cost": spec.cost}
+
+
+def _spec_from_json(data: dict[str, Any]) -> ModuleSpec:
+    return ModuleSpec(
+        id=data["id"], name=data["name"], entry=data["entry"], subscriptions=tuple(data["subscriptions"]),
+        strategy=data["strategy"], modes=tuple(data["modes"]), templates=tuple(data["templates"]),
+        options=data["options"], description=data["description"], cost=data["cost"],
+    )
+
+
+def _read(path: Path) -> ModulesConfig | None:
+    try:
+        data = orjson.loads(cache_file(path).read_bytes())
+        modules = data["modules"]
+        if data["stamp"] != orjson.loads(orjson.dumps(_stamp(path, modules))):
+            return None
+        return ModulesConfig(path, tuple(_spec_from_json(m) for m in modules))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write(path: Path, config: ModulesConfig) -> None:
+    """Keep the validated config (best effort: a cache that cannot be written is no error)."""
+    modules = [_spec_json(spec) for spec in config.modules]
+    if tuple(_spec_from_json(m) for m in orjson.loads(orjson.dumps(modules))) != config.modules:
+        return  # an option value JSON does not keep as it is (a tuple, say): not cached
+    target = cache_file(path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temp.write_bytes(orjson.dumps({"stamp": _stamp(path, modules), "modules": modules}))
+        os.replace(temp, target)
+    except (OSError, TypeError):
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
