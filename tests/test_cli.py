@@ -12,7 +12,8 @@ import pytest
 
 from tests.logs import cid, entry, write
 from tests.logs import simple_log as make_simple_log
-from tlparse_tasks.cli import QuietReporter, main
+from tlparse_tasks.cli import main
+from tlparse_tasks.run import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,7 +108,7 @@ def test_our_own_report_of_the_same_log_is_updated_in_place(tmp_path: Path) -> N
     out = tmp_path / "o"
     assert main([str(log), "-o", str(out), "--no-browser"]) == 0
     assert main([str(log), "-o", str(out), "--no-browser"]) == 0
-    assert QuietReporter.last is not None and QuietReporter.last.executed == []  # everything up to date
+    assert Outcome.last is not None and Outcome.last.executed == []  # everything up to date
     other = write(tmp_path / "other.log", make_simple_log())
     assert main([str(other), "-o", str(out), "--no-browser"]) == 1  # a different log: legacy rule
 
@@ -146,14 +147,14 @@ def test_strict_compile_id(tmp_path: Path) -> None:
 def test_modules_subset_shows_only_what_ran(tmp_path: Path, simple_log: Path) -> None:
     out = tmp_path / "o"
     assert main([str(simple_log), "-o", str(out), "--no-browser", "--modules", "stack_trie"]) == 0
-    assert QuietReporter.last is not None
-    assert set(QuietReporter.last.executed) == {"parse", "module:stack_trie", "assemble"}
+    assert Outcome.last is not None
+    assert set(Outcome.last.executed) == {"parse", "module:stack_trie", "assemble"}
     html = (out / "index.html").read_text()
     assert "Stack trie" in html and "Compile directory" not in html
     assert not (out / "compile_directory.json").exists()
     assert main([str(simple_log), "-o", str(out), "--no-browser", "--skip-modules", "stack_trie"]) == 0
-    assert QuietReporter.last is not None
-    executed = set(QuietReporter.last.executed)
+    assert Outcome.last is not None
+    executed = set(Outcome.last.executed)
     assert "module:stack_trie" not in executed and {"module:compile_directory", "assemble"} <= executed
     html = (out / "index.html").read_text()
     assert "Compile directory" in html and "Stack trie" not in html

@@ -14,8 +14,9 @@ from tests.fixture_modules import STACK_TRIE_ONLY_YAML
 from tests.fuzz.oracle import without_history
 from tests.logs import cid, entry
 from tests.logs import simple_log as simple_log_text
-from tlparse_tasks.cli import QuietReporter, main
+from tlparse_tasks.cli import main
 from tlparse_tasks.parse.parser import parse_log
+from tlparse_tasks.run import Outcome
 from tlparse_tasks.store import writers
 
 INTERMEDIATE = ("manifest.json", "string_table.json", "chromium_events.json", "graphs.jsonl",
@@ -119,9 +120,9 @@ MODULES_YAML = STACK_TRIE_ONLY_YAML + """\
 """
 
 
-def run_cli(log: Path, out: Path, config: Path) -> QuietReporter:
+def run_cli(log: Path, out: Path, config: Path) -> Outcome:
     assert main([str(log), "-o", str(out), "--no-browser", "--modules-config", str(config)]) == 0
-    return QuietReporter.last
+    return Outcome.last
 
 
 def test_only_modules_whose_inputs_changed_rerun(tmp_path: Path, simple_log: Path) -> None:

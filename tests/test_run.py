@@ -12,7 +12,7 @@ import pytest
 
 from tests.logs import cid, entry, simple_log, write
 from tlparse_tasks.actions import clean_assemble, clean_module, clean_parse, log_parsed, run_parse
-from tlparse_tasks.cli import QuietReporter, main
+from tlparse_tasks.cli import main
 from tlparse_tasks.config import ModulesConfig, load_config
 from tlparse_tasks.parse import parser
 from tlparse_tasks.resources import default_modules_yaml
@@ -20,6 +20,7 @@ from tlparse_tasks.run import (
     MAX_AUTO_JOBS,
     POOL_MIN_LOG_BYTES,
     POOL_MIN_MODULES,
+    Outcome,
     RunError,
     RunOptions,
     build_config,
@@ -189,10 +190,10 @@ def test_a_record_appended_as_the_parse_ends_is_parsed_by_the_next_run(
     assert "appended_as_the_parse_ended" not in (out / "compile_directory.json").read_text()
     monkeypatch.setattr(parser, "parse_log", original)
     assert main([str(log), "-o", str(out), "--no-browser", "-j", "1"]) == 0
-    assert QuietReporter.last is not None and "parse" in QuietReporter.last.executed
+    assert Outcome.last is not None and "parse" in Outcome.last.executed
     assert "appended_as_the_parse_ended" in (out / "compile_directory.json").read_text()
     assert main([str(log), "-o", str(out), "--no-browser", "-j", "1"]) == 0
-    assert QuietReporter.last.executed == []  # and then it is up to date
+    assert Outcome.last.executed == []  # and then it is up to date
 
 
 def test_the_parse_is_up_to_date_only_for_the_bytes_it_read(tmp_path: Path) -> None:

@@ -20,12 +20,11 @@ from tlparse_tasks.actions import (
 from tlparse_tasks.config import load_config
 from tlparse_tasks.loader import tasks_for
 from tlparse_tasks.resources import default_modules_yaml
+from tlparse_tasks.runconfig import RunConfig, norm
 from tlparse_tasks.store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 from tlparse_tasks.tasks import (
-    RunConfig,
     doit_config,
     generate_tasks,
-    norm,
     task_assemble,
     task_module,
     task_parse,

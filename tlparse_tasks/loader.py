@@ -9,7 +9,8 @@ from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks as doit_generate_tasks
 from doit.task import Task
 
-from .tasks import RunConfig, doit_config, generate_tasks
+from .runconfig import RunConfig
+from .tasks import doit_config, generate_tasks
 from .workers import safe_runners
 
 

@@ -19,12 +19,14 @@ import fcntl
 import json
 import os
 import re
+import signal
 import stat
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 LOCK_NAME = ".tlparse.lock"
 #: Beside the DB (`<db>` + this): present while a run that may have changed OUT is unfinished.
@@ -173,3 +175,26 @@ def sweep_temps(out: Path) -> list[str]:
                 path.unlink(missing_ok=True)
                 removed.append(path.relative_to(out).as_posix())
     return removed
+
+
+# -- SIGTERM ------------------------------------------------------------------------------------
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every cleanup path that handles one handles both."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """In the body, SIGTERM unwinds like Ctrl-C (workers stopped, lock released)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

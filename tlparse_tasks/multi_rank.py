@@ -22,8 +22,8 @@ from .lock import LockError, acquire, begin_run, release
 from .ranks.dag import MODE, RanksPlan, doit_argv, make_plan, run_plan
 from .ranks.discovery import discover_rank_logs, rank_folder
 from .recycle import recycling
+from .reporter import QuietReporter
 from .run import (
-    QuietReporter,
     RunError,
     RunOptions,
     build_config,
@@ -37,8 +37,8 @@ from .run import (
     strict_error,
     summarize,
 )
+from .runconfig import RunConfig, norm
 from .safepath import check_no_links
-from .tasks import RunConfig, norm
 
 #: Stands for the directory as "the log" of the root report (the run journal, OUT checks).
 ALL_RANKS = ".all-ranks"

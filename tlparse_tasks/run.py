@@ -16,25 +16,30 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import orjson
-from doit.exceptions import TaskFailed
-from doit.reporter import ErrorOnlyReporter
 
 from .config import ConfigError, ModulesConfig
 from .config_cache import load_config_cached
 from .fserrors import describe
-from .loader import run_doit
-from .lock import LOCK_NAME, SQLITE_SIDE_FILES, LockError, acquire, begin_run, release, unfinished_run_of
+from .lock import (
+    LOCK_NAME,
+    SQLITE_SIDE_FILES,
+    LockError,
+    acquire,
+    begin_run,
+    release,
+    sigterm_as_interrupt,
+    unfinished_run_of,
+)
 from .parse.stats import format_stats, strict_failures
 from .recycle import POOL_NAME, remove_pool, retire
 from .resources import default_modules_yaml
+from .run_stamp import is_up_to_date, log_stamp, task_names, write_stamp
+from .runconfig import DB_NAME, RunConfig, db_path, norm
 from .safepath import check_no_links
-from .tasks import DB_NAME, RunConfig, doit_config, norm
 from .terminal import printable, rust_debug
-from .workers import install as install_safe_runners
-from .workers import sigterm_as_interrupt
 
 #: A pool needs at least this many module tasks to pay for itself (forking costs ~15 ms, and
 #: two light modules save less than that).
@@ -158,6 +163,8 @@ def dodo_doit_config(cfg: RunConfig, argv: list[str]) -> dict[str, Any]:
     """DOIT_CONFIG for dodo.py. doit opens the dependency DB before any task runs, and sqlite
     creates the file on open, so read-only commands (`doit list`) get an in-memory DB unless the
     report already has one; every other command gets OUT (created here) and its DB."""
+    from .tasks import doit_config
+
     config = doit_config(cfg)
     db = check_db_path(cfg)
     if doit_command(argv) in READ_ONLY_COMMANDS:
@@ -179,18 +186,20 @@ def dodo_hold_out(cfg: RunConfig, argv: list[str], wait: bool) -> int | None:
         fd = acquire(cfg.out, wait)
     except LockError as error:
         raise RunError(str(error)) from None
+    from .workers import install as install_safe_runners
+
     install_safe_runners()
     if command == "run":
         remove_pool(cfg.out)  # what a killed `tlparse --overwrite` left to reuse (recycle)
         begin_run(check_db_path(cfg), cfg.log)
-        open_db(Path(doit_config(cfg)["dep_file"]))
+        open_db(db_path(cfg))
     return fd
 
 
 def check_db_path(cfg: RunConfig) -> Path:
     """The dependency DB's path, once no symbolic link is found there: doit opens it (and
     sqlite its side files) by name, following links, so a planted one is refused (safepath)."""
-    db = Path(doit_config(cfg)["dep_file"])
+    db = db_path(cfg)
     try:
         check_no_links(cfg.out, [db, *(db.with_name(db.name + side) for side in SQLITE_SIDE_FILES)])
     except OSError as error:
@@ -289,38 +298,6 @@ def exclusive_run(out: Path, wait: bool) -> Iterator[None]:
 
 # -- running ------------------------------------------------------------------------------------
 
-class QuietReporter(ErrorOnlyReporter):  # type: ignore[misc]  # doit ships no type hints
-    """Legacy prints nothing per step; we keep the task outcomes for `-v` and tests."""
-
-    last: QuietReporter | None = None  # the latest run's reporter (tests look at it)
-
-    def __init__(self, outstream: TextIO, options: dict[str, Any] | None = None) -> None:
-        super().__init__(outstream, options or {})
-        self.executed: list[str] = []
-        self.uptodate: list[str] = []
-        self.errors: list[str] = []  # doit's runtime errors (e.g. a worker died): one line each
-        QuietReporter.last = self
-
-    def runtime_error(self, msg: str) -> None:
-        self.errors.append(" ".join(msg.split()))
-
-    def add_failure(self, task: Any, fail: Any) -> None:
-        """A failure an action reported in one line (a filesystem error, fserrors) is kept as
-        an error of the run; any other keeps doit's report, traceback included."""
-        if isinstance(fail, TaskFailed) and not fail.traceback:
-            self.errors.append(" ".join(str(fail.message).split()))
-        else:
-            super().add_failure(task, fail)
-
-    def execute_task(self, task: Any) -> None:
-        if task.actions:
-            self.executed.append(task.name)
-
-    def skip_uptodate(self, task: Any) -> None:
-        if task.actions:
-            self.uptodate.append(task.name)
-
-
 @dataclass
 class Outcome:
     """What one report build did."""
@@ -328,6 +305,7 @@ class Outcome:
     executed: list[str] = field(default_factory=list)
     uptodate: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    last: ClassVar[Outcome | None] = None  # the latest run's (tests look at it)
 
 
 def resolve_jobs(cfg: RunConfig) -> int:
@@ -360,14 +338,40 @@ def build_report(cfg: RunConfig) -> Outcome:
     db = check_db_path(cfg)
     begin_run(db, cfg.log)
     open_db(db)
+    from .loader import run_doit
+    from .reporter import QuietReporter
+    from .tasks import generate_tasks
+
+    log_before = log_stamp(cfg)
     reporter = QuietReporter(sys.stderr)
+    outcome = Outcome.last = Outcome(reporter.executed, reporter.uptodate)
     code = run_doit(cfg, doit_argv(cfg), {"reporter": reporter, "outfile": sys.stderr})
     if reporter.errors:
         raise RunError(reporter.errors[0])
     if code != 0:
         raise RunError(f"building the report failed (doit exit code {code})")
-    manifest = orjson.loads(Path(norm(cfg.out / "intermediate" / "manifest.json")).read_bytes())
-    return Outcome(reporter.executed, reporter.uptodate, manifest)
+    outcome.manifest = read_manifest(cfg)
+    write_stamp(cfg, generate_tasks(cfg), log_before)
+    return outcome
+
+
+def already_built(cfg: RunConfig) -> Outcome | None:
+    """The outcome of a build that would find every task up to date, known without doit
+    (run_stamp); None when doit has to look. Call with OUT locked and prepared."""
+    check_db_path(cfg)
+    if not is_up_to_date(cfg):
+        return None
+    try:
+        manifest = read_manifest(cfg)
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    Outcome.last = Outcome([], task_names(cfg), manifest)
+    return Outcome.last
+
+
+def read_manifest(cfg: RunConfig) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(Path(norm(cfg.out / "intermediate" / "manifest.json")).read_bytes())
+    return data
 
 
 def summarize(cfg: RunConfig, manifest: dict[str, Any], verbose: bool, stream: TextIO) -> None:

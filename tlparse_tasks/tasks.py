@@ -7,13 +7,11 @@ links them.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,72 +29,13 @@ from .actions import (
     run_parse,
 )
 from .checker import StoreAwareChecker
-from .config import ModulesConfig, ModuleSpec
+from .config import ModuleSpec
 from .module_api import record_path
-from .resources import template_dirs, template_path
+from .resources import template_path
+from .runconfig import RunConfig, db_path, norm
 from .store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 
 INDEX_TEMPLATE = "index.html"
-DB_NAME = ".tlparse-doit.db"
-
-
-def norm(path: Path | str) -> str:
-    """The one spelling of a path that every task uses."""
-    return os.path.normpath(os.path.abspath(path))
-
-
-@dataclass
-class RunConfig:
-    """Everything one report build needs to know."""
-
-    log: Path
-    out: Path
-    modules: ModulesConfig
-    mode: str = "default"
-    plain_text: bool = False
-    export: bool = False
-    inductor_provenance: bool = False
-    eager: bool = False
-    custom_header_html: str = ""
-    selected: tuple[str, ...] | None = None
-    skipped: tuple[str, ...] = ()
-    show_progress: bool | None = None
-    jobs: int = 0  # 0: automatic (run.resolve_jobs)
-    parse_only: bool = False
-    strict: bool = False
-    strict_compile_id: bool = False
-
-    @property
-    def parse_options(self) -> dict[str, Any]:
-        return {"plain_text": self.plain_text, "export": self.export,
-                "inductor_provenance": self.inductor_provenance}
-
-    @functools.cached_property
-    def log_bytes(self) -> int | None:
-        """The log's size when it is a readable file (None otherwise: a folder of ranks, or a
-        missing log, which the parse reports), read once: scheduling asks for every task."""
-        try:
-            return self.log.stat().st_size if self.log.is_file() else None
-        except OSError:
-            return None
-
-    @functools.cached_property
-    def template_dirs(self) -> list[str]:
-        """Resolved once per run: every task asks, and resolving touches the disk."""
-        return [str(d) for d in template_dirs(self.modules.path.parent)]
-
-    def active_modules(self) -> list[ModuleSpec]:
-        """Modules for this mode, narrowed by --modules / --skip-modules."""
-        modules = self.modules.for_mode(self.mode)
-        if self.selected is not None:
-            modules = [m for m in modules if m.id in self.selected]
-        return [m for m in modules if m.id not in self.skipped]
-
-    def module_run_options(self) -> dict[str, Any]:
-        """What a module may look at besides its own options and subscriptions."""
-        return {"eager": self.eager, "mode": self.mode, "inductor_provenance": self.inductor_provenance}
-
-
 #: A task's `meta` key for its expected cost: workers.py starts the costliest ready task first,
 #: so two workers end together instead of one finishing a big module alone. A module's `cost`
 #: (modules.yaml) and PARSE_COST are seconds per GB of log, scaled here by the log's size, so
@@ -237,6 +176,6 @@ def default_tasks(cfg: RunConfig) -> list[str]:
 def doit_config(cfg: RunConfig) -> dict[str, Any]:
     """The dependency DB lives inside OUT, so separate reports never share state. Pure: the
     caller creates OUT when tasks are really going to run."""
-    return {"backend": "sqlite3", "dep_file": norm(cfg.out / DB_NAME),
+    return {"backend": "sqlite3", "dep_file": str(db_path(cfg)),
             "default_tasks": default_tasks(cfg), "verbosity": 2,
             "check_file_uptodate": StoreAwareChecker}

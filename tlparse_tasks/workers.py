@@ -29,7 +29,6 @@ import queue
 import signal
 import sqlite3
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,10 +54,6 @@ PR_SET_PDEATHSIG = 1
 class WorkerDied(InvalidTask):  # type: ignore[misc]  # doit ships no type hints
     """A worker process died. doit's run_all reports an InvalidTask as a runtime error (one
     message, no traceback) and still writes its DB, which is why this derives from it."""
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so every cleanup path that handles one handles both."""
 
 
 def _run_ended(runner: Runner) -> None:
@@ -340,18 +335,3 @@ def safe_runners() -> Iterator[None]:
         cmd_run.Runner, cmd_run.MRunner = previous
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """In the body, SIGTERM unwinds like Ctrl-C (workers stopped, lock released)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -25,7 +25,8 @@ from doit.tools import config_changed
 from .. import __version__
 from ..config import ModuleSpec
 from ..resources import template_path
-from ..tasks import DB_NAME, RunConfig, norm, task_assemble, task_module, task_parse
+from ..runconfig import DB_NAME, RunConfig, norm
+from ..tasks import task_assemble, task_module, task_parse
 from ..workers import safe_runners
 from .discovery import rank_folder
 from .landing import DIAGNOSTICS_FILE, LANDING_TEMPLATE, run_landing
