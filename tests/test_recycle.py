@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,48 @@ def test_a_write_takes_a_pool_file_and_leaves_exactly_its_own_bytes(tmp_path: Pa
     assert not (tmp_path / POOL_NAME).exists()
 
 
+def test_a_shorter_pool_file_grows_and_a_wrong_mode_is_mended(tmp_path: Path) -> None:
+    pool_with(tmp_path, {"short.html": b"x"})
+    old = next((tmp_path / POOL_NAME).rglob("short.html"))
+    old.chmod(0o600)
+    with recycling(tmp_path):
+        write_bytes(tmp_path / "long.html", b"y" * 100_000, root=tmp_path)
+    written = tmp_path / "long.html"
+    assert written.read_bytes() == b"y" * 100_000
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+
+
+def test_a_pool_that_is_a_link_is_never_moved_into(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "page.html").write_bytes(b"old")
+    (out / POOL_NAME).symlink_to(outside)
+    retire(out, keep=frozenset())
+    assert list(outside.iterdir()) == []
+    assert (out / POOL_NAME).is_dir() and not (out / POOL_NAME).is_symlink()
+
+
+def test_what_cannot_be_deleted_is_said_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from tlparse_tasks import recycle
+
+    pool_with(tmp_path, {"a.html": b"old", "b.html": b"old"})
+
+    def refusing(path: Path, onerror: Any) -> None:
+        onerror(os.unlink, str(path / "x"), (PermissionError, PermissionError(13, "Permission denied"), None))
+
+    monkeypatch.setattr(recycle.shutil, "rmtree", refusing)
+    said = io.StringIO()
+    with recycling(tmp_path, said):
+        pass
+    lines = said.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning: 1 old file(s) of the replaced report could not")
+    assert "Permission denied" in lines[0] and str(tmp_path / POOL_NAME) in lines[0]
+
+
 def test_files_the_new_report_did_not_need_go_with_the_pool(tmp_path: Path) -> None:
     pool_with(tmp_path, {f"c/{n}.html": b"old" for n in range(5)})
     with recycling(tmp_path):
@@ -121,14 +164,14 @@ def test_processes_walking_the_pool_never_take_the_same_file(tmp_path: Path) -> 
     target.mkdir()
     with recycling(tmp_path):
         fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
-        claim(fd, ".warm.tmp")  # the parent has begun its walk before the fork
+        claim(fd, ".warm.tmp", 0o644)  # the parent has begun its walk before the fork
         reader, writer = os.pipe()
         child = os.fork()
         if child == 0:
-            got = [claim(fd, f".child{n}.tmp") for n in range(40)]
+            got = [claim(fd, f".child{n}.tmp", 0o644) for n in range(40)]
             os.write(writer, bytes([sum(g is not None for g in got)]))
             os._exit(0)
-        got = [claim(fd, f".parent{n}.tmp") for n in range(40)]
+        got = [claim(fd, f".parent{n}.tmp", 0o644) for n in range(40)]
         os.waitpid(child, 0)
         by_child = os.read(reader, 1)[0]
         for handle in got:

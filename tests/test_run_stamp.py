@@ -27,9 +27,9 @@ def doit_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
     original = loader.run_doit
 
-    def counted(cfg: Any, argv: list[str], extra: dict[str, Any] | None = None) -> int:
+    def counted(cfg: Any, argv: list[str], *rest: Any) -> int:
         calls.append(argv)
-        return original(cfg, argv, extra)
+        return original(cfg, argv, *rest)
 
     monkeypatch.setattr(loader, "run_doit", counted)
     return calls

@@ -103,10 +103,8 @@ class SafeDir:
         While an overwritten report's files are being reused, it is one of those (recycle)."""
         while True:
             temp = f".{final[:40]}.{secrets.token_hex(6)}.tmp"
-            reused = claim(self.fd, temp)
+            reused = claim(self.fd, temp, FILE_MODE)
             if reused is not None:
-                with contextlib.suppress(OSError):
-                    os.fchmod(reused.fileno(), FILE_MODE)
                 return temp, io.BufferedWriter(reused)
             try:
                 return temp, self._create(temp, final)

@@ -134,7 +134,7 @@ def run_report(args: argparse.Namespace, config: ModulesConfig) -> int:
     check_out(cfg.out, log, args.overwrite)  # refuse a foreign OUT before the lock writes into it
     with exclusive_run(cfg.out, options.wait):  # one run per OUT, for the whole run
         prepare_out(cfg.out, log, args.overwrite)
-        with recycling(cfg.out):
+        with recycling(cfg.out, sys.stderr):
             outcome = already_built(cfg) or build_report(cfg)
     if args.verbose:
         print(f"ran: {', '.join(outcome.executed) or 'nothing'}; "

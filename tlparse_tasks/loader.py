@@ -17,10 +17,12 @@ from .workers import safe_runners
 class ReportTaskLoader(TaskLoader2):  # type: ignore[misc]  # doit ships no type hints
     """Loads the parse → modules → assemble tasks for one report."""
 
-    def __init__(self, cfg: RunConfig, extra_config: dict[str, Any] | None = None) -> None:
+    def __init__(self, cfg: RunConfig, extra_config: dict[str, Any] | None = None,
+                 task_dicts: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.extra_config = extra_config or {}
+        self.task_dicts = task_dicts
 
     def setup(self, opt_values: dict[str, Any]) -> None:
         pass
@@ -32,16 +34,19 @@ class ReportTaskLoader(TaskLoader2):  # type: ignore[misc]  # doit ships no type
         return {**doit_config(self.cfg), **self.extra_config}
 
     def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Task]:
-        return tasks_for(self.cfg)
+        return tasks_for(self.cfg, self.task_dicts)
 
 
-def tasks_for(cfg: RunConfig) -> list[Task]:
-    """doit Task objects; module tasks become `module:<id>` under a `module` group."""
-    return list(doit_generate_tasks("tlparse", generate_tasks(cfg)))
+def tasks_for(cfg: RunConfig, task_dicts: list[dict[str, Any]] | None = None) -> list[Task]:
+    """doit Task objects (from `task_dicts` when the caller made them already); module tasks
+    become `module:<id>` under a `module` group."""
+    dicts = (t for t in task_dicts) if task_dicts is not None else generate_tasks(cfg)  # doit takes generators only
+    return list(doit_generate_tasks("tlparse", dicts))
 
 
-def run_doit(cfg: RunConfig, argv: list[str], extra_config: dict[str, Any] | None = None) -> int:
+def run_doit(cfg: RunConfig, argv: list[str], extra_config: dict[str, Any] | None = None,
+             task_dicts: list[dict[str, Any]] | None = None) -> int:
     """`doit <argv>` over this report's tasks, with the safe runners (workers.py); never reads
     the user's doit.cfg/pyproject."""
     with safe_runners():
-        return int(DoitMain(ReportTaskLoader(cfg, extra_config), config_filenames=()).run(argv))
+        return int(DoitMain(ReportTaskLoader(cfg, extra_config, task_dicts), config_filenames=()).run(argv))

@@ -109,7 +109,7 @@ def run_all_ranks(directory: Path, out: Path, modules: ModulesConfig, options: R
     check_ranks_out(out, directory, overwrite)
     with exclusive_run(out, options.wait):
         prepare_ranks_out(out, directory, overwrite)
-        with recycling(out):
+        with recycling(out, sys.stderr):
             if not configs:
                 raise RunError(f"No rank log files found in directory {directory}")
             check_no_links(out, [cfg.out for cfg in configs.values()])  # a rank folder is ours (safepath)

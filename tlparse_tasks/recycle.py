@@ -27,6 +27,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
 from .safepath import open_dir
 
@@ -39,18 +40,35 @@ def pool_of(out: Path) -> Path:
 
 
 def retire(out: Path, keep: frozenset[str]) -> None:
-    """Move OUT's entries, except `keep` and the pool, into a new batch folder of the pool."""
-    batch = pool_of(out) / secrets.token_hex(4)
-    batch.mkdir(parents=True)
+    """Move OUT's entries, except `keep` and the pool, into a new batch folder of the pool. An
+    entry that cannot be moved (a mount point) is deleted, as --overwrite did before."""
+    pool = pool_of(out)
+    if pool.is_symlink() or (pool.exists() and not pool.is_dir()):
+        pool.unlink()  # never moved into through a link
+    pool.mkdir(exist_ok=True)
+    batch = pool / secrets.token_hex(4)
+    batch.mkdir()
     with os.scandir(out) as entries:
         names = [e.name for e in entries if e.name not in keep and e.name != POOL_NAME]
     for name in names:
-        os.rename(out / name, batch / name)
+        try:
+            os.rename(out / name, batch / name)
+        except OSError:
+            _delete(out / name)
+
+
+def _delete(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 @contextlib.contextmanager
-def recycling(out: Path) -> Iterator[None]:
-    """The body's writes take files from OUT's pool, if it has one; the pool goes at the end."""
+def recycling(out: Path, warnings: TextIO | None = None) -> Iterator[None]:
+    """The body's writes take files from OUT's pool, if it has one; the pool goes at the end.
+    What cannot be deleted then (another user's file, say) is left in the pool, and said in one
+    line on `warnings`: the report itself is complete."""
     global _active
     pool = pool_of(out)
     if not pool.is_dir() or pool.is_symlink():
@@ -62,39 +80,57 @@ def recycling(out: Path) -> Iterator[None]:
     finally:
         _active.close()
         _active = None
-        remove_pool(out)
+        problem = remove_pool(out)
+        if problem and warnings is not None:
+            print(f"Warning: {problem}", file=warnings)
 
 
-def remove_pool(out: Path) -> None:
-    """Delete the pool (its links are removed, never followed)."""
+def remove_pool(out: Path) -> str | None:
+    """Delete the pool (its links are removed, never followed); what went wrong, if anything."""
     pool = pool_of(out)
-    if pool.is_symlink():
-        pool.unlink()
-    elif pool.exists():
-        shutil.rmtree(pool, ignore_errors=True)
+    failed: list[str] = []
+
+    def note(_function: Any, path: str, info: Any) -> None:
+        failed.append(f"{path}: {getattr(info[1], 'strerror', None) or info[1]}")
+
+    try:
+        if pool.is_symlink():
+            pool.unlink()
+        elif pool.exists():
+            shutil.rmtree(pool, onerror=note)
+    except OSError as error:
+        failed.append(f"{pool}: {error.strerror or error}")
+    if not failed:
+        return None
+    return (f"{len(failed)} old file(s) of the replaced report could not be deleted and stay in {pool} "
+            f"(first: {failed[0]})")
 
 
-def claim(dir_fd: int, temp: str) -> BinaryFile | None:
-    """A reused file named `temp` in the directory `dir_fd`, opened for writing from its start
-    (its old bytes past the end of what is written go when it is closed); None without a pool
-    or once it is empty."""
+def claim(dir_fd: int, temp: str, mode: int) -> BinaryFile | None:
+    """A reused file named `temp` in the directory `dir_fd`, with `mode`, opened for writing
+    from its start (its old bytes past the end of what is written go when it is closed); None
+    without a pool or once it is empty."""
     pool = _active
     if pool is None:
         return None
     if pool.pid != os.getpid():  # a forked process walks the pool on its own
         pool = pool.forked()
-    return pool.claim(dir_fd, temp)
+    return pool.claim(dir_fd, temp, mode)
 
 
 class BinaryFile(io.FileIO):
-    """A reused file: closing it cuts it where the writing stopped. Handed out only for temp
-    files written from start to end in order, so that point is the new end of the file."""
+    """A reused file: closing it cuts it where the writing stopped, if it was longer. Handed out
+    only for temp files written from start to end in order, so that point is the new end."""
+
+    old_size = 0
 
     def close(self) -> None:
         if self.closed:
             return
         try:
-            os.ftruncate(self.fileno(), self.tell())
+            end = self.tell()
+            if end < self.old_size:
+                os.ftruncate(self.fileno(), end)
         finally:
             super().close()
 
@@ -106,6 +142,7 @@ class Pool:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.pid = os.getpid()
+        self.uid = os.geteuid()
         self.pending: list[tuple[str, ...]] = [(POOL_NAME,)]
         self.fd = -1  # the folder whose files are being handed out
         self.files: list[str] = []
@@ -124,7 +161,7 @@ class Pool:
             os.close(self.fd)
             self.fd = -1
 
-    def claim(self, dir_fd: int, temp: str) -> BinaryFile | None:
+    def claim(self, dir_fd: int, temp: str, mode: int) -> BinaryFile | None:
         while not self.empty:
             if not self.files and not self._next_folder():
                 self.empty = True
@@ -139,7 +176,7 @@ class Pool:
                 self.empty = True  # another filesystem, or no permission: create files as usual
                 self.close()
                 return None
-            reused = _open_reusable(dir_fd, temp)
+            reused = _open_reusable(dir_fd, temp, mode, self.uid)
             if reused is not None:
                 return reused
         return None
@@ -167,17 +204,23 @@ class Pool:
         return False
 
 
-def _open_reusable(dir_fd: int, temp: str) -> BinaryFile | None:
-    """`temp` opened for writing if it is a regular file of ours with no other link; else it
-    is removed (dropping only this name of a file linked elsewhere) and None returned."""
+def _open_reusable(dir_fd: int, temp: str, mode: int, uid: int) -> BinaryFile | None:
+    """`temp` opened for writing if it is a regular file of `uid`'s with no other link (given
+    `mode`); else it is removed (dropping only this name of a file linked elsewhere) and None
+    returned."""
     try:
         fd = os.open(temp, REUSE_FLAGS, dir_fd=dir_fd)
     except OSError:
         fd = -1
     if fd >= 0:
         st = os.fstat(fd)
-        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_uid == os.geteuid():
-            return BinaryFile(fd, "wb")
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_uid == uid:
+            if stat.S_IMODE(st.st_mode) != mode:
+                with contextlib.suppress(OSError):
+                    os.fchmod(fd, mode)
+            reused = BinaryFile(fd, "wb")
+            reused.old_size = st.st_size
+            return reused
         os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(temp, dir_fd=dir_fd)

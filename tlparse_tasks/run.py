@@ -36,7 +36,7 @@ from .lock import (
 from .parse.stats import format_stats, strict_failures
 from .recycle import POOL_NAME, remove_pool, retire
 from .resources import default_modules_yaml
-from .run_stamp import is_up_to_date, log_stamp, task_names, write_stamp
+from .run_stamp import is_up_to_date, log_stamp, stamp_paths, task_names, write_stamp
 from .runconfig import DB_NAME, RunConfig, db_path, norm
 from .safepath import check_no_links
 from .terminal import printable, rust_debug
@@ -343,15 +343,17 @@ def build_report(cfg: RunConfig) -> Outcome:
     from .tasks import generate_tasks
 
     log_before = log_stamp(cfg)
+    tasks = list(generate_tasks(cfg))
+    checked = stamp_paths(tasks)  # before doit takes the dicts over
     reporter = QuietReporter(sys.stderr)
     outcome = Outcome.last = Outcome(reporter.executed, reporter.uptodate)
-    code = run_doit(cfg, doit_argv(cfg), {"reporter": reporter, "outfile": sys.stderr})
+    code = run_doit(cfg, doit_argv(cfg), {"reporter": reporter, "outfile": sys.stderr}, tasks)
     if reporter.errors:
         raise RunError(reporter.errors[0])
     if code != 0:
         raise RunError(f"building the report failed (doit exit code {code})")
     outcome.manifest = read_manifest(cfg)
-    write_stamp(cfg, generate_tasks(cfg), log_before)
+    write_stamp(cfg, checked, log_before)
     return outcome
 
 

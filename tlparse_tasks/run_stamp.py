@@ -88,19 +88,25 @@ def log_stamp(cfg: RunConfig) -> list[Any]:
     return file_stamps([norm(cfg.log)])[0]
 
 
-def write_stamp(cfg: RunConfig, tasks: Iterable[dict[str, Any]], log_before: list[Any]) -> None:
-    """After a successful build: record what its up-to-date decision rests on. Best effort: a
-    stamp that cannot be written only means the next run asks doit."""
-    paths = set()
+def stamp_paths(tasks: Iterable[dict[str, Any]]) -> list[str]:
+    """Every file the tasks depend on or make: what doit looks at to call them up to date."""
+    paths: set[str] = set()
     for task in tasks:
         paths.update(task.get("file_dep", ()))
         paths.update(task.get("targets", ()))
-    paths.discard(log_before[0])
+    return sorted(paths)
+
+
+def write_stamp(cfg: RunConfig, paths: list[str], log_before: list[Any]) -> None:
+    """After a successful build: record what its up-to-date decision rests on (`paths`: the
+    tasks' files, `log_before`: the log as the build began). Best effort: a stamp that cannot
+    be written only means the next run asks doit."""
+    paths = [path for path in paths if path != log_before[0]]
     with contextlib.suppress(sqlite3.Error, OSError):
         conn = _connect(db_path(cfg), write=True)
         try:
             stamp = {"key": config_key(cfg), "rows": _rows_digest(conn),
-                     "files": [log_before, *file_stamps(sorted(paths))]}
+                     "files": [log_before, *file_stamps(paths)]}
             conn.execute("insert or replace into doit values (?, ?)", (STAMP_ROW, orjson.dumps(stamp).decode()))
         finally:
             conn.close()
