@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tlparse_tasks import config_cache
+from tlparse_tasks import config
 from tlparse_tasks.config import ConfigError, load_config
 from tlparse_tasks.config_cache import cache_file, load_config_cached
 from tlparse_tasks.resources import default_modules_yaml
@@ -68,7 +68,7 @@ def counting_validations(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         calls.append(path)
         return load_config(path)
 
-    monkeypatch.setattr(config_cache, "load_config", counted)
+    monkeypatch.setattr(config, "load_config", counted)
     return calls
 
 

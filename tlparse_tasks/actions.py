@@ -77,7 +77,7 @@ def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
 def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dirs: list[str],
                fingerprint: str = "") -> None:
     """Render one module and record what it produced in `OUT/.modules/<id>.json`."""
-    from .config import load_entry
+    from .config_types import load_entry
     from .module_api import ModuleContext, ModuleOutput
 
     out_path = Path(out)

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, ModulesConfig
 from .config_cache import load_config_cached
+from .config_types import ConfigError, ModulesConfig
 from .fserrors import describe
 from .recycle import recycling
 from .resources import default_modules_yaml

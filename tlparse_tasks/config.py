@@ -1,184 +1,226 @@
-"""modules.yaml: the one place report modules are declared, loaded into typed dataclasses.
+"""modules.yaml: the one place report modules are declared, read and validated here.
 
 Validation is strict and specific, in the manner of MkDocs' config schema: every error names
 the file, the line and the key, unknown keys are refused, subscriptions must name real
-intermediate files, and every entry point must import.
-
-A module's `options:` are typed by an `Options` dataclass beside its entry function (MkDocs
-plugins declare their config the same way). They are checked here, before any work, so a typo
-in modules.yaml is a one-line error instead of a traceback mid-run; defaults fill the rest.
+intermediate files, and every entry point must import. The types it fills (and the typed
+`Options` of each module) are config_types'; they are re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import re
-import types
-import typing
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-STRATEGIES = ("eager", "lazy", "hybrid")
-MODES = ("default", "export", "multi_rank")
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-ENTRY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-#: The dataclass, in the module that holds a module's entry function, that types its options.
-OPTIONS_ATTRIBUTE = "Options"
+import yaml
 
+from .config_types import (
+    ENTRY_PATTERN,
+    ID_PATTERN,
+    MODES,
+    OPTIONS_ATTRIBUTE,
+    STRATEGIES,
+    ConfigError,
+    ModulesConfig,
+    ModuleSpec,
+    OptionSpec,
+    OptionValueError,
+    declared_options,
+    load_entry,
+)
+from .resources import template_path
+from .store.streams import SUBSCRIBABLE_FILES
 
-class ConfigError(ValueError):
-    """A modules.yaml problem, already phrased as `file:line: key: message`."""
-
-
-@dataclass(frozen=True)
-class ModuleSpec:
-    """One report module as declared in modules.yaml."""
-
-    id: str
-    name: str
-    entry: str
-    subscriptions: tuple[str, ...]
-    strategy: str
-    modes: tuple[str, ...] = ("default",)
-    templates: tuple[str, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-    #: Relative build cost, only to start the heavy modules first so the workers finish
-    #: together; it changes no output, so it is not part of `to_json` (nor of any digest).
-    cost: int = 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "name": self.name, "entry": self.entry,
-            "subscriptions": list(self.subscriptions), "strategy": self.strategy,
-            "modes": list(self.modes), "templates": list(self.templates),
-            "options": self.options, "description": self.description,
-        }
+__all__ = ["ConfigError", "ModuleSpec", "ModulesConfig", "OptionSpec", "OptionValueError", "declared_options",
+           "load_config", "load_entry"]
 
 
-@dataclass(frozen=True)
-class ModulesConfig:
-    path: Path
-    modules: tuple[ModuleSpec, ...]
+class _Reader:
+    """Walks the YAML node tree so errors can point at lines."""
 
-    def for_mode(self, mode: str) -> list[ModuleSpec]:
-        return [m for m in self.modules if mode in m.modes]
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
-    def get(self, module_id: str) -> ModuleSpec:
-        for module in self.modules:
-            if module.id == module_id:
-                return module
-        raise KeyError(module_id)
+    def fail(self, node: yaml.Node | None, where: str, message: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        return ConfigError(f"{self.path}:{line}: {where}: {message}")
 
+    def mapping(self, node: yaml.Node, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, "expected a mapping")
+        result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, where, "keys must be plain strings")
+            if key in result:
+                raise self.fail(key_node, f"{where}.{key}", "duplicate key")
+            result[key] = (key_node, value_node)
+        return result
 
-def load_entry(entry: str) -> Callable[..., Any]:
-    """Import `package.module:function`."""
-    module_name, _, attr = entry.partition(":")
-    module = importlib.import_module(module_name)
-    function = getattr(module, attr)
-    if not callable(function):
-        raise TypeError(f"{entry} is not callable")
-    return function  # type: ignore[no-any-return]
+    def string(self, node: yaml.Node, where: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+            raise self.fail(node, where, "expected a string")
+        return str(node.value)
 
-
-# -- typed module options ----------------------------------------------------------------------
-
-class OptionValueError(ValueError):
-    """A value that does not fit its option's declared type; the message says why."""
-
-
-_SCALARS: dict[type, str] = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-_KINDS: dict[type, str] = {**_SCALARS, type(None): "null", list: "a list", dict: "a mapping"}
-_NO_DEFAULT = object()
+    def string_list(self, node: yaml.Node, where: str) -> list[tuple[yaml.Node, str]]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, where, "expected a list of strings")
+        return [(item, self.string(item, f"{where}[{i}]")) for i, item in enumerate(node.value)]
 
 
-@dataclass(frozen=True)
-class OptionSpec:
-    """One declared option: how to check a value and, unless it is required, its default."""
+#: libyaml's loader when PyYAML was built with it (it keeps the line marks errors need), five
+#: times faster than the pure-Python one on modules.yaml; every run pays for this load.
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    name: str
-    check: Callable[[Any], Any]  # the value to keep (JSON-serialisable), or OptionValueError
-    default: Any = _NO_DEFAULT
+_MODULE_KEYS = {"id", "name", "entry", "subscriptions", "strategy", "modes", "templates",
+                "options", "description", "cost"}
+_REQUIRED = ("id", "name", "entry", "subscriptions", "strategy")
 
-    @property
-    def required(self) -> bool:
-        return self.default is _NO_DEFAULT
-
-
-def _kind(value: Any) -> str:
-    return _KINDS.get(type(value), f"a {type(value).__name__}")
-
-
-def _scalar(kind: type, value: Any) -> Any:
-    if type(value) is kind:  # `is`: a YAML boolean is no integer
-        return value
-    if kind is float and type(value) is int:
-        return float(value)
-    raise OptionValueError(f"expected {_SCALARS[kind]}, not {_kind(value)}")
-
-
-def _choice(choices: tuple[Any, ...], value: Any) -> Any:
-    if any(type(value) is type(choice) and value == choice for choice in choices):
-        return value
-    allowed = ", ".join(str(choice) for choice in choices)
-    if any(type(value) is type(choice) for choice in choices):
-        raise OptionValueError(f"`{value}` is not one of {allowed}")
-    raise OptionValueError(f"expected one of {allowed}, not {_kind(value)}")
-
-
-def _optional(check: Callable[[Any], Any], value: Any) -> Any:
-    return None if value is None else check(value)
-
-
-def _checker(annotation: Any) -> Callable[[Any], Any]:
-    """The check for one option's annotation: bool, int, float, str, Literal[...] or `X | None`."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is Literal and all(type(arg) in _SCALARS for arg in args):
-        return partial(_choice, args)
-    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
-        (inner,) = (arg for arg in args if arg is not type(None))
-        return partial(_optional, _checker(inner))
-    if annotation in _SCALARS:
-        return partial(_scalar, annotation)
-    raise TypeError(f"unsupported option type `{annotation}` (use bool, int, float, str, Literal[...] or X | None)")
-
-
-def option_specs(declaration: Any) -> dict[str, OptionSpec]:
-    """The options an `Options` dataclass declares, its defaults checked against their types."""
-    if not (isinstance(declaration, type) and dataclasses.is_dataclass(declaration)):
-        raise TypeError("must be a dataclass")
-    hints = typing.get_type_hints(declaration)
-    specs: dict[str, OptionSpec] = {}
-    for option in dataclasses.fields(declaration):
-        check = _checker(hints[option.name])
-        default: Any = _NO_DEFAULT
-        if option.default is not dataclasses.MISSING:
-            default = option.default
-        elif option.default_factory is not dataclasses.MISSING:
-            default = option.default_factory()
-        if default is not _NO_DEFAULT:
-            try:
-                default = check(default)
-            except OptionValueError as error:
-                raise TypeError(f"default of `{option.name}`: {error}") from None
-        specs[option.name] = OptionSpec(option.name, check, default)
-    return specs
-
-
-def declared_options(entry: str) -> dict[str, OptionSpec]:
-    """The options of the module whose entry point is `entry` (none without an `Options`)."""
-    declaration = getattr(importlib.import_module(entry.partition(":")[0]), OPTIONS_ATTRIBUTE, None)
-    return {} if declaration is None else option_specs(declaration)
-
-
-# -- loading ---------------------------------------------------------------------------------
 
 def load_config(path: Path, check_entries: bool = True) -> ModulesConfig:
-    """Read and validate modules.yaml (config_yaml does the reading)."""
-    from .config_yaml import read_config
+    """Read and validate modules.yaml."""
+    reader = _Reader(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: {error.problem}") from None
+    if root is None:
+        raise ConfigError(f"{path}:1: the file is empty; expected `modules:`")
+    top = reader.mapping(root, "modules.yaml")
+    for key, (key_node, _) in top.items():
+        if key not in ("version", "modules"):
+            raise reader.fail(key_node, key, "unknown key (expected `version`, `modules`)")
+    if "version" in top:
+        version_node = top["version"][1]
+        if version_node.value != "1":
+            raise reader.fail(version_node, "version", "only version 1 is supported")
+    if "modules" not in top:
+        raise reader.fail(root, "modules", "missing key")
+    modules_node = top["modules"][1]
+    if not isinstance(modules_node, yaml.SequenceNode):
+        raise reader.fail(modules_node, "modules", "expected a list of modules")
+    specs: list[ModuleSpec] = []
+    seen: set[str] = set()
+    for index, node in enumerate(modules_node.value):
+        spec = _module(reader, node, f"modules[{index}]", check_entries)
+        if spec.id in seen:
+            raise reader.fail(node, f"modules[{index}].id", f"duplicate module id `{spec.id}`")
+        seen.add(spec.id)
+        specs.append(spec)
+    return ModulesConfig(path, tuple(specs))
 
-    return read_config(path, check_entries)
+
+def _module(reader: _Reader, node: yaml.Node, where: str, check_entries: bool) -> ModuleSpec:
+    """One `modules:` item; `where` names it in errors until its id is known."""
+    fields = reader.mapping(node, where)
+    for key, (key_node, _) in fields.items():
+        if key not in _MODULE_KEYS:
+            raise reader.fail(key_node, f"{where}.{key}",
+                              f"unknown key (allowed: {', '.join(sorted(_MODULE_KEYS))})")
+    for key in _REQUIRED:
+        if key not in fields:
+            raise reader.fail(node, f"{where}.{key}", "missing required key")
+
+    def value(key: str) -> yaml.Node:
+        return fields[key][1]
+
+    module_id = reader.string(value("id"), f"{where}.id")
+    if not ID_PATTERN.match(module_id):
+        raise reader.fail(value("id"), f"{where}.id",
+                          f"`{module_id}` must be lower case letters, digits and _")
+    where = f"modules[{module_id}]"
+    name = reader.string(value("name"), f"{where}.name")
+    entry = reader.string(value("entry"), f"{where}.entry")
+    if not ENTRY_PATTERN.match(entry):
+        raise reader.fail(value("entry"), f"{where}.entry", f"`{entry}` is not `package.module:function`")
+    if check_entries:
+        try:
+            load_entry(entry)
+        except Exception as error:
+            raise reader.fail(value("entry"), f"{where}.entry",
+                              f"cannot import `{entry}`: {type(error).__name__}: {error}") from None
+    subscriptions = []
+    for item, subscription in reader.string_list(value("subscriptions"), f"{where}.subscriptions"):
+        if subscription not in SUBSCRIBABLE_FILES:
+            raise reader.fail(item, f"{where}.subscriptions",
+                              f"`{subscription}` is not an intermediate file "
+                              f"(one of: {', '.join(SUBSCRIBABLE_FILES)})")
+        subscriptions.append(subscription)
+    strategy = reader.string(value("strategy"), f"{where}.strategy")
+    if strategy not in STRATEGIES:
+        raise reader.fail(value("strategy"), f"{where}.strategy",
+                          f"`{strategy}` is not one of {', '.join(STRATEGIES)}")
+    modes: list[str] = ["default"]
+    if "modes" in fields:
+        modes = []
+        for item, mode in reader.string_list(value("modes"), f"{where}.modes"):
+            if mode not in MODES:
+                raise reader.fail(item, f"{where}.modes", f"`{mode}` is not one of {', '.join(MODES)}")
+            modes.append(mode)
+    templates: list[str] = []
+    if "templates" in fields:
+        for item, template in reader.string_list(value("templates"), f"{where}.templates"):
+            if template_path(template, reader.path.parent) is None:
+                raise reader.fail(item, f"{where}.templates", f"no template named `{template}`")
+            templates.append(template)
+    options = _options(reader, node, fields, where, check_entries)
+    description = reader.string(value("description"), f"{where}.description") if "description" in fields else ""
+    cost = _cost(reader, value("cost"), f"{where}.cost") if "cost" in fields else 1
+    return ModuleSpec(module_id, name, entry, tuple(subscriptions), strategy, tuple(modes),
+                      tuple(templates), options, description, cost)
+
+
+def _cost(reader: _Reader, node: yaml.Node, where: str) -> int:
+    """`cost:` is a whole number from 1 up."""
+    text = node.value if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" else ""
+    if not re.fullmatch(r"[1-9][0-9]{0,5}", str(text)):
+        raise reader.fail(node, where, "expected a whole number from 1 to 999999")
+    return int(text)
+
+
+def _options(reader: _Reader, module_node: yaml.Node, fields: dict[str, tuple[yaml.Node, yaml.Node]],
+             where: str, check_entries: bool) -> dict[str, Any]:
+    """A module's `options:`, checked against the `Options` its entry's module declares.
+
+    Without `check_entries` nothing is imported, so nothing is declared: options stay as written.
+    """
+    node = fields["options"][1] if "options" in fields else None
+    if node is not None and not isinstance(node, yaml.MappingNode):
+        raise reader.fail(node, f"{where}.options", "expected a mapping")
+    if not check_entries:
+        return (yaml.safe_load(yaml.serialize(node)) or {}) if node is not None else {}
+    entry_node = fields["entry"][1]
+    try:
+        declared = declared_options(entry_node.value)
+    except (TypeError, NameError) as error:
+        declaration = f"{entry_node.value.partition(':')[0]}.{OPTIONS_ATTRIBUTE}"
+        raise reader.fail(entry_node, f"{where}.entry", f"`{declaration}`: {error}") from None
+    return _checked_options(reader, node, module_node, f"{where}.options", declared)
+
+
+def _checked_options(reader: _Reader, node: yaml.Node | None, module_node: yaml.Node, where: str,
+                     declared: dict[str, OptionSpec]) -> dict[str, Any]:
+    """`options:` (`node`, None when absent) checked against their declaration, defaults filled
+    in, in declared order."""
+    given = reader.mapping(node, where) if node is not None else {}
+    allowed = ", ".join(declared) or "none; the module declares no options"
+    for key, (key_node, _) in given.items():
+        if key not in declared:
+            raise reader.fail(key_node, f"{where}.{key}", f"unknown option (allowed: {allowed})")
+    options: dict[str, Any] = {}
+    for name, spec in declared.items():
+        if name not in given:
+            if spec.required:
+                raise reader.fail(node if node is not None else module_node, f"{where}.{name}",
+                                  "missing required option")
+            options[name] = spec.default
+            continue
+        value_node = given[name][1]
+        try:
+            options[name] = spec.check(yaml.safe_load(yaml.serialize(value_node)))
+        except OptionValueError as error:
+            raise reader.fail(value_node, f"{where}.{name}", str(error)) from None
+    return options

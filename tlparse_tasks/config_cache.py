@@ -23,11 +23,11 @@ from typing import Any
 import orjson
 
 from . import __version__
-from .config import ModulesConfig, ModuleSpec, load_config
+from .config_types import ModulesConfig, ModuleSpec
 from .resources import PACKAGE_DIR, template_path, user_cache_dir
 
 CACHE_FORMAT = 1
-CHECKERS = ("config.py", "config_yaml.py")  # the code that validates modules.yaml
+CHECKERS = ("config.py", "config_types.py")  # the code that validates modules.yaml
 
 
 def cache_file(path: Path) -> Path:
@@ -40,6 +40,8 @@ def load_config_cached(path: Path) -> ModulesConfig:
     cached = _read(path)
     if cached is not None:
         return cached
+    from .config import load_config  # PyYAML and the modules' code: only when validating
+
     before = _file_stamp(path)
     config = load_config(path)
     if _file_stamp(path) == before:  # not edited while it was being read

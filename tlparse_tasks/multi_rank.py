@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from .atomic import write_bytes
-from .config import ModulesConfig
+from .config_types import ModulesConfig
 from .lock import LockError, acquire, begin_run, release
 from .ranks.dag import MODE, RanksPlan, doit_argv, make_plan, run_plan
 from .ranks.discovery import discover_rank_logs, rank_folder

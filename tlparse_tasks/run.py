@@ -20,8 +20,8 @@ from typing import Any, ClassVar, TextIO
 
 import orjson
 
-from .config import ConfigError, ModulesConfig
 from .config_cache import load_config_cached
+from .config_types import ConfigError, ModulesConfig
 from .fserrors import describe
 from .lock import (
     LOCK_NAME,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ModulesConfig, ModuleSpec
+from .config_types import ModulesConfig, ModuleSpec
 from .resources import template_dirs
 
 DB_NAME = ".tlparse-doit.db"

@@ -29,7 +29,7 @@ from .actions import (
     run_parse,
 )
 from .checker import StoreAwareChecker
-from .config import ModuleSpec
+from .config_types import ModuleSpec
 from .module_api import record_path
 from .resources import template_path
 from .runconfig import RunConfig, db_path, norm

@@ -23,7 +23,7 @@ from doit.task import Task
 from doit.tools import config_changed
 
 from .. import __version__
-from ..config import ModuleSpec
+from ..config_types import ModuleSpec
 from ..resources import template_path
 from ..runconfig import DB_NAME, RunConfig, norm
 from ..tasks import task_assemble, task_module, task_parse
