@@ -268,3 +268,39 @@ def test_a_costly_task_whose_process_dies_fails_the_run_in_one_line(tmp_path: Pa
     lines = err.strip().splitlines()
     assert lines == ["Error: the process running module:costly died (exited with code 3)"], err
     assert wait_until_gone(proc.pid) == []
+
+
+IMPORT_PROBE = '''"""Imported once per process that loads it: says which, in the file PROBE_FILE names."""
+
+import os
+
+from tlparse_tasks.module_api import ModuleContext, ModuleOutput
+
+with open(os.environ["PROBE_FILE"], "a") as probe:
+    probe.write(f"{os.getpid()}\\n")
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    ctx.write_text("rendered_by.txt", str(os.getpid()))
+    return ModuleOutput()
+'''
+
+
+def test_a_pool_finds_the_modules_loaded_by_the_process_it_forks_from(tmp_path: Path) -> None:
+    """The main process loads the modules' code before the workers fork (loader.warm_up_for),
+    so no worker or task process imports it again. The first run validates modules.yaml
+    (which imports the entries too); the second takes the validated config from the cache."""
+    probe = {"id": "probe", "name": "Probe", "entry": "proc_import_probe:render", "cost": 100_000,
+             "subscriptions": ["manifest.json"], "strategy": "eager"}
+    setup = Setup(tmp_path, [probe])
+    (tmp_path / "proc_import_probe.py").write_text(IMPORT_PROBE)
+    probe_file = tmp_path / "imports.txt"
+    setup.env["PROBE_FILE"] = str(probe_file)
+    out = tmp_path / "out"
+    assert setup.run(out, "-j", "2").returncode == 0
+    probe_file.unlink()
+    proc = setup.start(out, "-j", "2", "--overwrite")
+    code, err, _ = finish(proc)
+    assert code == 0, err
+    assert probe_file.read_text().split() == [str(proc.pid)]  # once, in the main process
+    assert int((out / "rendered_by.txt").read_text()) != proc.pid  # and rendered in the pool

@@ -73,6 +73,25 @@ def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
     return bool(hash_prefix(Path(log), size).hexdigest() == digest)
 
 
+def preload_modules(entries: list[str], template_dirs: list[str], templates: list[str]) -> None:
+    """Import the modules' code and load their templates, as run_module would, in the process
+    the workers fork from. Best effort: a module that fails to load fails in its own task."""
+    from .config_types import load_entry
+    from .render import jinja_env
+
+    for entry in entries:
+        try:
+            load_entry(entry)
+        except Exception:  # reported by the module's task, in its words
+            continue
+    env = jinja_env(tuple(template_dirs))
+    for name in templates:
+        try:
+            env.get_template(name)
+        except Exception:  # likewise
+            continue
+
+
 @one_line_errors
 def run_module(spec: dict[str, Any], out: str, run: dict[str, Any], template_dirs: list[str],
                fingerprint: str = "") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from doit.cmd_base import TaskLoader2
@@ -9,6 +11,7 @@ from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks as doit_generate_tasks
 from doit.task import Task
 
+from .actions import preload_modules
 from .runconfig import RunConfig
 from .tasks import doit_config, generate_tasks
 from .workers import safe_runners
@@ -48,5 +51,12 @@ def run_doit(cfg: RunConfig, argv: list[str], extra_config: dict[str, Any] | Non
              task_dicts: list[dict[str, Any]] | None = None) -> int:
     """`doit <argv>` over this report's tasks, with the safe runners (workers.py); never reads
     the user's doit.cfg/pyproject."""
-    with safe_runners():
+    with safe_runners(warm_up_for(cfg)):
         return int(DoitMain(ReportTaskLoader(cfg, extra_config, task_dicts), config_filenames=()).run(argv))
+
+
+def warm_up_for(cfg: RunConfig) -> Callable[[], None]:
+    """What a pool's workers should find loaded: the active modules' code and templates."""
+    modules = cfg.active_modules()
+    templates = sorted({t for m in modules for t in m.templates})
+    return partial(preload_modules, [m.entry for m in modules], cfg.template_dirs, templates)

@@ -171,9 +171,13 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
     # -- main process ------------------------------------------------------------------------
 
     def _run_start_processes(self, job_q: Any, result_q: Any) -> list[Any]:
-        """Fork the workers. Objects alive now (the imported code, the config) are moved out of
-        the garbage collector's reach first: a collection in a worker writes into every tracked
-        object's header, copying the pages it shares with this process (gc.freeze)."""
+        """Fork the workers, after the warm-up (safe_runners): what it loads (the modules' code
+        and templates) is then shared by every worker and task process instead of being
+        loaded again, privately, by each. Objects alive now are moved out of the garbage
+        collector's reach first: a collection in a worker writes into every tracked object's
+        header, copying the pages it shares with this process (gc.freeze)."""
+        if _warm_up is not None:
+            _warm_up()
         gc.freeze()
         try:
             self.workers = list(super()._run_start_processes(job_q, result_q))
@@ -326,12 +330,19 @@ def install() -> tuple[Any, Any]:
 
 
 @contextmanager
-def safe_runners() -> Iterator[None]:
-    """The safe runners for the body (one in-process doit run)."""
+def safe_runners(warm_up: Callable[[], None] | None = None) -> Iterator[None]:
+    """The safe runners for the body (one in-process doit run). `warm_up` runs in the main
+    process just before a pool's workers fork (SafeMRunner._run_start_processes)."""
+    global _warm_up
     previous = install()
+    _warm_up = warm_up
     try:
         yield
     finally:
         cmd_run.Runner, cmd_run.MRunner = previous
+        _warm_up = None
+
+
+_warm_up: Callable[[], None] | None = None
 
 
