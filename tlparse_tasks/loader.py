@@ -55,8 +55,10 @@ def run_doit(cfg: RunConfig, argv: list[str], extra_config: dict[str, Any] | Non
         return int(DoitMain(ReportTaskLoader(cfg, extra_config, task_dicts), config_filenames=()).run(argv))
 
 
-def warm_up_for(cfg: RunConfig) -> Callable[[], None]:
-    """What a pool's workers should find loaded: the active modules' code and templates."""
-    modules = cfg.active_modules()
+def warm_up_for(*cfgs: RunConfig) -> Callable[[], None]:
+    """What a pool's workers should find loaded: the active modules' code and templates (of
+    every config: the ranks' and the cross-rank one of an --all-ranks-html build)."""
+    modules = [m for cfg in cfgs for m in cfg.active_modules()]
+    entries = list(dict.fromkeys(m.entry for m in modules))
     templates = sorted({t for m in modules for t in m.templates})
-    return partial(preload_modules, [m.entry for m in modules], cfg.template_dirs, templates)
+    return partial(preload_modules, entries, cfgs[0].template_dirs, templates)

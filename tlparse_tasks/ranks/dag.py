@@ -24,6 +24,7 @@ from doit.tools import config_changed
 
 from .. import __version__
 from ..config_types import ModuleSpec
+from ..loader import warm_up_for
 from ..resources import template_path
 from ..runconfig import DB_NAME, RunConfig, norm
 from ..tasks import task_assemble, task_module, task_parse
@@ -163,5 +164,5 @@ class RanksTaskLoader(TaskLoader2):  # type: ignore[misc]  # doit ships no type 
 
 def run_plan(plan: RanksPlan, argv: list[str], extra_config: dict[str, Any] | None = None) -> int:
     """`doit <argv>` over the whole DAG, with the safe runners (workers.py)."""
-    with safe_runners():
+    with safe_runners(warm_up_for(*plan.ranks.values(), plan.root)):
         return int(DoitMain(RanksTaskLoader(plan, extra_config), config_filenames=()).run(argv))
