@@ -5,6 +5,10 @@ directory come from those paths) and puts a summary on the index, with the per-a
 loading on demand. Then, for each miss, the key components that differ from the closest
 earlier entry of its graph (`cache_diff.py`): the first `INDEX_MISSES` on the index, all of them
 on `cache_misses.html` when there are more.
+
+After the log grew, only the records after the parse's resume point are read: a payload file
+depends on its record alone, and what the records add up to (`CacheTally`: rows, listed files,
+the miss finder's groups) is kept at the point as the module's state (record_state).
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
+from ..record_state import RecordState
 from ..rules.compile_id import display_of
 from ..rules.status import cache_status_of_name
 from ..store.reader import at_lines
 from . import cache_diff
 from .artifact_files import write_payload_output
-from .common import output_of, records
+from .common import output_of
 
+STREAM = "cache.jsonl"
 MISSES_PAGE = "cache_misses.html"
 INDEX_MISSES = 10
 SHOWN_COMPONENTS = 30  # differing components shown per miss; the artifacts have the rest
@@ -47,22 +53,45 @@ class CacheRow:
     bypass: int = 0
 
 
-def render(ctx: ModuleContext) -> ModuleOutput:
-    rows: dict[str, CacheRow] = {}
-    items: list[dict[str, Any]] = []
-    finder = cache_diff.MissFinder()
-    for record in records(ctx, "cache.jsonl"):
-        write_payload_output(ctx, record)
-        finder.feed(record)
+class CacheTally:
+    """What the records add up to, record by record: the rows, the listed files and the misses.
+    Its JSON is the module state kept at the parse's resume point (record_state): a payload file
+    depends on its record alone, so a grown log reads only the records after the point."""
+
+    def __init__(self, saved: Any = None) -> None:
+        self.rows: dict[str, CacheRow] = {}
+        self.items: list[dict[str, Any]] = []
+        self.finder = cache_diff.MissFinder()
+        if saved is not None:
+            self.rows = {row[0]: CacheRow(*row) for row in saved["rows"]}
+            self.items = saved["items"]
+            self.finder = cache_diff.MissFinder.from_json(saved["finder"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": [[r.display, r.hit, r.miss, r.bypass] for r in self.rows.values()],
+                "items": self.items, "finder": self.finder.to_json()}
+
+    def feed(self, record: dict[str, Any]) -> None:
+        self.finder.feed(record)
         name = record["metadata"]["name"]
         status = cache_status_of_name(name)
         display = display_of(record["compile_id"])
-        row = rows.setdefault(display, CacheRow(display))
+        row = self.rows.setdefault(display, CacheRow(display))
         if status is not None:
             setattr(row, status, getattr(row, status) + 1)
         planned = output_of(record)
         if planned is not None:
-            items.append(listed_file(planned["url"], f"{display} {name}", planned["number"], planned["suffix"]))
+            self.items.append(listed_file(planned["url"], f"{display} {name}", planned["number"], planned["suffix"]))
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    state = RecordState(ctx, (STREAM,))
+    tally = CacheTally(state.extra)
+    for record in state.records(STREAM, at_point=tally.to_json):
+        write_payload_output(ctx, record)
+        tally.feed(record)
+    state.save()
+    rows, items, finder = tally.rows, tally.items, tally.finder
     summary = ctx.manifest["cache_summary"]
     lazy = bool(items) and not ctx.eager
     if lazy:
@@ -82,7 +111,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 def misses_entry(ctx: ModuleContext, finder: cache_diff.MissFinder) -> IndexEntry:
     """Why each miss missed: a second pass reads the values of the differing components."""
     needed = cache_diff.needed_values(finder.misses, SHOWN_COMPONENTS)
-    values = cache_diff.read_values(ctx.read_jsonl("cache.jsonl", at_lines(needed)), needed, finder.parsed) \
+    values = cache_diff.read_values(ctx.read_jsonl(STREAM, at_lines(needed)), needed, finder.parsed) \
         if needed else {}
     views = cache_diff.miss_views(finder.misses, values, SHOWN_COMPONENTS)
     summary = MissSummary(len(finder.misses), len(views), len(finder.misses) - len(views), finder.bare)

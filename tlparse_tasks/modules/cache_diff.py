@@ -234,6 +234,52 @@ class MissFinder:
             self.groups.setdefault(key, deque(maxlen=CANDIDATES)).append(entry)
 
 
+    # -- a module state (record_state): the finder as JSON, and back -----------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The finder as JSON, its entries once each (a group shares them with others) and each
+        entry's components as numbers in a table of (name, digest) pairs: an entry has hundreds,
+        and most repeat from entry to entry. The line cache (`parsed`) only saves time and is
+        left out, so the state depends on the records alone."""
+        index: dict[int, int] = {}
+        pairs: dict[tuple[str, str], int] = {}
+        entries: list[list[Any]] = []
+        groups: list[list[Any]] = []
+        for key, members in self.groups.items():
+            numbers = []
+            for entry in members:
+                number = index.get(id(entry))
+                if number is None:
+                    number = index[id(entry)] = len(entries)
+                    entries.append([_ref_json(entry.ref),
+                                    [pairs.setdefault(pair, len(pairs)) for pair in entry.components.items()]])
+                numbers.append(number)
+            groups.append([list(key), numbers])
+        misses = [[_ref_json(m.entry), _ref_json(m.closest) if m.closest else None, m.names] for m in self.misses]
+        return {"pairs": list(pairs), "entries": entries, "groups": groups, "misses": misses, "bare": self.bare}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> MissFinder:
+        finder = MissFinder()
+        pairs = [(str(name), str(digest)) for name, digest in data["pairs"]]
+        entries = [Entry(_ref_of(ref), dict(pairs[n] for n in numbers)) for ref, numbers in data["entries"]]
+        for key, numbers in data["groups"]:
+            finder.groups[tuple(key)] = deque((entries[n] for n in numbers), maxlen=CANDIDATES)
+        finder.misses = [Miss(_ref_of(entry), _ref_of(closest) if closest is not None else None,
+                              [str(n) for n in names]) for entry, closest, names in data["misses"]]
+        finder.bare = int(data["bare"])
+        return finder
+
+
+def _ref_json(ref: Ref) -> list[Any]:
+    return [ref.line, ref.directory, ref.cache, ref.status, ref.url]
+
+
+def _ref_of(data: list[Any]) -> Ref:
+    line, directory, cache, status, url = data
+    return Ref(int(line), str(directory), str(cache), str(status), None if url is None else str(url))
+
+
 def find_misses(records: Iterable[dict[str, Any]]) -> MissFinder:
     finder = MissFinder()
     for record in records:

@@ -1,0 +1,109 @@
+"""The cache module after a log grew: the records before the parse's resume point are read once
+(RecordState with the tally as its state), misses after the point are still compared with the
+entries before it, and the whole report equals a fresh build's, the state included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.conftest import TORCH_213, corpus_copy
+from tests.test_incremental import cut_points
+from tests.test_incremental_report import tree
+from tests.test_search_incremental import GRAPH_BREAKS, build, fresh_tree, grow, half_built
+from tlparse_tasks.modules import cache
+from tlparse_tasks.modules.cache_diff import MissFinder
+
+STATE = Path(".modules") / "cache.state"
+RANK_LOG = TORCH_213 / "10_multi_rank" / "dedicated_log_torch_trace_rank_1_r9x4pi9r.log"
+
+
+class Fed:
+    """The cache.jsonl records the module reads in a run (each goes through CacheTally.feed)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = cache.CacheTally.feed
+
+        def counting(tally: cache.CacheTally, record: dict[str, Any]) -> None:
+            self.count += 1
+            original(tally, record)
+
+        monkeypatch.setattr(cache.CacheTally, "feed", counting)
+
+
+@pytest.mark.parametrize("where", ["record boundary", "inside a payload", "mid line"])
+def test_a_grown_log_feeds_only_the_new_records_and_equals_a_fresh_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    fed = Fed(monkeypatch)
+    log, out, data, cut = half_built(tmp_path, where)
+    first = fed.count
+    assert (out / STATE).is_file() and first > 0
+    grow(log, data, cut)
+    fed.count = 0
+    build(log, out)
+    grown = fed.count
+    assert tree(out) == fresh_tree(tmp_path, log)
+    total = fed.count - grown
+    assert grown <= total - first + 1, (first, grown, total)  # the one record at the point at most again
+
+
+def test_misses_after_the_point_are_compared_with_entries_before_it(tmp_path: Path) -> None:
+    """A rank log whose miss on line 17,540 is closest to the entry on line 14,948: cut between
+    the two, the miss is compared with an entry the restored finder brought back."""
+    data = corpus_copy(RANK_LOG, tmp_path).read_bytes()
+    cut = data.index(b"\nV", offset_of_line(data, 16_000)) + 1
+    log, out = tmp_path / "growing.log", tmp_path / "out"
+    log.write_bytes(data[:cut])
+    build(log, out)
+    point = orjson.loads((out / "intermediate" / "parse_state.json").read_bytes())["resume"]["state"]["line"]
+    grow(log, data, cut)
+    build(log, out)
+    finder = MissFinder.from_json(orjson.loads((out / STATE).read_bytes())["extra"]["finder"])
+    assert any(m.entry.line > point and m.closest is not None and m.closest.line <= point for m in finder.misses)
+    assert tree(out) == fresh_tree(tmp_path, log)
+
+
+def offset_of_line(data: bytes, number: int) -> int:
+    offset = 0
+    for _ in range(number - 1):
+        offset = data.index(b"\n", offset) + 1
+    return offset
+
+
+def test_three_appends_in_a_row(tmp_path: Path) -> None:
+    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
+    cuts = sorted({cut_points(data)["record boundary"], len(data) // 3, 2 * len(data) // 3})
+    log, out = tmp_path / "growing.log", tmp_path / "out"
+    log.write_bytes(data[:cuts[0]])
+    build(log, out)
+    for start, end in zip(cuts, [*cuts[1:], None], strict=True):
+        grow(log, data, start, end)
+        build(log, out)
+    assert tree(out) == fresh_tree(tmp_path, log)
+
+
+def records_of(log: Path, out: Path) -> list[dict[str, Any]]:
+    build(log, out, "--parse-only")
+    lines = (out / "intermediate" / "cache.jsonl").read_bytes().splitlines()
+    return [orjson.loads(line) for line in lines]
+
+
+def test_a_finder_restored_from_its_json_goes_on_as_the_original(tmp_path: Path) -> None:
+    log = corpus_copy(GRAPH_BREAKS, tmp_path)
+    records = records_of(log, tmp_path / "out")
+    assert sum(1 for r in records if r["metadata"]["name"].endswith("_miss")) > 2
+    for split in range(0, len(records) + 1, max(1, len(records) // 7)):
+        whole, head = MissFinder(), MissFinder()
+        for record in records:
+            whole.feed(record)
+        for record in records[:split]:
+            head.feed(record)
+        restored = MissFinder.from_json(orjson.loads(orjson.dumps(head.to_json())))
+        for record in records[split:]:
+            restored.feed(record)
+        assert restored.to_json() == whole.to_json()
+        assert restored.misses == whole.misses and restored.bare == whole.bare
