@@ -238,9 +238,11 @@ class MissFinder:
 
     def to_json(self) -> dict[str, Any]:
         """The finder as JSON, its entries once each (a group shares them with others) and each
-        entry's components as numbers in a table of (name, digest) pairs: an entry has hundreds,
-        and most repeat from entry to entry. The line cache (`parsed`) only saves time and is
-        left out, so the state depends on the records alone."""
+        entry's components as numbers in a table of (name, digest) pairs (an entry has hundreds,
+        and most repeat from entry to entry), written as one comma-separated string per entry
+        (a list would hold an int object per component until the state is written). The line
+        cache (`parsed`) only saves time and is left out, so the state depends on the records
+        alone."""
         index: dict[int, int] = {}
         pairs: dict[tuple[str, str], int] = {}
         entries: list[list[Any]] = []
@@ -251,8 +253,8 @@ class MissFinder:
                 number = index.get(id(entry))
                 if number is None:
                     number = index[id(entry)] = len(entries)
-                    entries.append([_ref_json(entry.ref),
-                                    [pairs.setdefault(pair, len(pairs)) for pair in entry.components.items()]])
+                    text = ",".join(str(pairs.setdefault(pair, len(pairs))) for pair in entry.components.items())
+                    entries.append([_ref_json(entry.ref), text])
                 numbers.append(number)
             groups.append([list(key), numbers])
         misses = [[_ref_json(m.entry), _ref_json(m.closest) if m.closest else None, m.names] for m in self.misses]
@@ -262,7 +264,8 @@ class MissFinder:
     def from_json(data: dict[str, Any]) -> MissFinder:
         finder = MissFinder()
         pairs = [(str(name), str(digest)) for name, digest in data["pairs"]]
-        entries = [Entry(_ref_of(ref), dict(pairs[n] for n in numbers)) for ref, numbers in data["entries"]]
+        entries = [Entry(_ref_of(ref), dict(pairs[int(n)] for n in numbers.split(",") if n))
+                   for ref, numbers in data["entries"]]
         for key, numbers in data["groups"]:
             finder.groups[tuple(key)] = deque((entries[n] for n in numbers), maxlen=CANDIDATES)
         finder.misses = [Miss(_ref_of(entry), _ref_of(closest) if closest is not None else None,
