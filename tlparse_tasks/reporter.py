@@ -1,4 +1,4 @@
-"""The doit reporter of our runs: quiet like legacy, keeping what ran for `-v` and tests."""
+"""The doit reporter of our runs: quiet like legacy, keeping what ran for `-v`."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ from doit.reporter import ErrorOnlyReporter
 
 
 class QuietReporter(ErrorOnlyReporter):  # type: ignore[misc]  # doit ships no type hints
-    """Legacy prints nothing per step; we keep the task outcomes for `-v` and tests."""
-
-    last: QuietReporter | None = None  # the latest run's reporter (tests look at it)
+    """Legacy prints nothing per step; we keep the task outcomes for `-v` (run.Outcome)."""
 
     def __init__(self, outstream: TextIO, options: dict[str, Any] | None = None) -> None:
         super().__init__(outstream, options or {})
         self.executed: list[str] = []
         self.uptodate: list[str] = []
         self.errors: list[str] = []  # doit's runtime errors (e.g. a worker died): one line each
-        QuietReporter.last = self
 
     def runtime_error(self, msg: str) -> None:
         self.errors.append(" ".join(msg.split()))
