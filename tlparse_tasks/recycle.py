@@ -6,7 +6,8 @@ whole report was deleted, that search made most of a run's system time (perf: ~4
 `find_inode_bit`). So `--overwrite` moves the old report aside into OUT's pool (`retire`), and
 while the run lasts every atomic write that needs a temp file takes one of the pool's files
 instead of a new inode (`claim`): renamed to the temp name, overwritten from its start, cut to
-the new length when closed, and renamed over its final name like any temp file. What the new
+the new length when closed (if it was longer), and renamed over its final name like any temp
+file. What the new
 report did not need is deleted at the end (`recycling`). A run killed halfway leaves the pool
 behind; the next `tlparse` run on OUT takes it up, and `doit` runs delete it.
 
