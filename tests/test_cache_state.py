@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import TORCH_213, corpus_copy
 from tests.test_incremental import cut_points
 from tests.test_incremental_report import tree
-from tests.test_search_incremental import GRAPH_BREAKS, build, fresh_tree, grow, half_built
+from tests.test_search_incremental import GRAPH_BREAKS, build, fresh_tree, grow, grow_and_count
 from tlparse_tasks.modules import cache
 from tlparse_tasks.modules.cache_diff import MissFinder
 
@@ -38,17 +38,8 @@ class Fed:
 @pytest.mark.parametrize("where", ["record boundary", "inside a payload", "mid line"])
 def test_a_grown_log_feeds_only_the_new_records_and_equals_a_fresh_build(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
-    fed = Fed(monkeypatch)
-    log, out, data, cut = half_built(tmp_path, where)
-    first = fed.count
-    assert (out / STATE).is_file() and first > 0
-    grow(log, data, cut)
-    fed.count = 0
-    build(log, out)
-    grown = fed.count
-    assert tree(out) == fresh_tree(tmp_path, log)
-    total = fed.count - grown
-    assert grown <= total - first + 1, (first, grown, total)  # the one record at the point at most again
+    first, grown, total = grow_and_count(tmp_path, where, Fed(monkeypatch), STATE)
+    assert first > 0 and grown <= total - first + 1, (first, grown, total)  # the record at the point at most again
 
 
 def test_misses_after_the_point_are_compared_with_entries_before_it(tmp_path: Path) -> None:

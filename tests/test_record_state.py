@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_incremental_report import tree
-from tests.test_search_incremental import build, fresh_tree, grow, half_built
+from tests.test_search_incremental import build, fresh_tree, grow, grow_and_count, half_built
 from tlparse_tasks.modules import compile_artifacts as ca
 
 
@@ -30,16 +30,7 @@ class Written:
 @pytest.mark.parametrize("where", ["record boundary", "inside a payload", "mid line"])
 def test_a_grown_log_reads_only_the_new_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     monkeypatch.setattr(ca, "ENTRIES_PER_PAGE", 2)  # pages of other entries that span the point
-    written = Written(monkeypatch)
-    log, out, data, cut = half_built(tmp_path, where)
-    first = written.count
-    assert (out / ".modules" / "compile_artifacts.state").is_file()
-    grow(log, data, cut)
-    written.count = 0
-    build(log, out)
-    grown = written.count
-    assert tree(out) == fresh_tree(tmp_path, log)
-    total = written.count - grown
+    first, grown, total = grow_and_count(tmp_path, where, Written(monkeypatch), ".modules/compile_artifacts.state")
     assert total > first and grown < total - first / 2, (first, grown, total)
 
 
