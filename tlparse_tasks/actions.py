@@ -18,6 +18,7 @@ from . import __version__
 from .atomic import write_bytes
 from .fserrors import one_line_errors
 from .module_api import RECORDS_DIR, record_path
+from .stamps import parsed_log_stamp, stamp_of
 from .store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 
 PROGRESS_MIN_BYTES = 4 << 20
@@ -40,15 +41,7 @@ def run_parse(log: str, out: str, options: dict[str, Any],
 
         progress = ByteProgress(size, log_path.name)
     result = parse_log(log_path, Path(out), ParseOptions(**options), stderr=sys.stderr, progress=progress)
-    return {"log_stamp": log_stamp(log_path, int(result.manifest["source"]["size"]))}
-
-
-def log_stamp(log: Path, parsed_size: int) -> list[int] | None:
-    """The log's (size, mtime, inode, device), taken after the parse, if the log is then exactly
-    as long as what the parse read: while the stamp stays the same, so do the parsed bytes, and
-    the next up-to-date check need not hash them. None when the log already grew."""
-    st = os.stat(log)
-    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev] if st.st_size == parsed_size else None
+    return {"log_stamp": parsed_log_stamp(log_path, int(result.manifest["source"]["size"]))}
 
 
 def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
@@ -66,7 +59,7 @@ def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
         return False
     if path != str(Path(log).resolve()) or st.st_size != size:
         return False
-    if values.get("log_stamp") == [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]:
+    if values.get("log_stamp") == stamp_of(st):
         return True
     from .parse.resume import hash_prefix
 

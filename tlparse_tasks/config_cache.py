@@ -3,11 +3,11 @@
 Why: checking modules.yaml imports every module's entry file (each declares its `Options`), and
 those imports (Jinja2 among them) were a third of a no-op re-run and of a run on a small log.
 The validated config is kept in the user's cache folder (`$XDG_CACHE_HOME/tlparse-tasks`, as
-black keeps its own), with a stamp of everything the validation read: modules.yaml, every
-entry's source file as the import path finds it and the templates it named (path, size,
-mtime), this package's version and config checker, and the Python version. Any difference in the stamp, or a
-cache that is missing, damaged or unwritable, means validating as before; so a wrong config is
-still refused, file, line and key, before any work.
+black keeps its own), with the stamps (stamps.py) of everything the validation read:
+modules.yaml, every entry's source file as the import path finds it, the templates it named,
+this package's config checker; and the package and Python versions. Any difference, or a cache
+that is missing, damaged or unwritable, means validating as before; so a wrong config is still
+refused, file, line and key, before any work.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import orjson
 from . import __version__
 from .config_types import ModulesConfig, ModuleSpec
 from .resources import PACKAGE_DIR, template_path, user_cache_dir
+from .stamps import file_stamp, labelled
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CHECKERS = ("config.py", "config_types.py")  # the code that validates modules.yaml
 
 
@@ -52,11 +53,7 @@ def load_config_cached(path: Path) -> ModulesConfig:
 def _file_stamp(path: Path | str | None) -> list[Any]:
     if path is None:
         return [None]
-    try:
-        st = os.stat(path)
-    except OSError:
-        return [os.fspath(path), None]
-    return [os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino]
+    return labelled(path, file_stamp(path))
 
 
 def _entry_source(entry: str) -> str | None:

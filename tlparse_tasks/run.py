@@ -36,7 +36,7 @@ from .lock import (
 from .parse.stats import format_stats, strict_failures
 from .recycle import POOL_NAME, remove_pool, retire
 from .resources import default_modules_yaml
-from .run_stamp import is_up_to_date, log_stamp, stamp_paths, task_names, write_stamp
+from .run_stamp import is_up_to_date, stamp_paths, task_names, write_stamp
 from .runconfig import DB_NAME, RunConfig, db_path, norm
 from .safepath import check_no_links
 from .terminal import printable, rust_debug
@@ -342,7 +342,6 @@ def build_report(cfg: RunConfig) -> Outcome:
     from .reporter import QuietReporter
     from .tasks import generate_tasks
 
-    log_before = log_stamp(cfg)
     tasks = list(generate_tasks(cfg))
     checked = stamp_paths(tasks)  # before doit takes the dicts over
     reporter = QuietReporter(sys.stderr)
@@ -353,7 +352,7 @@ def build_report(cfg: RunConfig) -> Outcome:
     if code != 0:
         raise RunError(f"building the report failed (doit exit code {code})")
     outcome.manifest = read_manifest(cfg)
-    write_stamp(cfg, checked, log_before)
+    write_stamp(cfg, checked, int(outcome.manifest["source"]["size"]))
     return outcome
 
 

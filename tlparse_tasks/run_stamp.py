@@ -5,8 +5,9 @@ building its tasks is not: together they were two thirds of a no-op re-run. Afte
 successful build, the stamp records what doit's decision rested on:
 
 - the run's configuration (every option and module spec that reaches a task's digest);
-- the size, mtime, inode and device of the log and of every file a task depends on or makes
-  (doit's checker, and the parse's `log_parsed`, call such a file unchanged as well);
+- the stamp (stamps.py: size, mtime, inode, device) of the log, by the parse's own rule, and of
+  every file a task depends on or makes (doit's checker and the parse's `log_parsed` call such
+  a file unchanged as well);
 - a digest of every other row of doit's dependency DB.
 
 The stamp is a row of that DB, so whatever empties or rewrites the DB (`doit forget`, a run
@@ -31,6 +32,7 @@ import orjson
 from . import __version__
 from .lock import incomplete_marker
 from .runconfig import RunConfig, db_path, norm
+from .stamps import file_stamp, labelled, parsed_log_stamp
 
 #: The stamp's row in doit's table; no task of ours has this name.
 STAMP_ROW = "tlparse:up-to-date"
@@ -57,16 +59,8 @@ def config_key(cfg: RunConfig) -> str:
 
 
 def file_stamps(paths: Iterable[str]) -> list[list[Any]]:
-    """Each path with its size, mtime, inode and device (None when it cannot be stat'ed)."""
-    stamps: list[list[Any]] = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            stamps.append([path, None])
-            continue
-        stamps.append([path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev])
-    return stamps
+    """Each path with its stamp (stamps.py; None when it cannot be stat'ed)."""
+    return [labelled(path, file_stamp(path)) for path in paths]
 
 
 def _connect(db: Path, write: bool) -> sqlite3.Connection:
@@ -82,12 +76,6 @@ def _rows_digest(conn: sqlite3.Connection) -> str:
     return digest.hexdigest()
 
 
-def log_stamp(cfg: RunConfig) -> list[Any]:
-    """The log's stamp, taken before a build starts: a log that grows or changes while it is
-    parsed then differs at the next run, which asks doit (whose parse resumes)."""
-    return file_stamps([norm(cfg.log)])[0]
-
-
 def stamp_paths(tasks: Iterable[dict[str, Any]]) -> list[str]:
     """Every file the tasks depend on or make: what doit looks at to call them up to date."""
     paths: set[str] = set()
@@ -97,16 +85,18 @@ def stamp_paths(tasks: Iterable[dict[str, Any]]) -> list[str]:
     return sorted(paths)
 
 
-def write_stamp(cfg: RunConfig, paths: list[str], log_before: list[Any]) -> None:
+def write_stamp(cfg: RunConfig, paths: list[str], parsed_size: int) -> None:
     """After a successful build: record what its up-to-date decision rests on (`paths`: the
-    tasks' files, `log_before`: the log as the build began). Best effort: a stamp that cannot
-    be written only means the next run asks doit."""
-    paths = [path for path in paths if path != log_before[0]]
+    tasks' files). The log counts by the parse's own rule (stamps.parsed_log_stamp): one that
+    grew while it was parsed never matches, and the next run asks doit, whose parse resumes.
+    Best effort: a stamp that cannot be written only means the next run asks doit."""
+    log = norm(cfg.log)
+    logged = labelled(log, parsed_log_stamp(log, parsed_size))
     with contextlib.suppress(sqlite3.Error, OSError):
         conn = _connect(db_path(cfg), write=True)
         try:
             stamp = {"key": config_key(cfg), "rows": _rows_digest(conn),
-                     "files": [log_before, *file_stamps(paths)]}
+                     "files": [logged, *file_stamps(p for p in paths if p != log)]}
             conn.execute("insert or replace into doit values (?, ?)", (STAMP_ROW, orjson.dumps(stamp).decode()))
         finally:
             conn.close()
