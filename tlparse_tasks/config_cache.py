@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import orjson
 
 from . import __version__
-from .config_types import ModulesConfig, ModuleSpec
+from .config_types import ModulesConfig, ModuleSpec, entry_source
 from .resources import PACKAGE_DIR, template_path, user_cache_dir
 from .stamps import file_stamp, labelled
 
@@ -56,36 +55,15 @@ def _file_stamp(path: Path | str | None) -> list[Any]:
     return labelled(path, file_stamp(path))
 
 
-def _entry_source(entry: str) -> str | None:
-    """An entry's source file, found without importing it."""
-    try:
-        found = importlib.util.find_spec(entry.partition(":")[0])
-    except (ImportError, ValueError):
-        return None
-    return found.origin if found is not None else None
-
-
 def _stamp(path: Path, modules: list[dict[str, Any]]) -> list[Any]:
     """What a validation of `path` depended on (`modules`: the specs it gave)."""
     config_dir = path.parent
     return [
         CACHE_FORMAT, __version__, sys.version, _file_stamp(path),
         [_file_stamp(PACKAGE_DIR / checker) for checker in CHECKERS],
-        [_file_stamp(_entry_source(m["entry"])) for m in modules],
+        [_file_stamp(entry_source(m["entry"])) for m in modules],
         [_file_stamp(template_path(t, config_dir)) for m in modules for t in m["templates"]],
     ]
-
-
-def _spec_json(spec: ModuleSpec) -> dict[str, Any]:
-    return {**spec.to_json(), "cost": spec.cost}
-
-
-def _spec_from_json(data: dict[str, Any]) -> ModuleSpec:
-    return ModuleSpec(
-        id=data["id"], name=data["name"], entry=data["entry"], subscriptions=tuple(data["subscriptions"]),
-        strategy=data["strategy"], modes=tuple(data["modes"]), templates=tuple(data["templates"]),
-        options=data["options"], description=data["description"], cost=data["cost"],
-    )
 
 
 def _read(path: Path) -> ModulesConfig | None:
@@ -94,15 +72,15 @@ def _read(path: Path) -> ModulesConfig | None:
         modules = data["modules"]
         if data["stamp"] != orjson.loads(orjson.dumps(_stamp(path, modules))):
             return None
-        return ModulesConfig(path, tuple(_spec_from_json(m) for m in modules))
+        return ModulesConfig(path, tuple(ModuleSpec.from_full_json(m) for m in modules))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def _write(path: Path, config: ModulesConfig) -> None:
     """Keep the validated config (best effort: a cache that cannot be written is no error)."""
-    modules = [_spec_json(spec) for spec in config.modules]
-    if tuple(_spec_from_json(m) for m in orjson.loads(orjson.dumps(modules))) != config.modules:
+    modules = [spec.to_full_json() for spec in config.modules]
+    if tuple(ModuleSpec.from_full_json(m) for m in orjson.loads(orjson.dumps(modules))) != config.modules:
         return  # an option value JSON does not keep as it is (a tuple, say): not cached
     target = cache_file(path)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import re
 import types
 import typing
@@ -58,6 +59,18 @@ class ModuleSpec:
             "options": self.options, "description": self.description,
         }
 
+    def to_full_json(self) -> dict[str, Any]:
+        """Every field, `cost` too: what the validated config's cache keeps of the spec."""
+        return {**self.to_json(), "cost": self.cost}
+
+    @staticmethod
+    def from_full_json(data: dict[str, Any]) -> ModuleSpec:
+        return ModuleSpec(
+            id=data["id"], name=data["name"], entry=data["entry"], subscriptions=tuple(data["subscriptions"]),
+            strategy=data["strategy"], modes=tuple(data["modes"]), templates=tuple(data["templates"]),
+            options=data["options"], description=data["description"], cost=data["cost"],
+        )
+
 
 @dataclass(frozen=True)
 class ModulesConfig:
@@ -82,6 +95,16 @@ def load_entry(entry: str) -> Callable[..., Any]:
     if not callable(function):
         raise TypeError(f"{entry} is not callable")
     return function  # type: ignore[no-any-return]
+
+
+def entry_source(entry: str) -> str | None:
+    """The Python file of an entry point `package.module:function`, found without importing it
+    (None when the import path has no such module)."""
+    try:
+        found = importlib.util.find_spec(entry.partition(":")[0])
+    except (ImportError, ValueError):
+        return None
+    return found.origin if found is not None and found.origin else None
 
 
 # -- typed module options ----------------------------------------------------------------------

@@ -47,7 +47,7 @@ def task_names(cfg: RunConfig) -> list[str]:
 
 def config_key(cfg: RunConfig) -> str:
     """Everything of the configuration that reaches a task's action or digest."""
-    modules = [{**m.to_json(), "cost": m.cost} for m in cfg.active_modules()]
+    modules = [m.to_full_json() for m in cfg.active_modules()]
     data = {
         "version": __version__, "log": str(cfg.log.resolve()), "out": norm(cfg.out),
         "modules_yaml": str(cfg.modules.path), "modules": modules, "mode": cfg.mode,

@@ -8,7 +8,6 @@ links them.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from .actions import (
     run_parse,
 )
 from .checker import StoreAwareChecker
-from .config_types import ModuleSpec
+from .config_types import ModuleSpec, entry_source
 from .module_api import record_path
 from .resources import template_path
 from .runconfig import RunConfig, db_path, norm
@@ -102,8 +101,8 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
 
 def module_source(spec: ModuleSpec) -> Path | None:
     """The Python file of a module's entry point (found without importing it)."""
-    found = importlib.util.find_spec(spec.entry.partition(":")[0])
-    return Path(found.origin) if found is not None and found.origin else None
+    source = entry_source(spec.entry)
+    return Path(source) if source else None
 
 
 def task_module(cfg: RunConfig, spec: ModuleSpec, ranks: dict[int, Path] | None = None) -> dict[str, Any]:
