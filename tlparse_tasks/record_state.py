@@ -1,13 +1,18 @@
 """A module state at the parse's resume point, for modules whose files for a record depend on
-that record alone (compile_artifacts): after the log grew, the records before the point are not
-read again, and the files and units they made carry over.
+that record and those before it (compile_artifacts, cache, compilation_metrics): after the log
+grew, the records before the point are not read again, and the files and units they made carry
+over.
 
 The module reads each stream through `RecordState.records`, which yields the records the saved
 state does not cover (from where it stopped up to the point, then the rest), replays the files
 and units of those it covers first, in the order they were written, and notes what the records
-up to the point wrote. What else the module keeps across records (pages still being filled) it
-hands over at the point (`at_point`) and gets back with `extra`. `save()` then writes the state
-(`.modules/<module>.state`).
+up to the point wrote. A module that merges several streams by log line (compilation_metrics)
+reads them together through `RecordState.spans`, which gives the byte spans to read instead:
+the streams' records before the point are exactly those of the log lines before it.
+
+What else the module keeps across records (pages still being filled) it hands over at the point
+(`at_point`), taken as JSON there and then, and gets back with `extra`. `save()` then writes the
+state (`.modules/<module>.state`).
 
 A report updated from a state equals a fresh one file for file, the state included: the state is
 made from the records up to the point alone. It is used only with the same key (the module's
@@ -27,25 +32,30 @@ from .module_api import ModuleContext, Unit
 from .safepath import inside
 from .store.stable import StablePoint, stable_point
 
-FORMAT = 1
+FORMAT = 2
+MERGED = "*"  # the part of the streams read together (`spans`)
 
 
 @dataclass
 class StreamPart:
-    """What a stream's records up to the point made: the bytes read, the files in the order they
-    were written, the units (key → digest and files)."""
+    """What the records of a stream (or of streams read together) up to the point made: the
+    bytes read of each stream, the files in the order they were written, the units (key →
+    digest and files)."""
 
-    size: int
+    sizes: dict[str, int]
     files: list[str]
     units: dict[str, Unit]
 
     def to_json(self) -> dict[str, Any]:
-        return {"size": self.size, "files": self.files, "units": {k: asdict(u) for k, u in self.units.items()}}
+        return {"sizes": self.sizes, "files": self.files, "units": {k: asdict(u) for k, u in self.units.items()}}
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> StreamPart:
         units = {str(k): Unit(str(u["digest"]), [str(f) for f in u["files"]]) for k, u in data["units"].items()}
-        return StreamPart(int(data["size"]), [str(f) for f in data["files"]], units)
+        return StreamPart({str(k): int(v) for k, v in data["sizes"].items()}, [str(f) for f in data["files"]], units)
+
+
+Spans = dict[str, tuple[int, int | None]]  # stream → (start, stop) byte offsets; None: to the end
 
 
 class RecordState:
@@ -59,7 +69,7 @@ class RecordState:
         self.saved: dict[str, StreamPart] = {}
         self.extra: Any = None  # what the module handed over at the saved point
         self.parts: dict[str, dict[str, Any]] = {}  # the new state's parts, as JSON when made
-        self.handed: Any = None
+        self.handed: orjson.Fragment | None = None
         if self.point is not None:
             self._load(self.point)
 
@@ -75,8 +85,10 @@ class RecordState:
             data = orjson.loads(raw)
             if data["key"] != self.key:
                 return
-            parts = {stream: StreamPart.from_json(data["parts"][stream]) for stream in self.streams}
-            if not point.continues(data["point"], {stream: part.size for stream, part in parts.items()}):
+            parts = {name: StreamPart.from_json(part) for name, part in data["parts"].items()}
+            if set(parts) not in ({MERGED}, set(self.streams)) or not all(
+                    set(part.sizes) <= set(self.streams) and point.continues(data["point"], part.sizes)
+                    for part in parts.values()):
                 return
             for part in parts.values():  # plain paths inside OUT only (ValueError otherwise)
                 for relative in (*part.files, *(f for unit in part.units.values() for f in unit.files)):
@@ -87,34 +99,60 @@ class RecordState:
             return  # a file it counts on is gone: a fresh build would write it
         self.saved, self.extra = parts, data.get("extra")
 
-    def records(self, stream: str, at_point: Callable[[], Any] | None = None) -> Iterator[dict[str, Any]]:
-        """The stream's records to read (see the module docstring); `at_point` is called when
-        those up to the point are read, and what it returns is saved as `extra`."""
-        ctx = self.ctx
-        start = 0
-        part = self.saved.get(stream)
+    def _replay(self, name: str) -> StreamPart | None:
+        """Bring back the files and units of the records the saved part `name` covers."""
+        part = self.saved.get(name)
         if part is not None:
+            ctx = self.ctx
             ctx.end_unit()
             ctx.units.update(part.units)
             ctx.written.extend(part.files)
-            start = part.size
+        return part
+
+    def _note(self, name: str, part: StreamPart | None, sizes: dict[str, int], written: int, units: set[str],
+              at_point: Callable[[], Any] | None) -> None:
+        """What the records up to the point made, on top of the saved part."""
+        ctx = self.ctx
+        new_units = {k: u for k, u in ctx.units.items() if k not in units}
+        self.parts[name] = StreamPart(sizes, [*(part.files if part else ()), *ctx.written[written:]],
+                                      {**(part.units if part else {}), **new_units}).to_json()
+        if at_point is not None:  # as JSON at once: the module goes on changing what it handed
+            self.handed = orjson.Fragment(orjson.dumps(at_point()))
+
+    def records(self, stream: str, at_point: Callable[[], Any] | None = None) -> Iterator[dict[str, Any]]:
+        """The stream's records to read (see the module docstring); `at_point` is called when
+        those up to the point are read, and what it returns is saved as `extra`."""
+        part = self._replay(stream)
+        start = part.sizes.get(stream, 0) if part else 0
         if self.point is not None:
             stop = self.point.sizes.get(stream, 0)
-            written, units = len(ctx.written), set(ctx.units)
-            yield from ctx.read_jsonl(stream, start=start, stop=stop)
-            new_units = {k: u for k, u in ctx.units.items() if k not in units}
-            self.parts[stream] = StreamPart(stop, [*(part.files if part else ()), *ctx.written[written:]],
-                                            {**(part.units if part else {}), **new_units}).to_json()
-            if at_point is not None:
-                self.handed = at_point()
+            written, units = len(self.ctx.written), set(self.ctx.units)
+            yield from self.ctx.read_jsonl(stream, start=start, stop=stop)
+            self._note(stream, part, {stream: stop}, written, units, at_point)
             start = stop
-        yield from ctx.read_jsonl(stream, start=start)
+        yield from self.ctx.read_jsonl(stream, start=start)
+
+    def spans(self, at_point: Callable[[], Any] | None = None) -> Iterator[Spans]:
+        """The byte spans of all the streams to read together, at most twice: up to the point
+        (unless the saved state covers it), then the rest. Read each span whole before asking
+        for the next: `at_point` is called in between (see `records`)."""
+        part = self._replay(MERGED)
+        starts = {stream: part.sizes.get(stream, 0) if part else 0 for stream in self.streams}
+        if self.point is not None:
+            stops = {stream: self.point.sizes.get(stream, 0) for stream in self.streams}
+            written, units = len(self.ctx.written), set(self.ctx.units)
+            if starts != stops:
+                yield {stream: (starts[stream], stops[stream]) for stream in self.streams}
+            self._note(MERGED, part, stops, written, units, at_point)
+            starts = stops
+        yield {stream: (starts[stream], None) for stream in self.streams}
 
     def save(self) -> None:
         """Write the new state (none when the parse saved no point)."""
-        if self.point is None or set(self.parts) != set(self.streams):
+        if self.point is None or set(self.parts) not in ({MERGED}, set(self.streams)):
             return
         self.ctx.end_unit()
         data = {"key": self.key, "point": [self.point.offset, self.point.digest],
-                "parts": {stream: self.parts[stream] for stream in self.streams}, "extra": self.handed}
+                "parts": {name: self.parts[name] for name in (MERGED, *self.streams) if name in self.parts},
+                "extra": self.handed}
         self.ctx.write_bytes(self.path, orjson.dumps(data))

@@ -16,6 +16,10 @@ guards.jsonl for shape specializations and fast guards), replaying legacy's per-
 The index gets the restart/failure count (inline) and every metrics page with its outcome
 (a lazy shard for the generic `artifacts` renderer; inline with --eager).
 
+A page depends only on the records before it, so after the log grew only the records after the
+parse's resume point are read: what the pass keeps across records at that point (`PassState`)
+is the module's state (record_state, the streams read together).
+
 Pages repeat most of what they show (a compile id's growing file list, framework stacks, the
 compiled frame, flags and configs among the other fields, table rows), so those parts are made
 by their own macros, called from Python once per distinct value (`Stacks`, `FileLists`,
@@ -28,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from typing import Any, Literal, NamedTuple, cast, get_args
 
 import orjson
@@ -36,8 +40,9 @@ from markupsafe import Markup
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
 from ..parse import stacks
+from ..record_state import RecordState, Spans
 from ..rules.compile_id import display_of, group_of_directory
-from ..rules.graph_break import GraphBreak, parse_graph_break
+from ..rules.graph_break import parse_graph_break
 from ..store.reader import naming
 from . import metrics_model as mm
 from .common import depth_prefix, load_strings, metadata_of, output_of
@@ -57,6 +62,7 @@ GRAPH_BREAK_NAME = b'"dynamo_graph_break_reason"'  # as artifacts.jsonl spells t
 #: whose records are large and are skipped unparsed.
 GUARD_NAMES = naming(*(b'"' + kind.encode() + b'"' for kind in GUARD_TYPES))
 INDEX, TYPED, BREAK = 0, 1, 2  # within one log line, the index record is replayed first
+STREAMS = ("index.jsonl", "compilation_metrics.jsonl", "guards.jsonl", "artifacts.jsonl")
 
 
 @dataclass(frozen=True)
@@ -85,12 +91,17 @@ class SharedValues:
     def _deferred(self, field: mm.OtherField, root: str) -> mm.OtherField:
         known = self.known.get(field.value)
         if known is None:
-            data = field.value.encode("utf-8", "surrogatepass")
-            shard = f"value-{hashlib.blake2b(data, digest_size=10).hexdigest()}"
-            self.shards[shard] = field.value
-            known = self.known[field.value] = (shard, f"{len(data) / 1024:.0f} KB")
+            known = self.keep(field.value)
         shard, size = known
         return replace(field, value="", lazy=mm.LazyValue(shard, f"{root}data/{self.module_id}/{shard}.js", size))
+
+    def keep(self, value: str) -> tuple[str, str]:
+        """A new large value's shard and size."""
+        data = value.encode("utf-8", "surrogatepass")
+        shard = f"value-{hashlib.blake2b(data, digest_size=10).hexdigest()}"
+        self.shards[shard] = value
+        known = self.known[value] = (shard, f"{len(data) / 1024:.0f} KB")
+        return known
 
     def write(self, ctx: ModuleContext) -> None:
         """Written after every page, outside any page's unit: a skipped page still needs them."""
@@ -276,21 +287,16 @@ def value_of(record: dict[str, Any], key: str) -> Any:
     return (record.get("extra") or {}).get(key)
 
 
-def graph_breaks(ctx: ModuleContext) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """The graph break reasons of artifacts.jsonl: a restart row shows where its break was.
-    Only the lines that name one are parsed (the file holds every artifact of the log)."""
-    with open(ctx.store.path("artifacts.jsonl"), "rb") as handle:
-        for line in handle:
-            if GRAPH_BREAK_NAME in line:
-                record = orjson.loads(line)
-                if metadata_of(record).get("name") == "dynamo_graph_break_reason":
-                    yield record["line"], BREAK, record
+def has_break_name(line: bytes) -> bool:
+    """Only the lines of artifacts.jsonl that name a graph break reason are parsed (the file
+    holds every artifact of the log)."""
+    return GRAPH_BREAK_NAME in line
 
 
-def tagged(ctx: ModuleContext, stream: str, priority: int,
+def tagged(ctx: ModuleContext, stream: str, priority: int, span: tuple[int, int | None],
            keep: Callable[[bytes], bool] | None = None) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(log line, priority, record) for merging log-ordered streams (`keep`: read_jsonl's)."""
-    for record in ctx.read_jsonl(stream, keep):
+    for record in ctx.read_jsonl(stream, keep, start=span[0], stop=span[1]):
         yield record["line"], priority, record
 
 
@@ -308,8 +314,10 @@ class MetricsPass:
         self.deferred: list[tuple[str, mm.OutputRef]] = []  # metrics pages, listed after render
         self.views = Stacks(ctx, self.strings)
         self.stacks: dict[str, StackView] = {}  # raw key → the latest dynamo_start stack's view
+        self.logged: dict[str, bytes] = {}  # raw key → that stack as logged (JSON), for the state
+        self.distinct: dict[bytes, bytes] = {}  # each distinct logged stack once
         self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {k: {} for k in GUARD_TYPES}
-        self.breaks: dict[str, list[GraphBreak]] = {}  # lookup key → graph breaks before its metrics
+        self.breaks: dict[str, list[str]] = {}  # lookup key → graph break reasons before its metrics
         self.rows: list[mm.FailureRow] = []
         self.summary = mm.Summary()
         self.values = SharedValues(ctx.module_id, enabled=ctx.lazy)
@@ -324,19 +332,54 @@ class MetricsPass:
             keys = self.known[directory] = keys_of(directory)
         return keys
 
-    def run(self) -> None:
-        streams = [tagged(self.ctx, "index.jsonl", INDEX),
-                   tagged(self.ctx, "compilation_metrics.jsonl", TYPED),
-                   tagged(self.ctx, "guards.jsonl", TYPED, GUARD_NAMES),
-                   graph_breaks(self.ctx)]
+    def run(self, spans: Spans) -> None:
+        """Read the streams' records within `spans`, merged in log order."""
+        streams = [tagged(self.ctx, "index.jsonl", INDEX, spans["index.jsonl"]),
+                   tagged(self.ctx, "compilation_metrics.jsonl", TYPED, spans["compilation_metrics.jsonl"]),
+                   tagged(self.ctx, "guards.jsonl", TYPED, spans["guards.jsonl"], GUARD_NAMES),
+                   tagged(self.ctx, "artifacts.jsonl", BREAK, spans["artifacts.jsonl"], has_break_name)]
         for _line, priority, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
             if priority == INDEX:
                 self.index_record(record)
             elif priority == BREAK:
-                parsed = parse_graph_break(str(record.get("payload") or ""))
-                self.breaks.setdefault(self.keys(record["compile_id"]).lookup, []).append(parsed)
+                if metadata_of(record).get("name") == "dynamo_graph_break_reason":
+                    reason = str(record.get("payload") or "")
+                    self.breaks.setdefault(self.keys(record["compile_id"]).lookup, []).append(reason)
             else:
                 self.typed_record(record)
+
+    # -- the state at the parse's resume point ----------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """What the pass keeps across records, made from the records read alone."""
+        table: dict[bytes, int] = {}
+        stacks = [[raw, table.setdefault(self.logged[raw], len(table))] for raw in self.stacks]
+        return {"files": {group: [list(ref) for ref in refs] for group, refs in self.files.items()},
+                "deferred": [[group, list(ref)] for group, ref in self.deferred],
+                "stacks": stacks, "stack_table": [data.decode() for data in table],
+                "pending": self.pending, "breaks": self.breaks,
+                "rows": [astuple(row) for row in self.rows],
+                "restarts": self.summary.restarts, "failures": self.summary.failures, "pages": self.summary.pages,
+                "values": self.values.shards}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Go on from a state `to_json` made."""
+        self.files = {group: [mm.OutputRef(*ref) for ref in refs] for group, refs in saved["files"].items()}
+        self.deferred = [(group, mm.OutputRef(*ref)) for group, ref in saved["deferred"]]
+        table = [self.distinct.setdefault(text.encode(), text.encode()) for text in saved["stack_table"]]
+        for raw, number in saved["stacks"]:
+            self.remember_stack(raw, table[number])
+        self.pending = saved["pending"]
+        self.breaks = saved["breaks"]
+        self.rows = [mm.FailureRow(*row) for row in saved["rows"]]
+        self.summary = mm.Summary(saved["restarts"], saved["failures"], saved["pages"])
+        for value in saved["values"].values():
+            self.values.keep(value)
+
+    def remember_stack(self, raw: str, logged: bytes) -> None:
+        """The latest dynamo_start stack of the raw key, as logged (JSON)."""
+        logged = self.distinct.setdefault(logged, logged)
+        self.logged[raw] = logged
+        self.stacks[raw] = self.views.view(orjson.loads(logged))  # a view is shared
 
     # -- one log line ---------------------------------------------------------------------
     def index_record(self, record: dict[str, Any]) -> None:
@@ -376,7 +419,7 @@ class MetricsPass:
         start = value_of(record, "dynamo_start")
         if isinstance(start, dict) and start.get("stack") is not None:
             stack = stacks.strip_convert_frame_suffix(start["stack"], self.strings)
-            self.stacks[self.keys(record["compile_id"]).raw] = self.views.view(stack)  # a view is shared
+            self.remember_stack(self.keys(record["compile_id"]).raw, orjson.dumps(stack))
 
     # -- pages ----------------------------------------------------------------------------
     def forward(self, record: dict[str, Any], metrics: dict[str, Any]) -> None:
@@ -387,7 +430,8 @@ class MetricsPass:
         self.summary.restarts += len(metrics.get("restart_reasons") or [])
         self.summary.failures += metrics.get("fail_type") is not None
         key = keys.lookup
-        self.rows.extend(mm.failure_rows(metrics, display, href, self.breaks.pop(key, [])))
+        breaks = [parse_graph_break(reason) for reason in self.breaks.pop(key, [])]
+        self.rows.extend(mm.failure_rows(metrics, display, href, breaks))
         specs = [mm.specialization(d, self.views.view) for d in self.pending[GUARD_TYPES[0]].pop(key, [])]
         guards = [mm.guard_added(d, self.views.view) for d in self.pending[GUARD_TYPES[1]].pop(key, [])]
         if output is None:
@@ -433,7 +477,12 @@ class MetricsPass:
 def render(ctx: ModuleContext) -> ModuleOutput:
     """Write every metrics page, failures_and_restarts.html, and the index summary."""
     state = MetricsPass(ctx)
-    state.run()
+    saved = RecordState(ctx, STREAMS)
+    if saved.extra is not None:
+        state.restore(saved.extra)
+    for spans in saved.spans(at_point=state.to_json):
+        state.run(spans)
+    saved.save()
     state.values.write(ctx)
     ctx.write_text(FAILURES_PAGE, ctx.render("failures_and_restarts.html", rows=state.rows,
                                              summary=state.summary, root=""))
