@@ -6,6 +6,7 @@ derived here so that every stage agrees on them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,12 @@ def unknown_directory(line: int) -> str:
     return f"unknown_{line}"
 
 
+#: Distinct directory names remembered by the two lookups below: modules ask once per record,
+#: thousands of records per compile id.
+KNOWN_DIRECTORIES = 1 << 14
+
+
+@functools.lru_cache(maxsize=KNOWN_DIRECTORIES)
 def group_of_directory(directory: str) -> tuple[str, str]:
     """(group directory, display) for a raw directory name, as the index groups entries."""
     cid = CompileId.from_directory(directory)
@@ -102,6 +109,7 @@ def group_of_directory(directory: str) -> tuple[str, str]:
     return grouped.directory, grouped.display
 
 
+@functools.lru_cache(maxsize=KNOWN_DIRECTORIES)
 def display_of(directory: str) -> str:
     """`-_0_0_1` → `[0/0_1]`; `unknown`, `unknown_N` and anything malformed → `(unknown)`."""
     cid = CompileId.from_directory(directory)
