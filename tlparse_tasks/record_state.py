@@ -58,6 +58,13 @@ class StreamPart:
 Spans = dict[str, tuple[int, int | None]]  # stream → (start, stop) byte offsets; None: to the end
 
 
+def tuple_as_array(value: Any) -> list[Any]:
+    """orjson writes a tuple but not a subclass of one: a NamedTuple the module kept is an array."""
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 class RecordState:
     """One run's view of the module's state: the saved one if it holds, and the new one."""
 
@@ -69,7 +76,7 @@ class RecordState:
         self.saved: dict[str, StreamPart] = {}
         self.extra: Any = None  # what the module handed over at the saved point
         self.parts: dict[str, dict[str, Any]] = {}  # the new state's parts, as JSON when made
-        self.handed: orjson.Fragment | None = None
+        self.handed: bytes | None = None  # the JSON of what the module hands over at the point
         if self.point is not None:
             self._load(self.point)
 
@@ -117,7 +124,7 @@ class RecordState:
         self.parts[name] = StreamPart(sizes, [*(part.files if part else ()), *ctx.written[written:]],
                                       {**(part.units if part else {}), **new_units}).to_json()
         if at_point is not None:  # as JSON at once: the module goes on changing what it handed
-            self.handed = orjson.Fragment(orjson.dumps(at_point()))
+            self.handed = orjson.dumps(at_point(), default=tuple_as_array)
 
     def records(self, stream: str, at_point: Callable[[], Any] | None = None) -> Iterator[dict[str, Any]]:
         """The stream's records to read (see the module docstring); `at_point` is called when
@@ -148,11 +155,12 @@ class RecordState:
         yield {stream: (starts[stream], None) for stream in self.streams}
 
     def save(self) -> None:
-        """Write the new state (none when the parse saved no point)."""
+        """Write the new state (none when the parse saved no point). What the module handed
+        over is written as taken, not copied into one more buffer: it is most of the state."""
         if self.point is None or set(self.parts) not in ({MERGED}, set(self.streams)):
             return
         self.ctx.end_unit()
-        data = {"key": self.key, "point": [self.point.offset, self.point.digest],
-                "parts": {name: self.parts[name] for name in (MERGED, *self.streams) if name in self.parts},
-                "extra": self.handed}
-        self.ctx.write_bytes(self.path, orjson.dumps(data))
+        head = orjson.dumps({"key": self.key, "point": [self.point.offset, self.point.digest],
+                             "parts": {name: self.parts[name] for name in (MERGED, *self.streams)
+                                       if name in self.parts}})
+        self.ctx.write_chunks(self.path, [head[:-1], b',"extra":', self.handed or b"null", b"}"])

@@ -349,13 +349,22 @@ class MetricsPass:
                 self.typed_record(record)
 
     # -- the state at the parse's resume point ----------------------------------------------
+    def at_point(self) -> dict[str, Any]:
+        """The state at the parse's resume point. What only saves time goes first: the records
+        after the point are few, and the state's JSON is made at the pass's largest."""
+        self.views.forget()
+        self.lists.shown.clear()
+        self.other.made.clear()
+        self.other.rendered.clear()
+        self.value_rows.rendered.clear()
+        return self.to_json()
+
     def to_json(self) -> dict[str, Any]:
         """What the pass keeps across records, made from the records read alone."""
         table: dict[bytes, int] = {}
         stacks = [[raw, table.setdefault(self.logged[raw], len(table))] for raw in self.stacks]
-        return {"files": {group: [list(ref) for ref in refs] for group, refs in self.files.items()},
-                "deferred": [[group, list(ref)] for group, ref in self.deferred],
-                "stacks": stacks, "stack_table": [data.decode() for data in table],
+        return {"files": self.files, "deferred": self.deferred,  # OutputRefs as arrays (record_state)
+                "stacks": stacks, "stack_table": [orjson.Fragment(data) for data in table],
                 "pending": self.pending, "breaks": self.breaks,
                 "rows": [astuple(row) for row in self.rows],
                 "restarts": self.summary.restarts, "failures": self.summary.failures, "pages": self.summary.pages,
@@ -365,7 +374,7 @@ class MetricsPass:
         """Go on from a state `to_json` made."""
         self.files = {group: [mm.OutputRef(*ref) for ref in refs] for group, refs in saved["files"].items()}
         self.deferred = [(group, mm.OutputRef(*ref)) for group, ref in saved["deferred"]]
-        table = [self.distinct.setdefault(text.encode(), text.encode()) for text in saved["stack_table"]]
+        table = [orjson.dumps(stack) for stack in saved["stack_table"]]
         for raw, number in saved["stacks"]:
             self.remember_stack(raw, table[number])
         self.pending = saved["pending"]
@@ -377,7 +386,11 @@ class MetricsPass:
 
     def remember_stack(self, raw: str, logged: bytes) -> None:
         """The latest dynamo_start stack of the raw key, as logged (JSON)."""
-        logged = self.distinct.setdefault(logged, logged)
+        known = self.distinct.get(logged)
+        if known is None:  # a copy of its size: orjson's result holds at least 4 KB
+            known = bytes(memoryview(logged))
+            self.distinct[known] = known
+        logged = known
         self.logged[raw] = logged
         self.stacks[raw] = self.views.view(orjson.loads(logged))  # a view is shared
 
@@ -480,7 +493,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     saved = RecordState(ctx, STREAMS)
     if saved.extra is not None:
         state.restore(saved.extra)
-    for spans in saved.spans(at_point=state.to_json):
+    for spans in saved.spans(at_point=state.at_point):
         state.run(spans)
     saved.save()
     state.values.write(ctx)

@@ -141,12 +141,16 @@ class SharedStacks:
             return self.views[key]
         return self.keep(key, self.make(value, self.strings))
 
+    def forget(self) -> None:
+        """Drop every view and rendering kept (views already handed out stay valid)."""
+        self.views.clear()
+        self.owned.clear()
+        self.html.clear()
+
     def keep(self, key: bytes, view: StackView | None) -> StackView | None:
         """`view` under `key` from now on (other kinds of key must not be 16 bytes long)."""
         if len(self.views) >= self.MAX_VIEWS:
-            self.views.clear()
-            self.owned.clear()
-            self.html.clear()
+            self.forget()
         self.views[key] = view
         if view is not None:
             self.owned.add(id(view))
