@@ -106,3 +106,25 @@ def test_the_state_is_what_the_pass_held_at_the_point(tmp_path: Path) -> None:
     grow(log, data, cut)
     build(log, out)
     assert tree(out) == fresh_tree(tmp_path, log)
+
+
+def test_a_log_that_redefines_an_intern_index_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs' logs one after the other: the second's `str` entries give their own names to
+    the indices the first's stacks used, so the pages before the point name other files in a
+    fresh build; the state is not used (StringTable.keeps) and every record is read again."""
+    from tests.conftest import LEGACY_TESTS
+
+    data = (corpus_copy(LEGACY_TESTS / "comp_metrics.log", tmp_path).read_bytes()
+            + corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes())
+    second_guards = data.index(b'"dynamo_guards"', data.index(b'"dynamo_guards"') + 1)
+    cut = after_the_record_naming(data, b'"dynamo_cpp_guards_str"', second_guards)
+    passed = Passed(monkeypatch)
+    log, out = tmp_path / "growing.log", tmp_path / "out"
+    log.write_bytes(data[:cut])
+    build(log, out)
+    grow(log, data, cut)
+    passed.count = 0
+    build(log, out)
+    grown = passed.count
+    assert tree(out) == fresh_tree(tmp_path, log)
+    assert grown == passed.count - grown  # as many as the fresh build: all of them

@@ -66,3 +66,21 @@ def test_a_module_reads_its_own_state_never_through_a_link(tmp_path: Path) -> No
     assert ctx.read_own(".modules/dir.state") is None
     assert ctx.read_own(".modules/missing.state") is None
     assert ctx.read_own("../outside") is None
+
+
+def test_an_entry_naming_an_index_defined_later_is_read_again(tmp_path: Path) -> None:
+    """A generic entry's stack names intern index 7 before the log defines it: once the grown log
+    defines it, the entries page names the file, as a fresh build's does (StringTable.keeps)."""
+    from tests.logs import cid, entry
+
+    stack = [{"line": 3, "name": "forward", "filename": 7}]
+    head = "".join(entry({"my_event": {"stack": stack, "n": n}, **cid()}) for n in range(3))
+    data = (head + entry({"str": ["/home/user/defined_late.py", 7]})
+            + entry({"my_event": {"stack": stack, "n": 3}, **cid()})).encode()
+    log, out = tmp_path / "growing.log", tmp_path / "out"
+    log.write_bytes(data[:len(head)])
+    build(log, out)
+    grow(log, data, len(head))
+    build(log, out)
+    assert tree(out) == fresh_tree(tmp_path, log)
+    assert any(b"defined_late.py" in content for name, content in tree(out).items() if name.endswith(".html"))

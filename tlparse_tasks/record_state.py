@@ -17,20 +17,25 @@ state (`.modules/<module>.state`).
 A report updated from a state equals a fresh one file for file, the state included: the state is
 made from the records up to the point alone. It is used only with the same key (the module's
 fingerprint and the run's options) while the parse's history holds its point
-(store/stable.py) and while every file it lists is still there; else the module reads everything.
+(store/stable.py), while every file it lists is still there and, for a module that resolves
+file names through the intern table, while the table resolves every index as it did
+(`StringTable.keeps`); else the module reads everything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .module_api import ModuleContext, Unit
 from .safepath import inside
 from .store.stable import StablePoint, stable_point
+
+if TYPE_CHECKING:
+    from .modules.common import StringTable
 
 FORMAT = 2
 MERGED = "*"  # the part of the streams read together (`spans`)
@@ -68,9 +73,10 @@ def tuple_as_array(value: Any) -> list[Any]:
 class RecordState:
     """One run's view of the module's state: the saved one if it holds, and the new one."""
 
-    def __init__(self, ctx: ModuleContext, streams: tuple[str, ...]) -> None:
+    def __init__(self, ctx: ModuleContext, streams: tuple[str, ...], strings: StringTable | None = None) -> None:
         self.ctx = ctx
         self.streams = streams
+        self.strings = strings  # the intern table the module resolves file names with, if it does
         self.point: StablePoint | None = stable_point(ctx.store)
         self.key = {"format": FORMAT, "fingerprint": ctx.fingerprint, "run": ctx.run, "streams": list(streams)}
         self.saved: dict[str, StreamPart] = {}
@@ -92,6 +98,8 @@ class RecordState:
             data = orjson.loads(raw)
             if data["key"] != self.key:
                 return
+            if self.strings is not None and not self.strings.keeps(data["strings"]):
+                return
             parts = {name: StreamPart.from_json(part) for name, part in data["parts"].items()}
             if set(parts) not in ({MERGED}, set(self.streams)) or not all(
                     set(part.sizes) <= set(self.streams) and point.continues(data["point"], part.sizes)
@@ -105,6 +113,8 @@ class RecordState:
         if not all((self.ctx.out / f).is_file() for part in parts.values() for f in part.files):
             return  # a file it counts on is gone: a fresh build would write it
         self.saved, self.extra = parts, data.get("extra")
+        if self.strings is not None:  # the records not read again missed these
+            self.strings.missed.update(str(key) for key in data["strings"]["missed"])
 
     def _replay(self, name: str) -> StreamPart | None:
         """Bring back the files and units of the records the saved part `name` covers."""
@@ -126,18 +136,20 @@ class RecordState:
         if at_point is not None:  # as JSON at once: the module goes on changing what it handed
             self.handed = orjson.dumps(at_point(), default=tuple_as_array)
 
-    def records(self, stream: str, at_point: Callable[[], Any] | None = None) -> Iterator[dict[str, Any]]:
+    def records(self, stream: str, at_point: Callable[[], Any] | None = None,
+                keep: Callable[[bytes], bool] | None = None) -> Iterator[dict[str, Any]]:
         """The stream's records to read (see the module docstring); `at_point` is called when
-        those up to the point are read, and what it returns is saved as `extra`."""
+        those up to the point are read, and what it returns is saved as `extra`. `keep`:
+        read_jsonl's (the lines to parse)."""
         part = self._replay(stream)
         start = part.sizes.get(stream, 0) if part else 0
         if self.point is not None:
             stop = self.point.sizes.get(stream, 0)
             written, units = len(self.ctx.written), set(self.ctx.units)
-            yield from self.ctx.read_jsonl(stream, start=start, stop=stop)
+            yield from self.ctx.read_jsonl(stream, keep, start=start, stop=stop)
             self._note(stream, part, {stream: stop}, written, units, at_point)
             start = stop
-        yield from self.ctx.read_jsonl(stream, start=start)
+        yield from self.ctx.read_jsonl(stream, keep, start=start)
 
     def spans(self, at_point: Callable[[], Any] | None = None) -> Iterator[Spans]:
         """The byte spans of all the streams to read together, at most twice: up to the point
@@ -162,5 +174,8 @@ class RecordState:
         self.ctx.end_unit()
         head = orjson.dumps({"key": self.key, "point": [self.point.offset, self.point.digest],
                              "parts": {name: self.parts[name] for name in (MERGED, *self.streams)
-                                       if name in self.parts}})
+                                       if name in self.parts},
+                             # every index not found so far, after the point too: at worst a
+                             # state is dropped that would have held
+                             "strings": self.strings.to_json() if self.strings is not None else None})
         self.ctx.write_chunks(self.path, [head[:-1], b',"extra":', self.handed or b"null", b"}"])

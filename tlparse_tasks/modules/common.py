@@ -5,8 +5,11 @@ Views that templates show (frames, stacks, plural nouns) are in `kit.py`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from ..jsonfmt import serde_dumps
 from ..module_api import ModuleContext
@@ -40,10 +43,53 @@ def depth_prefix(relative: str) -> str:
     return "../" * relative.count("/")
 
 
-def load_strings(ctx: ModuleContext) -> dict[str, str]:
-    """The intern table (string_table.json): index (as a string, like the parse state) → name."""
-    table = ctx.read_json("string_table.json")["string_table"]
-    return {str(i): s for i, s in enumerate(table) if s is not None}
+_ABSENT = object()
+
+
+class StringTable(dict[str, str]):
+    """The intern table: index (as a string, like the parse state) → name, noting every index
+    looked up and not found. A module state made with it (record_state) describes pages that
+    resolved their frames' file names with this table, so it holds only while the table still
+    begins with the same names and the indices not found then are still not defined (a log
+    that redefines an index, or defines one a frame named earlier, is read again)."""
+
+    def __init__(self, table: list[str | None]) -> None:
+        super().__init__((str(i), s) for i, s in enumerate(table) if s is not None)
+        self.table = table
+        self.missed: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = super().get(key, _ABSENT)
+        if value is _ABSENT:
+            self.missed.add(key)
+            return default
+        return value
+
+    def __missing__(self, key: str) -> str:
+        self.missed.add(key)
+        raise KeyError(key)
+
+    def to_json(self) -> dict[str, Any]:
+        """What a state made with this table depends on."""
+        return {"size": len(self.table), "digest": _digest(self.table), "missed": sorted(self.missed)}
+
+    def keeps(self, saved: Any) -> bool:
+        """This table resolves every index as the one `saved` (its `to_json`) did."""
+        try:
+            size, digest, missed = int(saved["size"]), str(saved["digest"]), list(saved["missed"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        return _digest(self.table[:size]) == digest and not any(
+            dict.get(self, str(key)) is not None for key in missed)
+
+
+def _digest(table: list[str | None]) -> str:
+    return hashlib.blake2b(orjson.dumps(table), digest_size=16).hexdigest()
+
+
+def load_strings(ctx: ModuleContext) -> StringTable:
+    """The intern table (string_table.json)."""
+    return StringTable(ctx.read_json("string_table.json")["string_table"])
 
 
 def metadata_of(record: dict[str, Any]) -> dict[str, Any]:

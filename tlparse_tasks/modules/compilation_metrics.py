@@ -490,7 +490,7 @@ class MetricsPass:
 def render(ctx: ModuleContext) -> ModuleOutput:
     """Write every metrics page, failures_and_restarts.html, and the index summary."""
     state = MetricsPass(ctx)
-    saved = RecordState(ctx, STREAMS)
+    saved = RecordState(ctx, STREAMS, state.strings)
     if saved.extra is not None:
         state.restore(saved.extra)
     for spans in saved.spans(at_point=state.at_point):

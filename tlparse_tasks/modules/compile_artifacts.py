@@ -134,13 +134,14 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     if ctx.lazy:
         ctx.write_static(SCRIPT_FILE, SCRIPT_SOURCE)
         ctx.write_static(COPY_SCRIPT, COPY_SCRIPT_SOURCE)
-    state = RecordState(ctx, STREAMS)
+    strings = load_strings(ctx)
+    state = RecordState(ctx, STREAMS, strings)
     for stream in ("graphs.jsonl", "export.jsonl"):  # export: exported_program_N.txt
         for record in state.records(stream):
             write_payload_output(ctx, record)
     for record in state.records("codegen.jsonl"):
         render_codegen(ctx, record)
-    entries = GenericEntries(ctx, load_strings(ctx), state.extra)
+    entries = GenericEntries(ctx, strings, state.extra)
     for record in state.records("artifacts.jsonl", at_point=entries.to_json):
         if record["type"] == "artifact":
             render_artifact(ctx, record)

@@ -8,17 +8,21 @@ For every `dynamo_cpp_guards_str` entry, its payload verbatim at
 `{dir}/dynamo_cpp_guards_str_N.txt`, byte for byte what legacy writes. The index
 lists both per compile id: a count summary, with the file list loaded on demand (or inline with
 --eager).
+
+A guard file depends on its record alone, so after the log grew only the records after the
+parse's resume point are read; the counts and file lists up to it are the module's state
+(record_state).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, listed_file
+from ..record_state import RecordState
 from ..rules.compile_id import display_of, group_of_directory
 from .common import depth_prefix, format_value, load_strings, output_of
 from .kit import StackView, plural, stack_view
@@ -26,6 +30,7 @@ from .kit import StackView, plural, stack_view
 GUARDS_SCRIPT = "static/guards.js"  # where the filter script goes, relative to OUT
 COPY_SCRIPT = "copy.js"  # the copy button (static/copy.js; compile_artifacts ships it too), relative to OUT
 SHARD = "files"
+STREAM = "guards.jsonl"
 SECTION = "guards"
 TITLE = "Guards"
 
@@ -81,15 +86,10 @@ GUARD_TYPES = ("dynamo_guards", "dynamo_cpp_guards_str")
 GUARD_TYPE_BYTES = tuple(f'"{kind}"'.encode() for kind in GUARD_TYPES)  # as a JSON line spells them
 
 
-def guard_records(ctx: ModuleContext) -> Iterator[dict[str, Any]]:
-    """The guard records of guards.jsonl; the shape-environment entries that share the file are
+def has_guard_type(line: bytes) -> bool:
+    """The guard records of guards.jsonl: the shape-environment entries that share the file are
     not decoded (a line is only when it holds a guard type's name)."""
-    with open(ctx.store.path("guards.jsonl"), "rb") as handle:
-        for line in handle:
-            if any(kind in line for kind in GUARD_TYPE_BYTES):
-                record = orjson.loads(line)
-                if record["type"] in GUARD_TYPES:
-                    yield record
+    return any(kind in line for kind in GUARD_TYPE_BYTES)
 
 
 # -- the index ---------------------------------------------------------------------------------
@@ -122,13 +122,41 @@ class GuardSummary:
     groups: list[GuardGroup] = field(default_factory=list)
 
 
+class GuardTally:
+    """The counts and each compile id's files, record by record; its JSON (the groups that have
+    files, in the order met) is the module's state at the parse's resume point."""
+
+    def __init__(self, ctx: ModuleContext, saved: Any = None) -> None:
+        self.summary = GuardSummary()
+        self.groups: dict[str, GuardGroup] = {c["id"]: GuardGroup(c["id"], c["display_name"])
+                                              for c in ctx.manifest["compile_ids"]}
+        if saved is not None:
+            self.summary = GuardSummary(saved["pages"], saved["guards"], saved["cpp_files"])
+            for group_id, display, files in saved["groups"]:
+                self.group(group_id, display).files = [GuardFile(*f) for f in files]
+
+    def group(self, group_id: str, display: str) -> GuardGroup:
+        return self.groups.setdefault(group_id, GuardGroup(group_id, display))
+
+    def to_json(self) -> dict[str, Any]:
+        summary = self.summary
+        return {"pages": summary.pages, "guards": summary.guards, "cpp_files": summary.cpp_files,
+                "groups": [[g.id, g.display, [astuple(f) for f in g.files]] for g in self.groups.values() if g.files]}
+
+    def done(self) -> GuardSummary:
+        self.summary.groups = [g for g in self.groups.values() if g.files]
+        return self.summary
+
+
 def render(ctx: ModuleContext) -> ModuleOutput:
     strings = load_strings(ctx)
-    groups: dict[str, GuardGroup] = {c["id"]: GuardGroup(c["id"], c["display_name"])
-                                     for c in ctx.manifest["compile_ids"]}
-    summary = GuardSummary()
-    for record in guard_records(ctx):
+    state = RecordState(ctx, (STREAM,), strings)
+    tally = GuardTally(ctx, state.extra)
+    summary = tally.summary
+    for record in state.records(STREAM, tally.to_json, has_guard_type):
         kind = record["type"]
+        if kind not in GUARD_TYPES:
+            continue
         output = output_of(record, kind)
         if output is None:  # e.g. a guard payload that is not a guard list: legacy writes nothing
             continue
@@ -150,12 +178,12 @@ def render(ctx: ModuleContext) -> ModuleOutput:
             summary.pages += 1
             summary.guards += len(rows)
         group_id, display = group_of_directory(record["compile_id"])
-        group = groups.setdefault(group_id, GuardGroup(group_id, display))
-        group.files.append(GuardFile(url, url.rsplit("/", 1)[-1], output["number"], detail))
+        tally.group(group_id, display).files.append(GuardFile(url, url.rsplit("/", 1)[-1], output["number"], detail))
+    state.save()
+    summary = tally.done()
     if summary.pages:
         ctx.write_static(GUARDS_SCRIPT, GUARDS_SCRIPT)
         ctx.write_static(COPY_SCRIPT, f"static/{COPY_SCRIPT}")
-    summary.groups = [g for g in groups.values() if g.files]
     return ModuleOutput(index_entries=[index_entry(ctx, summary)])
 
 
