@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import TORCH_213, corpus_copy
 from tests.test_incremental import cut_points
 from tests.test_incremental_report import tree
-from tests.test_search_incremental import GRAPH_BREAKS, build, fresh_tree, grow, grow_and_count
+from tests.test_search_incremental import GRAPH_BREAKS, build, built_in_steps, fresh_tree, grow, grow_and_count
 from tlparse_tasks.modules import cache
 from tlparse_tasks.modules.cache_diff import MissFinder
 
@@ -67,14 +67,7 @@ def offset_of_line(data: bytes, number: int) -> int:
 
 def test_three_appends_in_a_row(tmp_path: Path) -> None:
     data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
-    cuts = sorted({cut_points(data)["record boundary"], len(data) // 3, 2 * len(data) // 3})
-    log, out = tmp_path / "growing.log", tmp_path / "out"
-    log.write_bytes(data[:cuts[0]])
-    build(log, out)
-    for start, end in zip(cuts, [*cuts[1:], None], strict=True):
-        grow(log, data, start, end)
-        build(log, out)
-    assert tree(out) == fresh_tree(tmp_path, log)
+    built_in_steps(tmp_path, data, sorted({cut_points(data)["record boundary"], len(data) // 3, 2 * len(data) // 3}))
 
 
 def records_of(log: Path, out: Path) -> list[dict[str, Any]]:

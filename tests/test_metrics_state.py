@@ -2,7 +2,8 @@
 once (RecordState over the four streams read together, the pass's cross-record state at the
 point), and the whole report equals a fresh build's, the state included, wherever the point
 falls: between a graph break and the restart that names it, between a guard and the metrics
-page that drains it, after a failure."""
+page that drains it, after a failure. Three appends in a row: test_search_incremental.py's
+`test_three_appends_equal_a_fresh_build`, which compares every module's files."""
 
 from __future__ import annotations
 
@@ -77,18 +78,6 @@ def test_what_the_pass_holds_at_the_point_carries_over(tmp_path: Path, source: P
     assert any(saved.values()) if isinstance(saved, dict) else saved, saved
     grow(log, data, cut)
     build(log, out)
-    assert tree(out) == fresh_tree(tmp_path, log)
-
-
-def test_three_appends_in_a_row(tmp_path: Path) -> None:
-    data = corpus_copy(GRAPH_BREAKS, tmp_path).read_bytes()
-    cuts = [data.index(b"\nV", len(data) * n // 4) + 1 for n in (1, 2, 3)]
-    log, out = tmp_path / "growing.log", tmp_path / "out"
-    log.write_bytes(data[:cuts[0]])
-    build(log, out)
-    for start, end in zip(cuts, [*cuts[1:], None], strict=True):
-        grow(log, data, start, end)
-        build(log, out)
     assert tree(out) == fresh_tree(tmp_path, log)
 
 
