@@ -16,6 +16,7 @@ parse's resume point are read; the counts and file lists up to it are the module
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
@@ -87,9 +88,14 @@ GUARD_TYPE_BYTES = tuple(f'"{kind}"'.encode() for kind in GUARD_TYPES)  # as a J
 
 
 def has_guard_type(line: bytes) -> bool:
-    """The guard records of guards.jsonl: the shape-environment entries that share the file are
-    not decoded (a line is only when it holds a guard type's name)."""
+    """The lines of guards.jsonl worth decoding: the shape-environment entries that share the
+    file are not (a line is only when it holds a guard type's name)."""
     return any(kind in line for kind in GUARD_TYPE_BYTES)
+
+
+def guard_records(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The guard records among those decoded (an expression may mention a type's name)."""
+    return (record for record in records if record["type"] in GUARD_TYPES)
 
 
 # -- the index ---------------------------------------------------------------------------------
@@ -153,10 +159,8 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     state = RecordState(ctx, (STREAM,), strings)
     tally = GuardTally(ctx, state.extra)
     summary = tally.summary
-    for record in state.records(STREAM, tally.to_json, has_guard_type):
+    for record in guard_records(state.records(STREAM, tally.to_json, has_guard_type)):
         kind = record["type"]
-        if kind not in GUARD_TYPES:
-            continue
         output = output_of(record, kind)
         if output is None:  # e.g. a guard payload that is not a guard list: legacy writes nothing
             continue
