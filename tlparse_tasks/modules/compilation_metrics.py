@@ -17,8 +17,8 @@ The index gets the restart/failure count (inline) and every metrics page with it
 (a lazy shard for the generic `artifacts` renderer; inline with --eager).
 
 A page depends only on the records before it, so after the log grew only the records after the
-parse's resume point are read: what the pass keeps across records at that point (`PassState`)
-is the module's state (record_state, the streams read together).
+parse's resume point are read: what the pass keeps across records at that point
+(`MetricsPass.to_json`) is the module's state (record_state, the four streams read together).
 
 Pages repeat most of what they show (a compile id's growing file list, framework stacks, the
 compiled frame, flags and configs among the other fields, table rows), so those parts are made
@@ -392,7 +392,7 @@ class MetricsPass:
             self.distinct[known] = known
         logged = known
         self.logged[raw] = logged
-        self.stacks[raw] = self.views.view(orjson.loads(logged))  # a view is shared
+        self.stacks[raw] = cast(StackView, self.views.view_of_json(logged))  # a view is shared
 
     # -- one log line ---------------------------------------------------------------------
     def index_record(self, record: dict[str, Any]) -> None:

@@ -141,6 +141,13 @@ class SharedStacks:
             return self.views[key]
         return self.keep(key, self.make(value, self.strings))
 
+    def view_of_json(self, data: bytes) -> StackView | None:
+        """`view` of the value whose JSON (as orjson writes it) is `data`."""
+        key = hashlib.blake2b(data, digest_size=16).digest()
+        if key in self.views:
+            return self.views[key]
+        return self.keep(key, self.make(orjson.loads(data), self.strings))
+
     def forget(self) -> None:
         """Drop every view and rendering kept (views already handed out stay valid)."""
         self.views.clear()
