@@ -304,3 +304,83 @@ def test_a_pool_finds_the_modules_loaded_by_the_process_it_forks_from(tmp_path: 
     assert code == 0, err
     assert probe_file.read_text().split() == [str(proc.pid)]  # once, in the main process
     assert int((out / "rendered_by.txt").read_text()) != proc.pid  # and rendered in the pool
+
+
+EARLY_PROBE = '''"""Imported by the main process's warm-up: says which processes it had started by then."""
+
+import os
+from pathlib import Path
+
+from tlparse_tasks.module_api import ModuleContext, ModuleOutput
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+Path(os.environ["PROBE_FILE"]).write_text(" ".join(map(str, [os.getpid(), *children_of(os.getpid())])))
+
+
+def render(ctx: ModuleContext) -> ModuleOutput:
+    ctx.write_text("rendered_by.txt", f"{os.getpid()} {os.getppid()}")
+    return ModuleOutput()
+'''
+
+
+def test_the_parse_runs_while_the_main_process_loads_the_modules(tmp_path: Path) -> None:
+    """The parse needs none of the modules' code (tasks.EARLY): it starts in a process of its
+    own before the warm-up, and the workers that render the modules fork after it."""
+    probe = {"id": "probe", "name": "Probe", "entry": "proc_early_probe:render", "cost": 100_000,
+             "subscriptions": ["manifest.json"], "strategy": "eager"}
+    setup = Setup(tmp_path, [probe])
+    (tmp_path / "proc_early_probe.py").write_text(EARLY_PROBE)
+    probe_file = tmp_path / "warm_up.txt"
+    setup.env["PROBE_FILE"] = str(probe_file)
+    out = tmp_path / "out"
+    assert setup.run(out, "-j", "2").returncode == 0  # validates modules.yaml, so imports the probe
+    proc = setup.start(out, "-j", "2", "--overwrite", "-v")
+    code, err, _ = finish(proc)
+    assert code == 0, err
+    main, *started = (int(n) for n in probe_file.read_text().split())
+    assert main == proc.pid and len(started) == 1, (main, started)  # one process before the warm-up
+    rendered_by, worker = (int(n) for n in (out / "rendered_by.txt").read_text().split())
+    assert started[0] not in (rendered_by, worker)  # and it rendered no module
+    assert "ran: parse, " in err
+    again = setup.run(out, "-j", "2", "-v")
+    assert again.returncode == 0 and "ran: nothing" in again.stderr, again.stderr  # the parse's values came back
+
+
+PARSE_EXITS = '''"""sitecustomize for one test: the parse ends its process with code 3."""
+
+import os
+
+import tlparse_tasks.parse.parser as parser
+
+
+def exit_at_once(*args, **kwargs):
+    os._exit(3)
+
+
+parser.parse_log = exit_at_once
+'''
+
+
+def test_an_early_parse_whose_process_dies_fails_the_run_in_one_line(tmp_path: Path) -> None:
+    setup = Setup(tmp_path, [])
+    (tmp_path / "sitecustomize.py").write_text(PARSE_EXITS)
+    proc = setup.start(tmp_path / "out", "-j", "2")
+    code, err, took = finish(proc)
+    assert code == 1 and took < EXIT_SECONDS * 3, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: a worker process"), err
+    assert "died while running parse (exited with code 3)" in lines[0]
+    assert wait_until_gone(proc.pid) == []

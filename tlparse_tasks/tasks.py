@@ -49,6 +49,9 @@ PARSE_COST = 10
 #: own only when it is expected to take OWN_PROCESS_MIN_SECONDS (its `cost` times the log's size).
 OWN_PROCESS = "own_process"
 OWN_PROCESS_MIN_SECONDS = 0.15
+#: A task's `meta` key: True for a task that needs none of the modules' code (the parse), which
+#: a pool starts at once in a process of its own while the main process warms up (workers.py).
+EARLY = "early"
 
 
 def task_meta(cfg: RunConfig, per_gb: int) -> dict[str, Any]:
@@ -95,7 +98,7 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
                      (log_parsed, [norm(cfg.log), norm(cfg.out)])],
         "clean": [(clean_parse, [norm(cfg.out)])],
         "verbosity": 2,
-        "meta": task_meta(cfg, PARSE_COST),
+        "meta": {**task_meta(cfg, PARSE_COST), EARLY: True},
     }
 
 

@@ -12,7 +12,10 @@ killed main process leaves its workers running. `SafeMRunner` keeps doit's sched
 - a task with a working set (`meta` OWN_PROCESS: the parse and every module with a declared
   cost) runs in a child of its worker, forked for it: CPython keeps most of a heap it has grown,
   so run in the worker itself, its 4-20 MB would stay there under every later task (on 11_large
-  this took the tree's peak PSS from ~84 to ~69 MB, for a few milliseconds per fork).
+  this took the tree's peak PSS from ~84 to ~69 MB, for a few milliseconds per fork);
+- the workers fork after the main process has loaded the modules' code (the warm-up), but a
+  first task that needs none of it (`meta` EARLY: the parse) does not wait for that: it starts
+  at once in a process of its own, which exits after it, and the warm-up runs meanwhile.
 
 Both runners end the run journal (lock.end_run) only when their task loop ended normally with
 every task done, after doit has written its DB. `safe_runners()` puts them in place of doit's
@@ -42,7 +45,7 @@ from doit.exceptions import InvalidTask, TaskFailed
 from doit.runner import ERROR, MRunner, Runner
 
 from .lock import end_run
-from .tasks import COST, OWN_PROCESS
+from .tasks import COST, EARLY, OWN_PROCESS
 
 #: How often the main process looks at its workers while it waits for a result (seconds).
 POLL_SECONDS = 0.2
@@ -159,6 +162,8 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         self.queues: list[WatchedQueue] = []
         self.stops_sent = 0
         self.running: dict[int, str] = {}  # worker pid → the task it started last
+        self.early: Any = None  # the process running the first task before the warm-up, if any
+        self.one_task = False  # in that process: run the task here, then exit
         # workers note each task they start here: written at once, unlike a Queue's put (its
         # feeder thread may not have sent it when a module kills its process)
         self.notes: Any = SimpleQueue()
@@ -175,15 +180,51 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         and templates) is then shared by every worker and task process instead of being
         loaded again, privately, by each. Objects alive now are moved out of the garbage
         collector's reach first: a collection in a worker writes into every tracked object's
-        header, copying the pages it shares with this process (gc.freeze)."""
-        if _warm_up is not None:
+        header, copying the pages it shares with this process (gc.freeze).
+
+        A first task that needs none of that (EARLY: the parse) starts before the warm-up, in
+        a process of its own with a queue of its own (`start_early`). doit counts that process
+        as one more worker: as it takes no further job, one job more than the free workers can
+        take waits in the queue, and one stop message is left over at the end."""
+        first = self.get_next_job(None)
+        if _warm_up is not None and first is not None:
+            task = self.tasks.get(getattr(first, "name", None))
+            if task is not None and (task.meta or {}).get(EARLY):
+                self.early = self.start_early(first, result_q)
+                first = self.get_next_job(None)
             _warm_up()
         gc.freeze()
         try:
-            self.workers = list(super()._run_start_processes(job_q, result_q))
+            self.workers = self.start_workers(first, job_q, result_q)
         finally:
             gc.unfreeze()
+        if self.early is not None:
+            self.workers.insert(0, self.early)
         return self.workers
+
+    def start_workers(self, first: Any, job_q: Any, result_q: Any) -> list[Any]:
+        """doit's own start: a worker per process wanted, each with a job (`first`, then the
+        next ones; a hold when none is ready), no more workers than jobs."""
+        workers = []
+        job = first
+        for _ in range(self.num_process):
+            if job is None:
+                break
+            job_q.put(job)
+            worker = self.Child(target=self.execute_task_subprocess, args=(job_q, result_q, self.reporter.__class__))
+            worker.start()
+            workers.append(worker)
+            job = self.get_next_job(None) if len(workers) < self.num_process else None
+        return workers
+
+    def start_early(self, job: Any, result_q: Any) -> Any:
+        """A process that runs `job` (in itself: it exits after it) and sends doit its result."""
+        own: Any = ProcessQueue()
+        own.put(job)
+        own.put(None)
+        process = self.Child(target=self.execute_one_task, args=(own, result_q, self.reporter.__class__))
+        process.start()
+        return process
 
     def read_notes(self) -> None:
         while not self.notes.empty():
@@ -195,8 +236,9 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         self.running = {pid: task for pid, task in self.running.items() if task != name}
 
     def check_workers(self) -> None:
-        """Fail the run if more workers ended than were told to stop."""
-        ended = [w for w in self.workers if w.exitcode is not None]
+        """Fail the run if more workers ended than were told to stop (the early process stops
+        by itself, after sending its result)."""
+        ended = [w for w in self.workers if w.exitcode is not None and not (w is self.early and w.exitcode == 0)]
         if len(ended) <= self.stops_sent:
             return
         self.read_notes()
@@ -252,10 +294,15 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         super().execute_task_subprocess(job_q, result_q, reporter_class)
 
+    def execute_one_task(self, job_q: Any, result_q: Any, reporter_class: Any) -> None:
+        """The early process: its queue holds one job, then the stop."""
+        self.one_task = True
+        self.execute_task_subprocess(job_q, result_q, reporter_class)
+
     def execute_task(self, task: Any) -> Any:
         if os.getpid() != self.main_pid:  # tell the main process which task this worker runs
             self.notes.put((os.getpid(), task.name))
-            if (task.meta or {}).get(OWN_PROCESS):
+            if (task.meta or {}).get(OWN_PROCESS) and not self.one_task:  # the early process exits after it
                 return self.execute_in_child(task)
         return super().execute_task(task)
 
