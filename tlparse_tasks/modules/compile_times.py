@@ -26,7 +26,8 @@ scale (the slowest compile's total is the full width). A column is blank when ne
 gives it. Trace events name compile ids without the attempt (`3/1`), so an event belongs to the
 latest compilation of that id that had started by then (a backward compile comes after its
 forward). The events file is streamed in blocks, and only the events of the phases above and of
-caches are decoded (`phase_events`).
+caches are decoded (`phase_events`). Those before the parse's resume point are kept as the
+module's state (`events_of`): after the log grew, only the file's new bytes are scanned.
 
 The index shows the slowest `INDEX_ROWS` compiles; with more, `compile_times.html` lists all (a
 unit: rendered again only when its rows change).
@@ -45,9 +46,12 @@ import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..rules.compile_id import CompileId, display_of
+from ..store.stable import StablePoint, stable_point
 from .common import output_of
 
 EVENTS = "chromium_events.json"
+STATE = ".modules/compile_times.state"  # the phase events before the parse's resume point
+STATE_FORMAT = 1
 METRICS = "compilation_metrics.jsonl"
 PAGE = "compile_times.html"
 SCRIPT = "sort.js"
@@ -226,9 +230,10 @@ TIMED_PHASES = frozenset({b'"B"', b'"E"', b'"X"'})  # others (instants, counters
 BLOCK = 1 << 20  # 4 MB blocks were slower: each one is fresh memory (page faults)
 
 
-def phase_events(path: Path, block: int = BLOCK) -> Iterator[dict[str, Any]]:
+def phase_events(path: Path, block: int = BLOCK, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
     """The events of `chromium_events.json` that `EventTimes` uses (`wanted_name`), in file
-    order: what `iter_events` gives, filtered, without decoding the rest.
+    order: what `iter_events` gives, filtered, without decoding the rest. `start` and `stop`
+    (byte offsets just after an event, as the store's sizes are) bound the part read.
 
     Most events (and most bytes) are other phases; iterating lines in Python and decoding every
     event was most of the module's time. Instead the file is read in blocks cut after an
@@ -237,9 +242,13 @@ def phase_events(path: Path, block: int = BLOCK) -> Iterator[dict[str, Any]]:
     event with a wanted name is decoded, from its opening line to its closing one."""
     wanted: dict[bytes, bool] = {}
     rest = b""
+    left = None if stop is None else max(stop - start, 0)
     with open(path, "rb") as handle:
+        handle.seek(start)
         while True:
-            chunk = handle.read(block)
+            chunk = handle.read(block if left is None else min(block, left)) if left != 0 else b""
+            if left is not None:
+                left -= len(chunk)
             data = rest + chunk if rest else chunk
             end = len(data)
             if chunk:
@@ -510,10 +519,45 @@ def index_entry(html: str) -> IndexEntry:
     return IndexEntry(section="compile_times", title="Compile times", html=html, order=ORDER)
 
 
+def events_of(ctx: ModuleContext) -> Iterator[dict[str, Any]]:
+    """`phase_events` of the store's events file. Those before the parse's resume point come
+    from the last run's state when it still holds (a grown log scans only the new bytes of a
+    file of tens of MB), and are saved as the state for the next run."""
+    path = ctx.store.path(EVENTS)
+    if not path.is_file():
+        return
+    point = stable_point(ctx.store)
+    if point is None or EVENTS not in point.sizes:
+        yield from phase_events(path)
+        return
+    stop = point.sizes[EVENTS]
+    key = {"format": STATE_FORMAT, "fingerprint": ctx.fingerprint, "run": ctx.run}
+    saved, start = saved_events(ctx, key, point)
+    before = [*saved, *phase_events(path, start=start, stop=stop)]
+    ctx.write_bytes(STATE, orjson.dumps({"key": key, "point": [point.offset, point.digest], "size": stop,
+                                         "events": before}))
+    yield from before
+    yield from phase_events(path, start=stop)
+
+
+def saved_events(ctx: ModuleContext, key: dict[str, Any], point: StablePoint) -> tuple[list[dict[str, Any]], int]:
+    """The events the last run saved and the size of the file they cover, if that still holds
+    (same code and options, the store still holds those bytes); else none, from 0."""
+    raw = ctx.read_own(STATE)
+    if raw is None:
+        return [], 0
+    try:
+        data = orjson.loads(raw)
+        size, events = int(data["size"]), data["events"]
+        if data["key"] == key and point.continues(data["point"], {EVENTS: size}) and isinstance(events, list):
+            return events, size
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
+        pass
+    return [], 0
+
+
 def render(ctx: ModuleContext) -> ModuleOutput:
-    events_path = ctx.store.path(EVENTS)
-    events = phase_events(events_path) if events_path.is_file() else iter(())
-    rows = time_rows(ctx.read_jsonl(METRICS), events)
+    rows = time_rows(ctx.read_jsonl(METRICS), events_of(ctx))
     if not rows:
         html = ctx.render("compile_times.html", rows=[], total=0, page=None, phases=PHASES, root="")
         return ModuleOutput(index_entries=[index_entry(html)])
