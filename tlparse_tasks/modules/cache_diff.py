@@ -28,7 +28,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import compress, count
+from itertools import compress, count, filterfalse
 from operator import not_
 from typing import Any, cast
 
@@ -253,8 +253,10 @@ class MissFinder:
                 number = index.get(id(entry))
                 if number is None:
                     number = index[id(entry)] = len(entries)
-                    text = ",".join(str(pairs.setdefault(pair, len(pairs))) for pair in entry.components.items())
-                    entries.append([_ref_json(entry.ref), text])
+                    items = entry.components.items()
+                    for pair in filterfalse(pairs.__contains__, items):  # the new ones, in order
+                        pairs[pair] = len(pairs)
+                    entries.append([_ref_json(entry.ref), ",".join(map(str, map(pairs.__getitem__, items)))])
                 numbers.append(number)
             groups.append([list(key), numbers])
         misses = [[_ref_json(m.entry), _ref_json(m.closest) if m.closest else None, m.names] for m in self.misses]
@@ -264,7 +266,7 @@ class MissFinder:
     def from_json(data: dict[str, Any]) -> MissFinder:
         finder = MissFinder()
         pairs = [(str(name), str(digest)) for name, digest in data["pairs"]]
-        entries = [Entry(_ref_of(ref), dict(pairs[int(n)] for n in numbers.split(",") if n))
+        entries = [Entry(_ref_of(ref), dict(map(pairs.__getitem__, map(int, numbers.split(",")))) if numbers else {})
                    for ref, numbers in data["entries"]]
         for key, numbers in data["groups"]:
             finder.groups[tuple(key)] = deque((entries[n] for n in numbers), maxlen=CANDIDATES)
