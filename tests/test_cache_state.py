@@ -14,7 +14,7 @@ from tests.conftest import TORCH_213, corpus_copy
 from tests.test_incremental import cut_points
 from tests.test_incremental_report import tree
 from tests.test_search_incremental import GRAPH_BREAKS, build, built_in_steps, fresh_tree, grow, grow_and_count
-from tlparse_tasks.modules import cache
+from tlparse_tasks.modules import cache, cache_diff
 from tlparse_tasks.modules.cache_diff import MissFinder
 
 STATE = Path(".modules") / "cache.state"
@@ -91,3 +91,63 @@ def test_a_finder_restored_from_its_json_goes_on_as_the_original(tmp_path: Path)
             restored.feed(record)
         assert restored.to_json() == whole.to_json()
         assert restored.misses == whole.misses and restored.bare == whole.bare
+
+
+class SecondPass:
+    """The cache.jsonl lines the second pass decodes (the values of the misses' components)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = cache_diff.read_values
+
+        def counting(records: Any, *args: Any) -> Any:
+            def counted() -> Any:
+                for record in records:
+                    self.count += 1
+                    yield record
+            return original(counted(), *args)
+
+        monkeypatch.setattr(cache_diff, "read_values", counting)
+
+
+def test_the_second_pass_reads_only_the_lines_of_new_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The values read for the misses before the point are in the state (its `late` part): a
+    grown log's second pass decodes only lines the new misses need, and the page is a fresh
+    build's (test_a_grown_log_feeds_only_the_new_records_and_equals_a_fresh_build)."""
+    data = corpus_copy(RANK_LOG, tmp_path).read_bytes()
+    cut = data.index(b"\nV", offset_of_line(data, 16_000)) + 1
+    log, out = tmp_path / "growing.log", tmp_path / "out"
+    log.write_bytes(data[:cut])
+    build(log, out)
+    late = orjson.loads((out / STATE).read_bytes())["late"]
+    assert late and any(value is not None for _line, _name, value in late)
+    grow(log, data, cut)
+    second = SecondPass(monkeypatch)
+    build(log, out)
+    grown = second.count
+    assert tree(out) == fresh_tree(tmp_path, log)
+    assert grown < second.count - grown, (grown, second.count - grown)  # fewer than the fresh build
+
+
+def test_a_component_one_side_lacks_stays_absent_after_the_point(tmp_path: Path) -> None:
+    """A miss before the point whose closest entry lacks one of its components (and has one it
+    lacks): the state remembers those values as absent, so the grown build's page shows them as
+    a fresh build's does."""
+    from tests.logs import cid, entry
+
+    def miss(compile_: int, components: list[str]) -> str:
+        return entry({"artifact": {"name": "fx_graph_cache_miss", "encoding": "json"}, **cid(0, compile_)},
+                     orjson.dumps({"components": components}).decode())
+
+    head = (miss(0, ["[aaa] x: 1", "[bbb] y: 2", "[ggg] gm: g"])
+            + miss(1, ["[aab] x: 3", "[zzz] z: 4", "[ggg] gm: g"])
+            + entry({"artifact": {"name": "filler", "encoding": "string"}, **cid(0, 1)}, "-"))
+    data = (head + miss(2, ["[aac] x: 5", "[zzz] z: 4", "[ggg] gm: g"])).encode()
+    log, out = tmp_path / "growing.log", tmp_path / "out"
+    log.write_bytes(data[:len(head)])
+    build(log, out)
+    late = orjson.loads((out / STATE).read_bytes())["late"]
+    assert sorted(name for _line, name, value in late if value is None) == ["y", "z"], late
+    grow(log, data, len(head))
+    build(log, out)
+    assert tree(out) == fresh_tree(tmp_path, log)

@@ -11,8 +11,10 @@ reads them together through `RecordState.spans`, which gives the byte spans to r
 the streams' records before the point are exactly those of the log lines before it.
 
 What else the module keeps across records (pages still being filled) it hands over at the point
-(`at_point`), taken as JSON there and then, and gets back with `extra`. `save()` then writes the
-state (`.modules/<module>.state`).
+(`at_point`), taken as JSON there and then, and gets back with `extra`. `save(late)` then writes
+the state (`.modules/<module>.state`); `late` is what the module worked out after the point from
+the records up to it alone (cache: the values its second pass read for the misses before the
+point), and comes back as `late`.
 
 A report updated from a state equals a fresh one file for file, the state included: the state is
 made from the records up to the point alone. It is used only with the same key (the module's
@@ -81,6 +83,7 @@ class RecordState:
         self.key = {"format": FORMAT, "fingerprint": ctx.fingerprint, "run": ctx.run, "streams": list(streams)}
         self.saved: dict[str, StreamPart] = {}
         self.extra: Any = None  # what the module handed over at the saved point
+        self.late: Any = None  # and what it saved with it at the end
         self.parts: dict[str, dict[str, Any]] = {}  # the new state's parts, as JSON when made
         self.handed: bytes | None = None  # the JSON of what the module hands over at the point
         if self.point is not None:
@@ -112,7 +115,7 @@ class RecordState:
             return
         if not all((self.ctx.out / f).is_file() for part in parts.values() for f in part.files):
             return  # a file it counts on is gone: a fresh build would write it
-        self.saved, self.extra = parts, data.get("extra")
+        self.saved, self.extra, self.late = parts, data.get("extra"), data.get("late")
         if self.strings is not None:  # the records not read again missed these
             self.strings.missed.update(str(key) for key in data["strings"]["missed"])
 
@@ -166,9 +169,10 @@ class RecordState:
             starts = stops
         yield {stream: (starts[stream], None) for stream in self.streams}
 
-    def save(self) -> None:
-        """Write the new state (none when the parse saved no point). What the module handed
-        over is written as taken, not copied into one more buffer: it is most of the state."""
+    def save(self, late: Any = None) -> None:
+        """Write the new state (none when the parse saved no point), with `late` (see the
+        module docstring). What the module handed over is written as taken, not copied into one
+        more buffer: it is most of the state."""
         if self.point is None or set(self.parts) not in ({MERGED}, set(self.streams)):
             return
         self.ctx.end_unit()
@@ -178,4 +182,5 @@ class RecordState:
                              # every index not found so far, after the point too: at worst a
                              # state is dropped that would have held
                              "strings": self.strings.to_json() if self.strings is not None else None})
-        self.ctx.write_chunks(self.path, [head[:-1], b',"extra":', self.handed or b"null", b"}"])
+        self.ctx.write_chunks(self.path, [head[:-1], b',"extra":', self.handed or b"null",
+                                          b',"late":', orjson.dumps(late, default=tuple_as_array), b"}"])

@@ -8,7 +8,9 @@ on `cache_misses.html` when there are more.
 
 After the log grew, only the records after the parse's resume point are read: a payload file
 depends on its record alone, and what the records add up to (`CacheTally`: rows, listed files,
-the miss finder's groups) is kept at the point as the module's state (record_state).
+the miss finder's groups) is kept at the point as the module's state (record_state). So are the
+values the second pass read for the misses before the point (the state's `late` part): the
+second pass then reads only the lines of the misses after it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class CacheTally:
         self.rows: dict[str, CacheRow] = {}
         self.items: list[dict[str, Any]] = []
         self.finder = cache_diff.MissFinder()
+        self.misses_at_point = 0
         if saved is not None:
             self.rows = {row[0]: CacheRow(*row) for row in saved["rows"]}
             self.items = saved["items"]
@@ -70,6 +73,11 @@ class CacheTally:
     def to_json(self) -> dict[str, Any]:
         return {"rows": [[r.display, r.hit, r.miss, r.bypass] for r in self.rows.values()],
                 "items": self.items, "finder": self.finder.to_json()}
+
+    def at_point(self) -> dict[str, Any]:
+        """The state at the parse's resume point; the misses found so far are those before it."""
+        self.misses_at_point = len(self.finder.misses)
+        return self.to_json()
 
     def feed(self, record: dict[str, Any]) -> None:
         self.finder.feed(record)
@@ -87,11 +95,13 @@ class CacheTally:
 def render(ctx: ModuleContext) -> ModuleOutput:
     state = RecordState(ctx, (STREAM,))
     tally = CacheTally(state.extra)
-    for record in state.records(STREAM, at_point=tally.to_json):
+    for record in state.records(STREAM, at_point=tally.at_point):
         write_payload_output(ctx, record)
         tally.feed(record)
-    state.save()
     rows, items, finder = tally.rows, tally.items, tally.finder
+    values = values_of(ctx, finder, known_values(state.late))
+    state.save(late=[[line, name, values.get((line, name))]  # null: no such component
+                     for line, name in sorted(_needed(finder.misses[:tally.misses_at_point]))])
     summary = ctx.manifest["cache_summary"]
     lazy = bool(items) and not ctx.eager
     if lazy:
@@ -105,14 +115,44 @@ def render(ctx: ModuleContext) -> ModuleOutput:
                       row_total=len(table), items=[] if lazy else items, total=len(items))
     return ModuleOutput(index_entries=[IndexEntry(
         section="cache", title="Cache", kind="hybrid" if lazy else "html", html=html,
-        shard="artifacts" if lazy else "", renderer="artifacts" if lazy else ""), misses_entry(ctx, finder)])
+        shard="artifacts" if lazy else "", renderer="artifacts" if lazy else ""),
+        misses_entry(ctx, finder, values)])
 
 
-def misses_entry(ctx: ModuleContext, finder: cache_diff.MissFinder) -> IndexEntry:
-    """Why each miss missed: a second pass reads the values of the differing components."""
-    needed = cache_diff.needed_values(finder.misses, SHOWN_COMPONENTS)
-    values = cache_diff.read_values(ctx.read_jsonl(STREAM, at_lines(needed)), needed, finder.parsed) \
-        if needed else {}
+def known_values(late: Any) -> dict[tuple[int, str], str | None]:
+    """The values a saved state holds (`late`: [line, name, value] each; null: the entry has no
+    such component)."""
+    try:
+        return {(int(line), str(name)): None if value is None else str(value) for line, name, value in late or ()}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _needed(misses: list[cache_diff.Miss]) -> set[tuple[int, str]]:
+    return {(line, name) for line, names in cache_diff.needed_values(misses, SHOWN_COMPONENTS).items()
+            for name in names}
+
+
+def values_of(ctx: ModuleContext, finder: cache_diff.MissFinder,
+              known: dict[tuple[int, str], str | None]) -> dict[tuple[int, str], str]:
+    """The second pass: the values of the differing components the page shows, as far as it
+    shows them (`cache_diff.kept_value`), read from the lines not `known` already."""
+    values = {}
+    missing: dict[int, set[str]] = {}
+    for line, names in cache_diff.needed_values(finder.misses, SHOWN_COMPONENTS).items():
+        for name in names:
+            if (line, name) not in known:
+                missing.setdefault(line, set()).add(name)
+            elif (value := known[(line, name)]) is not None:
+                values[(line, name)] = value
+    if missing:
+        read = cache_diff.read_values(ctx.read_jsonl(STREAM, at_lines(missing)), missing, finder.parsed)
+        values.update((key, cache_diff.kept_value(value)) for key, value in read.items())
+    return values
+
+
+def misses_entry(ctx: ModuleContext, finder: cache_diff.MissFinder, values: dict[tuple[int, str], str]) -> IndexEntry:
+    """Why each miss missed, from the values of the differing components (`values_of`)."""
     views = cache_diff.miss_views(finder.misses, values, SHOWN_COMPONENTS)
     summary = MissSummary(len(finder.misses), len(views), len(finder.misses) - len(views), finder.bare)
     page = None

@@ -305,6 +305,12 @@ class ShownValue:
     clipped: bool = False  # the whole value is longer still: see the artifact
 
 
+def kept_value(value: str) -> str:
+    """As much of a value as the page can show (`shown`, `line_diff`): one character past
+    WHOLE_CHARS says it was longer."""
+    return value[:WHOLE_CHARS + 1]
+
+
 def shown(value: str | None) -> ShownValue:
     if value is None:
         return ShownValue("", None, absent=True)
