@@ -84,3 +84,28 @@ def test_an_entry_naming_an_index_defined_later_is_read_again(tmp_path: Path) ->
     build(log, out)
     assert tree(out) == fresh_tree(tmp_path, log)
     assert any(b"defined_late.py" in content for name, content in tree(out).items() if name.endswith(".html"))
+
+
+@pytest.mark.parametrize(("where", "planted"), [("files", "../growing.log"), ("files", "a/../../growing.log"),
+                                                ("unit", "../outside.txt"), ("unit", "/etc/passwd")])
+def test_a_state_naming_a_path_outside_out_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, planted: str) -> None:
+    """The state is read from OUT, which anyone may have edited: a file or unit path in it that
+    is not a plain path inside OUT (here, one that exists) means reading everything."""
+    import orjson
+
+    log, out, data, cut = half_built(tmp_path)
+    state_file = out / ".modules" / "compile_artifacts.state"
+    state = orjson.loads(state_file.read_bytes())
+    if where == "files":
+        next(iter(state["parts"].values()))["files"].append(planted)
+    else:
+        part = next(part for part in state["parts"].values() if part["units"])
+        next(iter(part["units"].values()))["files"].append(planted)
+    state_file.write_bytes(orjson.dumps(state))
+    grow(log, data, cut)
+    written = Written(monkeypatch)
+    build(log, out)
+    grown = written.count
+    assert tree(out) == fresh_tree(tmp_path, log)
+    assert grown == written.count - grown  # as many as the fresh build: every record read

@@ -42,12 +42,17 @@ def safe_component(name: str, fallback: str = "unnamed") -> str:
 def inside(root: Path, relative: str) -> Path:
     """`root/relative` for a relative path of plain components (no `..`, `.`, empty or absolute
     part). Symbolic links on the way are refused when the file is written (`open_dir`)."""
+    return root.joinpath(*plain_parts(relative))
+
+
+def plain_parts(relative: str) -> list[str]:
+    """The components of a relative path of plain components; ValueError for any other."""
     if os.path.isabs(relative) or "\\" in relative:
         raise ValueError(f"unsafe output path: {relative!r}")
     parts = relative.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise ValueError(f"unsafe output path: {relative!r}")
-    return root.joinpath(*parts)
+    return parts
 
 
 def parts_below(root: Path, path: Path) -> tuple[str, ...]:
