@@ -186,13 +186,18 @@ def test_a_killed_worker_fails_the_run_at_once_and_the_next_run_repairs_it(setup
 def test_a_module_that_exits_its_worker_fails_the_run_in_one_line(tmp_path: Path) -> None:
     exiter: dict[str, object] = {"id": "exiter", "name": "Exiter", "entry": "proc_test_modules:exit_at_once",
                                  "subscriptions": ["manifest.json"], "strategy": "eager"}
-    setup = Setup(tmp_path, [exiter])
-    proc = setup.start(tmp_path / "out", "-j", "2")
+    assert_a_worker_dies(Setup(tmp_path, [exiter]), "module:exiter")
+
+
+def assert_a_worker_dies(setup: Setup, task: str) -> None:
+    """A run in which the process running `task` exits with code 3 fails at once, in one line
+    naming it, and leaves no process behind."""
+    proc = setup.start(setup.tmp / "out", "-j", "2")
     code, err, took = finish(proc)
     assert code == 1 and took < EXIT_SECONDS * 3, (code, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: a worker process"), err
-    assert "died while running module:exiter (exited with code 3)" in lines[0]
+    assert f"died while running {task} (exited with code 3)" in lines[0]
     assert wait_until_gone(proc.pid) == []
 
 
@@ -286,24 +291,32 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 '''
 
 
+def probed_run(tmp_path: Path, name: str, source: str, *extra: str) -> tuple[Setup, Path, int, str, str]:
+    """A build with the module `name:render` (its source `source`, told PROBE_FILE), then a
+    second one with --overwrite: the setup, OUT, the second run's pid, its stderr and what the
+    probe wrote in it."""
+    probe = {"id": "probe", "name": "Probe", "entry": f"{name}:render", "cost": 100_000,
+             "subscriptions": ["manifest.json"], "strategy": "eager"}
+    setup = Setup(tmp_path, [probe])
+    (tmp_path / f"{name}.py").write_text(source)
+    probe_file = tmp_path / "probe.txt"
+    setup.env["PROBE_FILE"] = str(probe_file)
+    out = tmp_path / "out"
+    assert setup.run(out, "-j", "2").returncode == 0  # validates modules.yaml, so imports the probe
+    probe_file.unlink()
+    proc = setup.start(out, "-j", "2", "--overwrite", *extra)
+    code, err, _ = finish(proc)
+    assert code == 0, err
+    return setup, out, proc.pid, err, probe_file.read_text()
+
+
 def test_a_pool_finds_the_modules_loaded_by_the_process_it_forks_from(tmp_path: Path) -> None:
     """The main process loads the modules' code before the workers fork (loader.warm_up_for),
     so no worker or task process imports it again. The first run validates modules.yaml
     (which imports the entries too); the second takes the validated config from the cache."""
-    probe = {"id": "probe", "name": "Probe", "entry": "proc_import_probe:render", "cost": 100_000,
-             "subscriptions": ["manifest.json"], "strategy": "eager"}
-    setup = Setup(tmp_path, [probe])
-    (tmp_path / "proc_import_probe.py").write_text(IMPORT_PROBE)
-    probe_file = tmp_path / "imports.txt"
-    setup.env["PROBE_FILE"] = str(probe_file)
-    out = tmp_path / "out"
-    assert setup.run(out, "-j", "2").returncode == 0
-    probe_file.unlink()
-    proc = setup.start(out, "-j", "2", "--overwrite")
-    code, err, _ = finish(proc)
-    assert code == 0, err
-    assert probe_file.read_text().split() == [str(proc.pid)]  # once, in the main process
-    assert int((out / "rendered_by.txt").read_text()) != proc.pid  # and rendered in the pool
+    _, out, pid, _, imports = probed_run(tmp_path, "proc_import_probe", IMPORT_PROBE)
+    assert imports.split() == [str(pid)]  # once, in the main process
+    assert int((out / "rendered_by.txt").read_text()) != pid  # and rendered in the pool
 
 
 EARLY_PROBE = '''"""Imported by the main process's warm-up: says which processes it had started by then."""
@@ -339,19 +352,9 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 def test_the_parse_runs_while_the_main_process_loads_the_modules(tmp_path: Path) -> None:
     """The parse needs none of the modules' code (tasks.EARLY): it starts in a process of its
     own before the warm-up, and the workers that render the modules fork after it."""
-    probe = {"id": "probe", "name": "Probe", "entry": "proc_early_probe:render", "cost": 100_000,
-             "subscriptions": ["manifest.json"], "strategy": "eager"}
-    setup = Setup(tmp_path, [probe])
-    (tmp_path / "proc_early_probe.py").write_text(EARLY_PROBE)
-    probe_file = tmp_path / "warm_up.txt"
-    setup.env["PROBE_FILE"] = str(probe_file)
-    out = tmp_path / "out"
-    assert setup.run(out, "-j", "2").returncode == 0  # validates modules.yaml, so imports the probe
-    proc = setup.start(out, "-j", "2", "--overwrite", "-v")
-    code, err, _ = finish(proc)
-    assert code == 0, err
-    main, *started = (int(n) for n in probe_file.read_text().split())
-    assert main == proc.pid and len(started) == 1, (main, started)  # one process before the warm-up
+    setup, out, pid, err, seen = probed_run(tmp_path, "proc_early_probe", EARLY_PROBE, "-v")
+    main, *started = (int(n) for n in seen.split())
+    assert main == pid and len(started) == 1, (main, started)  # one process before the warm-up
     rendered_by, worker = (int(n) for n in (out / "rendered_by.txt").read_text().split())
     assert started[0] not in (rendered_by, worker)  # and it rendered no module
     assert "ran: parse, " in err
@@ -377,10 +380,4 @@ parser.parse_log = exit_at_once
 def test_an_early_parse_whose_process_dies_fails_the_run_in_one_line(tmp_path: Path) -> None:
     setup = Setup(tmp_path, [])
     (tmp_path / "sitecustomize.py").write_text(PARSE_EXITS)
-    proc = setup.start(tmp_path / "out", "-j", "2")
-    code, err, took = finish(proc)
-    assert code == 1 and took < EXIT_SECONDS * 3, (code, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: a worker process"), err
-    assert "died while running parse (exited with code 3)" in lines[0]
-    assert wait_until_gone(proc.pid) == []
+    assert_a_worker_dies(setup, "parse")
