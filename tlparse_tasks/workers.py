@@ -163,6 +163,7 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         self.stops_sent = 0
         self.running: dict[int, str] = {}  # worker pid → the task it started last
         self.early: Any = None  # the process running the first task before the warm-up, if any
+        self.early_jobs: Any = None  # its queue, kept until the run ends
         self.one_task = False  # in that process: run the task here, then exit
         # workers note each task they start here: written at once, unlike a Queue's put (its
         # feeder thread may not have sent it when a module kills its process)
@@ -219,7 +220,7 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
 
     def start_early(self, job: Any, result_q: Any) -> Any:
         """A process that runs `job` (in itself: it exits after it) and sends doit its result."""
-        own: Any = ProcessQueue()
+        own = self.early_jobs = ProcessQueue()
         own.put(job)
         own.put(None)
         process = self.Child(target=self.execute_one_task, args=(own, result_q, self.reporter.__class__))
