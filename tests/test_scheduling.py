@@ -4,20 +4,38 @@ dispatcher: this guards the hook in workers.py against a doit upgrade."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import TORCH_213, corpus_copy
+from tlparse_tasks import workers
 from tlparse_tasks.cli import main
 from tlparse_tasks.config import load_config
 from tlparse_tasks.resources import default_modules_yaml
 from tlparse_tasks.run import Outcome
 
 
-def test_the_two_costliest_modules_start_first_once_the_parse_is_done(tmp_path: Path) -> None:
+def test_the_costliest_modules_are_handed_out_first_once_the_parse_is_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parse runs in a process of its own (tasks.EARLY), which doit counts as a third
+    worker: when it ends, the three costliest modules go to the workers' queue, costliest first,
+    and the two workers start on the first two while the third waits for one of them."""
+    handed: list[str] = []
+    put = workers.WatchedQueue.put
+
+    def noting(queue: workers.WatchedQueue, item: Any) -> None:
+        if getattr(item, "name", None):
+            handed.append(item.name)
+        put(queue, item)
+
+    monkeypatch.setattr(workers.WatchedQueue, "put", noting)
     log = corpus_copy(next((TORCH_213 / "02_training").glob("*.log")), tmp_path)
     assert main([str(log), "-o", str(tmp_path / "out"), "-j", "2", "--no-browser"]) == 0
+    modules = sorted(load_config(default_modules_yaml()).for_mode("default"), key=lambda m: -m.cost)
+    costliest = [f"module:{m.id}" for m in modules[:3]]
+    assert handed[:3] == costliest, handed
     assert Outcome.last is not None
     started = Outcome.last.executed
-    modules = sorted(load_config(default_modules_yaml()).for_mode("default"), key=lambda m: -m.cost)
-    costliest = {f"module:{m.id}" for m in modules[:2]}
-    assert started[0] == "parse" and set(started[1:3]) == costliest, started
+    assert started[0] == "parse" and set(started[1:4]) == set(costliest), started
     assert started[-1] == "assemble"
