@@ -58,6 +58,30 @@ def test_a_broken_record_means_render_everything(tmp_path: Path) -> None:
     assert run(tmp_path, {"a": "1"})[0] == ["a"]
 
 
+def test_a_key_met_twice_in_a_run_renders_again(tmp_path: Path) -> None:
+    """Two records may make the same file (a dump_file logged twice under one name): the later
+    one wins. Next run the earlier one renders over it, so the later one must render again
+    although the last run recorded its very data for that key (found by scripts/fuzz)."""
+    ctx = ModuleContext("toy", tmp_path, {}, {}, [], (), (), strategy="lazy", fingerprint="f1")
+
+    def both() -> list[str]:
+        rendered = []
+        for text in ("earlier", "later"):
+            if ctx.unit("same", {"text": text}):
+                ctx.write_text("same/page.txt", text)
+                rendered.append(text)
+        return rendered
+
+    assert both() == ["earlier", "later"]
+    record = ctx.record(ModuleOutput(), {"id": "toy"}, "test")
+    record_path(tmp_path, "toy").parent.mkdir(parents=True, exist_ok=True)
+    record_path(tmp_path, "toy").write_bytes(orjson.dumps(record))
+    ctx = ModuleContext("toy", tmp_path, {}, {}, [], (), (), strategy="lazy", fingerprint="f1")
+    assert both() == ["earlier", "later"]
+    assert (tmp_path / "same" / "page.txt").read_text() == "later"
+    assert not ctx.unit_is_current("same", {"text": "later"})
+
+
 def test_unit_digest_depends_on_data_and_fingerprint() -> None:
     assert unit_digest("f", {"x": 1}) == unit_digest("f", {"x": 1})
     assert unit_digest("f", {"x": 1}) != unit_digest("f", {"x": 2})

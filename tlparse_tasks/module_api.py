@@ -134,7 +134,7 @@ class ModuleContext:
         skipped unit gets none of them, and an updated report must record what a fresh one does.
         """
         digest = unit_digest(self.fingerprint, data)
-        previous = self.previous_units.get(key)
+        previous = self._previous(key)
         if self._carries_over(previous, digest):
             assert previous is not None
             self.units[key] = previous
@@ -147,7 +147,13 @@ class ModuleContext:
     def unit_is_current(self, key: str, data: Any) -> bool:
         """Whether `unit(key, data)` would carry the last run's files over (it changes nothing):
         a module that cannot render a unit again from what it holds asks first."""
-        return self._carries_over(self.previous_units.get(key), unit_digest(self.fingerprint, data))
+        return self._carries_over(self._previous(key), unit_digest(self.fingerprint, data))
+
+    def _previous(self, key: str) -> Unit | None:
+        """The last run's unit `key`, unless this run has had a unit `key` already: two
+        records may make the same file (a dump_file logged twice), and the later one's files
+        must be written again over what the earlier one wrote in this run."""
+        return None if key in self.units else self.previous_units.get(key)
 
     def _carries_over(self, previous: Unit | None, digest: str) -> bool:
         return previous is not None and previous.digest == digest and all(
