@@ -141,11 +141,12 @@ class RecordState:
             ctx.written.extend(part.files)
         return part
 
-    def _note(self, name: str, part: StreamPart | None, sizes: dict[str, int], written: int, units: set[str],
+    def _note(self, name: str, part: StreamPart | None, sizes: dict[str, int], written: int, units: dict[str, Unit],
               at_point: Callable[[], Any] | None) -> None:
         """What the records up to the point made, on top of the saved part."""
         ctx = self.ctx
-        new_units = {k: u for k, u in ctx.units.items() if k not in units}
+        # units started since, a key met again included (two records making one file)
+        new_units = {k: u for k, u in ctx.units.items() if units.get(k) is not u}
         self.parts[name] = StreamPart(sizes, [*(part.files if part else ()), *ctx.written[written:]],
                                       {**(part.units if part else {}), **new_units}).to_json()
         if at_point is not None:  # as JSON at once: the module goes on changing what it handed
@@ -160,7 +161,7 @@ class RecordState:
         start = part.sizes.get(stream, 0) if part else 0
         if self.point is not None:
             stop = self.point.sizes.get(stream, 0)
-            written, units = len(self.ctx.written), set(self.ctx.units)
+            written, units = len(self.ctx.written), dict(self.ctx.units)
             yield from self.ctx.read_jsonl(stream, keep, start=start, stop=stop)
             self._note(stream, part, {stream: stop}, written, units, at_point)
             start = stop
@@ -174,7 +175,7 @@ class RecordState:
         starts = {stream: part.sizes.get(stream, 0) if part else 0 for stream in self.streams}
         if self.point is not None:
             stops = {stream: self.point.sizes.get(stream, 0) for stream in self.streams}
-            written, units = len(self.ctx.written), set(self.ctx.units)
+            written, units = len(self.ctx.written), dict(self.ctx.units)
             if starts != stops:
                 yield {stream: (starts[stream], stops[stream]) for stream in self.streams}
             self._note(MERGED, part, stops, written, units, at_point)
