@@ -15,7 +15,7 @@ from tests.test_incremental_report import tree
 from tests.test_search_incremental import build, fresh_tree, grow, grow_and_count, half_built
 from tlparse_tasks.modules import compile_times
 
-STATE = Path(compile_times.STATE)
+STATE = Path(".modules") / "compile_times.state"
 
 
 class Scanned:
@@ -44,9 +44,10 @@ def test_the_state_holds_the_events_before_the_point(tmp_path: Path) -> None:
     _, out, _, _ = half_built(tmp_path)
     saved = orjson.loads((out / STATE).read_bytes())
     events = out / "intermediate" / "chromium_events.json"
-    assert saved["size"] < events.stat().st_size
-    assert saved["events"] == list(compile_times.phase_events(events, stop=saved["size"]))
-    assert saved["events"] and all(compile_times.wanted_name(e["name"]) for e in saved["events"])
+    size = saved["parts"]["*"]["sizes"][compile_times.EVENTS]
+    assert 0 < size < events.stat().st_size
+    assert saved["extra"] == list(compile_times.phase_events(events, stop=size))
+    assert saved["extra"] and all(compile_times.wanted_name(e["name"]) for e in saved["extra"])
 
 
 def test_another_runs_state_means_scanning_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

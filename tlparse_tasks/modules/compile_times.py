@@ -45,13 +45,11 @@ from typing import Any
 import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..record_state import RecordState
 from ..rules.compile_id import CompileId, display_of
-from ..store.stable import StablePoint, stable_point
 from .common import output_of
 
 EVENTS = "chromium_events.json"
-STATE = ".modules/compile_times.state"  # the phase events before the parse's resume point
-STATE_FORMAT = 1
 METRICS = "compilation_metrics.jsonl"
 PAGE = "compile_times.html"
 SCRIPT = "sort.js"
@@ -522,38 +520,20 @@ def index_entry(html: str) -> IndexEntry:
 def events_of(ctx: ModuleContext) -> Iterator[dict[str, Any]]:
     """`phase_events` of the store's events file. Those before the parse's resume point come
     from the last run's state when it still holds (a grown log scans only the new bytes of a
-    file of tens of MB), and are saved as the state for the next run."""
+    file of tens of MB): the module's state (record_state), the file read as one span."""
     path = ctx.store.path(EVENTS)
     if not path.is_file():
         return
-    point = stable_point(ctx.store)
-    if point is None or EVENTS not in point.sizes:
-        yield from phase_events(path)
-        return
-    stop = point.sizes[EVENTS]
-    key = {"format": STATE_FORMAT, "fingerprint": ctx.fingerprint, "run": ctx.run}
-    saved, start = saved_events(ctx, key, point)
-    before = [*saved, *phase_events(path, start=start, stop=stop)]
-    ctx.write_bytes(STATE, orjson.dumps({"key": key, "point": [point.offset, point.digest], "size": stop,
-                                         "events": before}))
-    yield from before
-    yield from phase_events(path, start=stop)
-
-
-def saved_events(ctx: ModuleContext, key: dict[str, Any], point: StablePoint) -> tuple[list[dict[str, Any]], int]:
-    """The events the last run saved and the size of the file they cover, if that still holds
-    (same code and options, the store still holds those bytes); else none, from 0."""
-    raw = ctx.read_own(STATE)
-    if raw is None:
-        return [], 0
-    try:
-        data = orjson.loads(raw)
-        size, events = int(data["size"]), data["events"]
-        if data["key"] == key and point.continues(data["point"], {EVENTS: size}) and isinstance(events, list):
-            return events, size
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
-        pass
-    return [], 0
+    state = RecordState(ctx, (EVENTS,))
+    before: list[dict[str, Any]] = list(state.extra) if isinstance(state.extra, list) else []
+    for spans in state.spans(at_point=lambda: before):
+        start, stop = spans[EVENTS]
+        if stop is not None:  # up to the point
+            before.extend(phase_events(path, start=start, stop=stop))
+            continue
+        yield from before
+        yield from phase_events(path, start=start)
+    state.save()
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
