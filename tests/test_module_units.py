@@ -105,3 +105,36 @@ def test_a_module_reads_only_what_it_subscribes_to(tmp_path: Path) -> None:
     assert ctx.manifest == {}
     with pytest.raises(SubscriptionError, match=r"graphs\.jsonl"):
         list(ctx.read_jsonl("graphs.jsonl"))
+
+
+def css_run(out: Path) -> dict:
+    """A module run that writes only the Pygments CSS, as compile_artifacts does first."""
+    from tlparse_tasks.modules.code_html import CSS_FILE, write_pygments_css
+
+    ctx = ModuleContext("toy", out, {}, {}, [], (), (), strategy="lazy", fingerprint="f1")
+    write_pygments_css(ctx, CSS_FILE)
+    record = ctx.record(ModuleOutput(), {"id": "toy"}, "test")
+    path = record_path(out, "toy")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(record))
+    return record
+
+
+def test_the_pygments_css_is_made_once_and_again_only_when_gone(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlparse_tasks.modules import code_html
+
+    record = css_run(tmp_path)
+    css = (tmp_path / "pygments.css").read_text()
+    assert ".highlight .k " in css and "prefers-color-scheme: dark" in css
+    assert record["files"] == ["pygments.css"]
+
+    def refuse() -> str:
+        raise AssertionError("the CSS was made again although the last run's file is current")
+
+    monkeypatch.setattr(code_html, "pygments_css", refuse)
+    assert css_run(tmp_path)["files"] == ["pygments.css"]  # carried over: Pygments' styles not loaded
+    (tmp_path / "pygments.css").unlink()
+    monkeypatch.undo()
+    css_run(tmp_path)
+    assert (tmp_path / "pygments.css").read_text() == css

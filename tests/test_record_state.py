@@ -109,3 +109,20 @@ def test_a_state_naming_a_path_outside_out_is_not_used(
     grown = written.count
     assert tree(out) == fresh_tree(tmp_path, log)
     assert grown == written.count - grown  # as many as the fresh build: every record read
+
+
+def test_all_files_holds_only_when_each_path_is_a_regular_file(tmp_path: Path) -> None:
+    from tlparse_tasks.record_state import all_files
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.html").write_text("x")
+    (tmp_path / "top.css").write_text("y")
+    (tmp_path / "a" / "link.html").symlink_to(tmp_path / "top.css")  # followed, as Path.is_file does
+    (tmp_path / "a" / "dir.html").mkdir()
+    root = str(tmp_path)
+    assert all_files(root, ["a/x.html", "top.css", "a/link.html"])
+    assert all_files(root, [])
+    assert not all_files(root, ["a/x.html", "a/gone.html"])
+    assert not all_files(root, ["a/dir.html"])
+    assert not all_files(root, ["missing/x.html"])
+    assert not all_files(root, ["top.css/x.html"])  # a file where a folder should be

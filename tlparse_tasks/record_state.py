@@ -27,8 +27,7 @@ file names through the intern table, while the table resolves every index as it 
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +67,23 @@ class StreamPart:
 Spans = dict[str, tuple[int, int | None]]  # stream → (start, stop) byte offsets; None: to the end
 
 
-def is_file(path: str) -> bool:
-    """A regular file (followed, as Path.is_file does), for thousands of paths at a time."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
+def all_files(root: str, relatives: Iterable[str]) -> bool:
+    """Whether every path (plain, relative to `root`) is a regular file, followed as
+    Path.is_file does. One listing per folder rather than one stat per file: a state counts
+    thousands of files in a few hundred folders (5,000 stats took 15 ms, the listings 9)."""
+    by_folder: dict[str, set[str]] = {}
+    for relative in relatives:
+        folder, _, name = relative.rpartition("/")
+        by_folder.setdefault(folder, set()).add(name)
+    for folder, names in by_folder.items():
+        try:
+            with os.scandir(os.path.join(root, folder) if folder else root) as entries:
+                found = sum(1 for entry in entries if entry.name in names and entry.is_file())
+        except (OSError, ValueError):
+            return False
+        if found != len(names):
+            return False
+    return True
 
 
 def tuple_as_array(value: Any) -> list[Any]:
@@ -124,8 +134,7 @@ class RecordState:
                     plain_parts(relative)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return
-        out = os.fspath(self.ctx.out)
-        if not all(is_file(os.path.join(out, f)) for part in parts.values() for f in part.files):
+        if not all_files(os.fspath(self.ctx.out), (f for part in parts.values() for f in part.files)):
             return  # a file it counts on is gone: a fresh build would write it
         self.saved, self.extra, self.late = parts, data.get("extra"), data.get("late")
         if self.strings is not None:  # the records not read again missed these

@@ -22,6 +22,8 @@ from markupsafe import Markup, escape
 if TYPE_CHECKING:  # Pygments loads only in the process that highlights or writes its CSS
     from pygments.lexer import Lexer
 
+    from ..module_api import ModuleContext
+
 HIGHLIGHT_LIMIT_BYTES = 2 << 20
 CHUNK_LINES = 200  # lines per block inside the <pre>
 PYGMENTS_STYLE = "default"
@@ -116,6 +118,17 @@ class HighlightCache:
 
 
 _HIGHLIGHTED = HighlightCache()
+
+
+def write_pygments_css(ctx: ModuleContext, relative: str = CSS_FILE) -> None:
+    """Write `pygments_css()` at `relative`, as a unit of its own: the bytes change only with
+    Pygments' version, and importing its formatters and styles to make them costs a module's
+    re-run ~20 ms (only the package's `__init__` is imported to read the version)."""
+    from pygments import __version__ as pygments_version
+
+    if ctx.unit(relative, {"pygments": pygments_version, "styles": [PYGMENTS_STYLE, PYGMENTS_DARK_STYLE]}):
+        ctx.write_text(relative, pygments_css())
+    ctx.end_unit()
 
 
 def pygments_css() -> str:

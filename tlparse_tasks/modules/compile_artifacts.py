@@ -32,7 +32,7 @@ from .code_html import (
     highlighted_code_body,
     language_of,
     plain_code_body,
-    pygments_css,
+    write_pygments_css,
 )
 from .common import depth_prefix, display_of, format_value, load_strings, output_of
 from .kit import frames
@@ -130,7 +130,7 @@ def render_codegen(ctx: ModuleContext, record: dict[str, Any]) -> None:
 def render(ctx: ModuleContext) -> ModuleOutput:
     """A record's files depend on that record alone (and the pages of other entries on those
     before it), so the records before the parse's resume point are read only once (RecordState)."""
-    ctx.write_text(CSS_FILE, pygments_css())
+    write_pygments_css(ctx, CSS_FILE)
     if ctx.lazy:
         ctx.write_static(SCRIPT_FILE, SCRIPT_SOURCE)
         ctx.write_static(COPY_SCRIPT, COPY_SCRIPT_SOURCE)

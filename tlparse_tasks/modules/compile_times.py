@@ -47,6 +47,7 @@ import orjson
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..record_state import RecordState
 from ..rules.compile_id import CompileId, display_of
+from ..store.reader import open_lines
 from .common import output_of
 
 EVENTS = "chromium_events.json"
@@ -200,7 +201,7 @@ def iter_events(path: Path) -> Iterator[dict[str, Any]]:
     is not a JSON object is skipped.
     """
     chunk: list[bytes] = []
-    with open(path, "rb") as handle:
+    with open_lines(path) as handle:
         for line in handle:
             stripped = line.rstrip(b",\r\n")
             if not chunk:

@@ -33,7 +33,8 @@ from markupsafe import Markup
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, group_of_directory
-from .code_html import SCRIPT_SOURCE, highlighted_code_body, plain_code_body, pygments_css
+from ..store.reader import open_lines
+from .code_html import SCRIPT_SOURCE, highlighted_code_body, plain_code_body, write_pygments_css
 from .common import display_of, output_of
 
 STREAMS = ("artifacts.jsonl", "graphs.jsonl", "codegen.jsonl")
@@ -91,7 +92,7 @@ def classify(record: dict[str, Any]) -> tuple[str, int] | None:
 def scan(path: Path, stream: str) -> Iterator[tuple[str, Ref]]:
     """(compile directory, ref) of every provenance record of one stream."""
     offset = 0
-    with open(path, "rb") as handle:
+    with open_lines(path) as handle:
         for line in handle:
             start, offset = offset, offset + len(line)
             if not any(needle in line for needle in NEEDLES):
@@ -512,7 +513,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
                                    [Sibling(labels[c.url], c.url, False) for c in compiles[:-1]]))
     ctx.end_unit()
     ctx.write_static(SCRIPT, SCRIPT_TEMPLATE)
-    ctx.write_text(PYGMENTS, pygments_css())
+    write_pygments_css(ctx, PYGMENTS)
     if ctx.lazy:
         ctx.write_static(HIGHLIGHT, SCRIPT_SOURCE)
     html = ctx.render("provenance_index.html", items=items)

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput, file_chunks
+from ..store.reader import open_lines
 from ..store.streams import RAW_JSONL, streams_of_type
 
 PAYLOADS_DIR = "payloads/"
@@ -37,7 +38,7 @@ class PayloadSource:
 
 def _payload_lines(path: Path) -> Iterator[dict[str, Any]]:
     """The records of a store JSONL file that name a payloads/ file."""
-    with open(path, "rb") as handle:
+    with open_lines(path) as handle:
         for line in handle:
             if _PAYLOAD_FILE_KEY in line:
                 record = orjson.loads(line)

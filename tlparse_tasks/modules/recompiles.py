@@ -32,6 +32,7 @@ from ..rules.recompile import (
     json_guards,
     reason_entries,
 )
+from ..store.reader import open_lines
 from .common import metadata_of, output_of
 from .kit import Frame
 from .stack_trie import read_node
@@ -255,7 +256,7 @@ def guard_records(path: Path, wanted: dict[CompileKey, Needing]) -> Iterator[dic
     if not wanted:
         return
     kinds = tuple(f'"{kind}"'.encode() for kind in GUARD_TYPES)
-    with open(path, "rb") as handle:
+    with open_lines(path) as handle:
         for line in handle:
             if not any(kind in line for kind in kinds):
                 continue

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable, Container, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -19,6 +19,15 @@ from .streams import intermediate_dir
 #: in a 100 MB log (cache entries are often 64-128 KB: those stay with orjson), and both give the
 #: same values for any line orjson reads.
 BIG_LINE = 64 << 10
+#: Read buffer of a store file iterated line by line. The default is the file system's block
+#: (4 KB here), so a 20 KB metrics line took several reads and joins: iterating the 24 MB of
+#: compilation_metrics.jsonl of a 100 MB log took 20 ms, against 2.5 ms with this buffer.
+LINE_BUFFER = 1 << 18
+
+
+def open_lines(path: Path) -> BinaryIO:
+    """`path` opened for reading line by line (LINE_BUFFER)."""
+    return open(path, "rb", buffering=LINE_BUFFER)
 
 
 LINE_KEY = re.compile(rb'"line":(\d+)')  # a record's log line, its first `"line":` (JSON escapes a
@@ -71,7 +80,7 @@ class StoreReader:
         it keeps are parsed (`naming`, `at_lines`): a module that wants a few records skips the
         others' payloads. `start` and `stop` are byte offsets at line starts (stable.py's sizes):
         only the lines between are read."""
-        with open(self.path(name), "rb") as handle:
+        with open_lines(self.path(name)) as handle:
             if start:
                 handle.seek(start)
             position = start
