@@ -167,7 +167,13 @@ def compile_key(display: str) -> str | None:
 def shard_of(token: str) -> str:
     """The shard holding `token`: `t-` and its first two characters, those outside
     `[a-z0-9_]` as `-<hex>` (`0/` → `t-0-2f`); static/search.js computes the same."""
-    return "t-" + "".join(c if c in SHARD_SAFE else f"-{ord(c):02x}" for c in token[:PREFIX_CHARS])
+    return shard_of_prefix(token[:PREFIX_CHARS])
+
+
+@lru_cache(maxsize=4096)
+def shard_of_prefix(prefix: str) -> str:
+    """`shard_of` by a token's first characters: tens of thousands of tokens, a few hundred prefixes."""
+    return "t-" + "".join(c if c in SHARD_SAFE else f"-{ord(c):02x}" for c in prefix)
 
 
 # -- documents -----------------------------------------------------------------------------------

@@ -84,9 +84,17 @@ def _chunks(header: dict[str, Any], postings: dict[str, Found]) -> Iterator[byte
         json = orjson.dumps(tokens[start:start + TOKENS_PER_WRITE])
         yield (b"[" if not start else b",") + json[1:-1]
     yield b"]\n" if tokens else b"[]\n"
-    yield array("I", [len(as_array(postings[token])) for token in tokens]).tobytes()
-    for start in range(0, len(tokens), TOKENS_PER_WRITE):
-        yield b"".join(as_array(postings[token]).tobytes() for token in tokens[start:start + TOKENS_PER_WRITE])
+    lengths = (2 if isinstance(found, int) else len(found) for found in map(postings.__getitem__, tokens))
+    yield array("I", lengths).tobytes()
+    for start in range(0, len(tokens), TOKENS_PER_WRITE):  # one array a slice, not one per token
+        numbers = array("I")
+        for found in map(postings.__getitem__, tokens[start:start + TOKENS_PER_WRITE]):
+            if isinstance(found, int):
+                numbers.append(1)
+                numbers.append(found)
+            else:
+                numbers.extend(found)
+        yield numbers.tobytes()
 
 
 def load_state(ctx: ModuleContext, key: dict[str, Any], point: StablePoint,
@@ -119,14 +127,17 @@ def _parse(data: bytes, key: dict[str, Any], point: StablePoint, streams: tuple[
     at += len(tokens) * itemsize
     if len(lengths) != len(tokens) or len(data) - at != sum(lengths) * itemsize:
         return None
+    numbers = array("I")
+    numbers.frombytes(view[at:])
     postings: dict[str, Found] = {}
+    at = 0
     for token, length in zip(tokens, lengths, strict=True):
-        found = array("I")
-        found.frombytes(view[at:at + length * itemsize])
-        at += length * itemsize
-        if not length or found[0] < length - 1:
+        count = numbers[at] if length else 0
+        if not length or count < length - 1:
             return None
-        postings[str(token)] = found[1] if length == 2 and found[0] == 1 else found  # as Postings keeps it
+        # as Postings keeps it: a token in one document as that posting alone
+        postings[str(token)] = numbers[at + 1] if length == 2 and count == 1 else numbers[at:at + length]
+        at += length
     ranks = [SavedRank(int(count), [[str(v) for v in row] for row in rows], [str(d) for d in digests])
              for count, rows, digests in header["ranks"]]
     return SavedIndex(sizes, int(header["compile_ids"]), int(header["docs_cut"]), ranks, postings)
