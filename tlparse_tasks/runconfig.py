@@ -61,6 +61,21 @@ class RunConfig:
             return None
 
     @functools.cached_property
+    def bytes_to_read(self) -> int | None:
+        """The log's bytes this run is expected to read: those after the point the last parse
+        would resume from (all without one). A guess for scheduling, read once: the parse checks
+        the log's prefix before it keeps anything."""
+        size = self.log_bytes
+        if size is None:
+            return None
+        from .parse.resume import likely_resume_offset
+        from .parse.state import ParseOptions
+        from .store.streams import intermediate_dir
+
+        offset = likely_resume_offset(self.log, intermediate_dir(self.out), ParseOptions(**self.parse_options))
+        return size - (offset or 0)
+
+    @functools.cached_property
     def template_dirs(self) -> list[str]:
         """Resolved once per run: every task asks, and resolving touches the disk."""
         return [str(d) for d in template_dirs(self.modules.path.parent)]

@@ -54,6 +54,34 @@ def hash_prefix(path: Path, length: int) -> Any:
 
 def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | None:
     """The saved resume point, if the log has only grown since it was written."""
+    found = _saved_point(log, idir, options)
+    if found is None:
+        return None
+    resume, state, offset, streams = found
+    hasher = hash_prefix(log, offset)
+    if hasher.hexdigest() != resume.get("digest"):
+        return None
+    if set(streams) != set(APPENDED_FILES):
+        return None
+    if any(_kept_bytes(idir / name) < size for name, (size, _count) in streams.items()):
+        return None
+    return ResumePoint(offset, hasher, state, streams, [*_history(resume), (offset, hasher.hexdigest())])
+
+
+def likely_resume_offset(log: Path, idir: Path, options: ParseOptions) -> int | None:
+    """Where a parse of `log` would resume, its prefix unchecked: a guess for scheduling (what a
+    re-run after an append will read), never for what the parse keeps."""
+    try:
+        found = _saved_point(log, idir, options)
+    except OSError:  # the parse will say what is wrong
+        return None
+    return None if found is None else found[2]
+
+
+def _saved_point(log: Path, idir: Path, options: ParseOptions) -> tuple[
+        dict[str, Any], ParseState, int, dict[str, tuple[int, int]]] | None:
+    """The saved point (its JSON, parser state, offset and store sizes) when it was saved with
+    these options by this version, and the log is at least as long; its prefix is not checked."""
     saved = _read_saved(idir / PARSE_STATE_FILE)
     if saved is None:
         return None
@@ -70,14 +98,7 @@ def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | N
         return None
     if offset <= 0 or log.stat().st_size < offset:  # nothing to resume from
         return None
-    hasher = hash_prefix(log, offset)
-    if hasher.hexdigest() != resume.get("digest"):
-        return None
-    if set(streams) != set(APPENDED_FILES):
-        return None
-    if any(_kept_bytes(idir / name) < size for name, (size, _count) in streams.items()):
-        return None
-    return ResumePoint(offset, hasher, state, streams, [*_history(resume), (offset, hasher.hexdigest())])
+    return resume, state, offset, streams
 
 
 def _history(resume: dict[str, Any]) -> list[tuple[int, str]]:
