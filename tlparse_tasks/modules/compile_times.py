@@ -543,31 +543,21 @@ def gathered(ctx: ModuleContext) -> tuple[list[Compilation], list[dict[str, Any]
     path = ctx.store.path(EVENTS)
     has_events = path.is_file()
     state = RecordState(ctx, (METRICS, EVENTS))
-    kept = restored(state.extra)
-    compilations_ = Compilations(kept[0] if kept else None)
-    events: list[dict[str, Any]] = kept[1] if kept else []
+    kept = state.extra  # what the last run handed over at its point (at_point), when its state holds
+    so_far = Compilations([Compilation(**c) for c in kept["compilations"]] if kept is not None else None)
+    events: list[dict[str, Any]] = list(kept["events"]) if kept is not None else []
 
     def at_point() -> dict[str, Any]:  # taken as JSON at once; orjson writes dataclasses as objects
-        return {"compilations": compilations_.found, "events": events}
+        return {"compilations": so_far.found, "events": events}
 
     for spans in state.spans(at_point=at_point):
         start, stop = spans[METRICS]
-        compilations_.feed(ctx.read_jsonl(METRICS, start=start, stop=stop))
+        so_far.feed(ctx.read_jsonl(METRICS, start=start, stop=stop))
         if has_events:
             start, stop = spans[EVENTS]
             events.extend(phase_events(path, start=start, stop=stop))
     state.save()
-    return compilations_.found, events
-
-
-def restored(extra: Any) -> tuple[list[Compilation], list[dict[str, Any]]] | None:
-    """What `gathered` handed over at the last run's point; None when it is not that."""
-    if not isinstance(extra, dict):
-        return None
-    try:
-        return [Compilation(**c) for c in extra["compilations"]], list(extra["events"])
-    except (KeyError, TypeError):
-        return None
+    return so_far.found, events
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
