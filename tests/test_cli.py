@@ -243,3 +243,32 @@ def test_all_ranks_html_applies_the_run_options_to_every_rank(tmp_path: Path) ->
         assert (out / f"rank_{rank}" / "raw.jsonl").is_file()
         assert "Stack trie" not in (out / f"rank_{rank}" / "index.html").read_text()
     assert not (out / "rank_0" / "chromium_events.json").exists()
+
+
+def exiting(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`script` run by a fresh Python (stdout a pipe, so block-buffered) that ends with exit_now."""
+    return subprocess.run([sys.executable, "-c", "from tlparse_tasks.cli import exit_now\n" + script],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+
+def test_the_command_exits_fast_yet_runs_exit_handlers_and_flushes(tmp_path: Path) -> None:
+    """exit_now skips Python's teardown of the heap, not what a normal exit does for others:
+    exit handlers run, buffered output comes out, the code is main's."""
+    done = exiting("import atexit, sys\n"
+                   "atexit.register(lambda: open('handler.txt', 'w').write('ran'))\n"
+                   "sys.stdout.write('buffered')\n"
+                   "exit_now(3)\n", tmp_path)
+    assert done.returncode == 3 and done.stdout == "buffered"
+    assert (tmp_path / "handler.txt").read_text() == "ran"
+
+
+def test_the_command_waits_for_a_thread_still_running(tmp_path: Path) -> None:
+    """With another thread alive (a Dask client's), the exit is Python's own, which waits for it."""
+    done = exiting("import threading, time\n"
+                   "def late():\n"
+                   "    time.sleep(0.3)\n"
+                   "    open('thread.txt', 'w').write('done')\n"
+                   "threading.Thread(target=late).start()\n"
+                   "exit_now(0)\n", tmp_path)
+    assert done.returncode == 0
+    assert (tmp_path / "thread.txt").read_text() == "done"

@@ -1,5 +1,5 @@
 """`python -m tlparse_tasks` is the `tlparse` command."""
 
-from .cli import main
+from .cli import console_main
 
-raise SystemExit(main())
+console_main()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .config_cache import load_config_cached
@@ -28,7 +33,7 @@ from .run import (
 )
 from .terminal import printable
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "console_main", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,5 +200,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> NoReturn:
+    """The `tlparse` command (and `python -m tlparse_tasks`): `main`, then `exit_now`."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit with `code`, skipping Python's teardown of the heap when nothing else runs.
+
+    Freeing every object and module of a run that loaded doit, Jinja and the modules' code took
+    ~35 ms, a seventh of a small log's run, for memory the system takes back at once. The exit
+    handlers still run and the standard streams are flushed; every file the run writes is closed
+    (and replaced atomically) before `main` returns. With another thread alive (a Dask client's),
+    Python's own exit waits for it, as usual.
+    """
+    if threading.active_count() > 1:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing more can be said
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    console_main()
