@@ -10,9 +10,11 @@ killed main process leaves its workers running. `SafeMRunner` keeps doit's sched
   at once, through doit's own runtime-error path, with a one-line message naming the task;
 - whatever ends the run (an error, Ctrl-C, SIGTERM), the workers are stopped and reaped;
 - a task with a working set (`meta` OWN_PROCESS: the parse and every module with a declared
-  cost) runs in a child of its worker, forked for it: CPython keeps most of a heap it has grown,
-  so run in the worker itself, its 4-20 MB would stay there under every later task (on 11_large
-  this took the tree's peak PSS from ~84 to ~69 MB, for a few milliseconds per fork);
+  cost, when the bytes the run will read make it last: tasks.task_meta) runs in a child of its
+  worker, forked for it: CPython keeps most of a heap it has grown, so run in the worker
+  itself, its 4-20 MB would stay there under every later task (on 11_large this took the
+  tree's peak PSS from ~84 to ~69 MB, for a few milliseconds per fork; a re-run after an
+  append forks none);
 - the workers fork after the main process has loaded the modules' code (the warm-up), but a
   first task that needs none of it (`meta` EARLY: the parse) does not wait for that: it starts
   at once in a process of its own, which exits after it, and the warm-up runs meanwhile.
