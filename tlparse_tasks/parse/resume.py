@@ -57,7 +57,12 @@ def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | N
     found = _saved_point(log, idir, options)
     if found is None:
         return None
-    resume, state, offset, streams = found
+    resume, offset = found
+    try:
+        state = ParseState.from_json(resume["state"])
+        streams = {str(name): (int(size), int(count)) for name, (size, count) in resume["streams"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
     hasher = hash_prefix(log, offset)
     if hasher.hexdigest() != resume.get("digest"):
         return None
@@ -75,30 +80,25 @@ def likely_resume_offset(log: Path, idir: Path, options: ParseOptions) -> int | 
         found = _saved_point(log, idir, options)
     except OSError:  # the parse will say what is wrong
         return None
-    return None if found is None else found[2]
+    return None if found is None else found[1]
 
 
-def _saved_point(log: Path, idir: Path, options: ParseOptions) -> tuple[
-        dict[str, Any], ParseState, int, dict[str, tuple[int, int]]] | None:
-    """The saved point (its JSON, parser state, offset and store sizes) when it was saved with
-    these options by this version, and the log is at least as long; its prefix is not checked."""
+def _saved_point(log: Path, idir: Path, options: ParseOptions) -> tuple[dict[str, Any], int] | None:
+    """The saved point (its JSON and offset) when it was saved with these options by this
+    version and the log is at least as long; neither its prefix nor the rest of it is checked."""
     saved = _read_saved(idir / PARSE_STATE_FILE)
-    if saved is None:
-        return None
-    resume = saved.get("resume")
+    resume = saved.get("resume") if saved is not None else None
     if not isinstance(resume, dict):
         return None
     try:
-        state = ParseState.from_json(resume["state"])
+        state = resume["state"]
+        same = state["tool_version"] == __version__ and ParseOptions.from_json(state["options"]) == options
         offset = int(resume["offset"])
-        streams = {str(name): (int(size), int(count)) for name, (size, count) in resume["streams"].items()}
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    if state.tool_version != __version__ or state.options != options:
+    if not same or offset <= 0 or log.stat().st_size < offset:  # nothing to resume from
         return None
-    if offset <= 0 or log.stat().st_size < offset:  # nothing to resume from
-        return None
-    return resume, state, offset, streams
+    return resume, offset
 
 
 def _history(resume: dict[str, Any]) -> list[tuple[int, str]]:
