@@ -262,13 +262,36 @@ def test_the_command_exits_fast_yet_runs_exit_handlers_and_flushes(tmp_path: Pat
     assert (tmp_path / "handler.txt").read_text() == "ran"
 
 
+def test_a_daemon_thread_does_not_hold_the_exit(tmp_path: Path) -> None:
+    """A process pool leaves daemon threads (its queues' feeders): the exit is still the fast one,
+    and does not wait for them, as Python's own would not."""
+    done = exiting("import atexit, threading, time\n"
+                   + TEARDOWN_PROBE
+                   + "atexit.register(lambda: open('handler.txt', 'w').write('ran'))\n"
+                   "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+                   "exit_now(4)\n", tmp_path)
+    assert done.returncode == 4
+    assert (tmp_path / "handler.txt").read_text() == "ran"
+    assert "teardown" not in done.stderr  # the heap was left to the system
+
+
+#: An object that says so when Python's teardown of the heap frees it (a normal exit does).
+TEARDOWN_PROBE = ("import os\n"
+                  "class Probe:\n"
+                  "    def __del__(self, write=os.write):\n"
+                  "        write(2, b'teardown')\n"
+                  "probe = Probe()\n")
+
+
 def test_the_command_waits_for_a_thread_still_running(tmp_path: Path) -> None:
     """With another thread alive (a Dask client's), the exit is Python's own, which waits for it."""
     done = exiting("import threading, time\n"
-                   "def late():\n"
+                   + TEARDOWN_PROBE
+                   + "def late():\n"
                    "    time.sleep(0.3)\n"
                    "    open('thread.txt', 'w').write('done')\n"
                    "threading.Thread(target=late).start()\n"
                    "exit_now(0)\n", tmp_path)
     assert done.returncode == 0
     assert (tmp_path / "thread.txt").read_text() == "done"
+    assert "teardown" in done.stderr  # Python's own exit

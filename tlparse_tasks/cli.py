@@ -211,10 +211,11 @@ def exit_now(code: int) -> NoReturn:
     Freeing every object and module of a run that loaded doit, Jinja and the modules' code took
     ~35 ms, a seventh of a small log's run, for memory the system takes back at once. The exit
     handlers still run and the standard streams are flushed; every file the run writes is closed
-    (and replaced atomically) before `main` returns. With another thread alive (a Dask client's),
-    Python's own exit waits for it, as usual.
+    (and replaced atomically) before `main` returns. With another non-daemon thread alive (a
+    Dask client's), Python's own exit waits for it, as usual; daemon threads (a process pool's
+    queue feeders, which the exit handlers flush) do not hold the exit, as in Python's own.
     """
-    if threading.active_count() > 1:
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         raise SystemExit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
