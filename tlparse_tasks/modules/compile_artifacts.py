@@ -24,6 +24,7 @@ from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..parse.envelope import STACK
 from ..record_state import RecordState
 from ..rules.urls import report_href
+from ..store.writers import limit_depth
 from .artifact_files import write_payload_output
 from .code_html import (
     CSS_FILE,
@@ -94,8 +95,17 @@ def readable_traces(payload: str) -> list[TraceGroup]:
     groups = []
     for kernel in sorted(data) if isinstance(data, dict) else ():
         traces = data[kernel] if isinstance(data[kernel], list) else [data[kernel]]
-        groups.append(TraceGroup(kernel, [str(t).replace("\\n", "\n").rstrip("\n") for t in traces]))
+        groups.append(TraceGroup(kernel, [trace_text(t).replace("\\n", "\n").rstrip("\n") for t in traces]))
     return groups
+
+
+def trace_text(trace: Any) -> str:
+    """One stack trace as text. torch logs strings; any other JSON value shows as its JSON, its
+    nesting cut where the store cuts it (`limit_depth`, iterative): `str()` of a value 1,000
+    levels deep overflowed Python's recursion limit and failed the module."""
+    if isinstance(trace, str):
+        return trace
+    return orjson.dumps(limit_depth(trace)).decode()
 
 
 def render_artifact(ctx: ModuleContext, record: dict[str, Any]) -> None:
