@@ -21,6 +21,11 @@ ODD_BYTES = [b"\x00", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\t", b"\r", b"\n", b"
              b"{", b'"', b"\\", b"]", b"\xe2\x80\xa8"]
 
 
+#: break_frames multiplies a stack only up to this many frames (at most ~100,000 after it, a line
+#: of ~20 MB): two rounds of it once made a million-fold stack.
+MAX_FRAMES_TO_MULTIPLY = 100
+
+
 def pick(lines: Lines, rng: Random) -> int:
     return rng.randrange(len(lines))
 
@@ -141,8 +146,8 @@ def break_frames(envelope: dict[str, Any], rng: Random) -> None:
     chosen = rng.choice(frames)
     if isinstance(chosen, dict):
         chosen[rng.choice(["line", "name", "filename", "loc", "uninterned_filename"])] = scalar(rng)
-    if rng.random() < 0.2:
-        frames *= rng.choice([10, 100, 1000])
+    if rng.random() < 0.2 and len(frames) <= MAX_FRAMES_TO_MULTIPLY:  # a stack multiplied again and
+        frames *= rng.choice([10, 100, 1000])  # again made a 1.9 GB line: a hang of the harness's own
 
 
 def odd_string_index(envelope: dict[str, Any], rng: Random) -> None:
