@@ -93,9 +93,6 @@ class CacheTally:
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
-    # Read first, while little else is held: parsing the manifest briefly takes ~15 times its
-    # size (4.8 MB for 11_large's), which on top of the miss finder was this module's peak.
-    summary = ctx.manifest["cache_summary"]
     state = RecordState(ctx, (STREAM,))
     tally = CacheTally(state.extra)
     for record in state.records(STREAM, at_point=tally.at_point):
@@ -105,6 +102,7 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     values = values_of(ctx, finder, known_values(state.late))
     state.save(late=[[line, name, values.get((line, name))]  # null: no such component
                      for line, name in sorted(_needed(finder.misses[:tally.misses_at_point]))])
+    summary = ctx.manifest["cache_summary"]
     lazy = bool(items) and not ctx.eager
     if lazy:
         ctx.write_shard("artifacts", items)

@@ -13,11 +13,12 @@ import orjson
 
 from .streams import intermediate_dir
 
-#: From this length on a store line is parsed by the standard library: orjson's parse of a line
-#: holding a large payload briefly takes ~13 times the line's size (8.5 MB for a 650 KB guard
-#: dump), the standard library's ~2 times, but ~2.5 times as long. Lines this long are a handful
-#: in a 100 MB log (cache entries are often 64-128 KB: those stay with orjson), and both give the
-#: same values for any line orjson reads.
+#: From this length on a store line (or a whole store JSON file) is parsed by the standard
+#: library: orjson's parse of a line holding a large payload briefly takes ~13 times the line's
+#: size (8.5 MB for a 650 KB guard dump; 4.5 MB for 11_large's 313 KB manifest, which most
+#: modules read), the standard library's ~2 times, but ~2 times as long. Lines this long are a
+#: handful in a 100 MB log (cache entries are often 64-128 KB: those stay with orjson), and both
+#: give the same values for any line orjson reads.
 BIG_LINE = 64 << 10
 #: Read buffer of a store file iterated line by line. The default is the file system's block
 #: (4 KB here), so a 20 KB metrics line took several reads and joins: iterating the 24 MB of
@@ -73,7 +74,8 @@ class StoreReader:
         return self.read_json("manifest.json")  # type: ignore[no-any-return]
 
     def read_json(self, name: str) -> Any:
-        return orjson.loads(self.path(name).read_bytes())
+        data = self.path(name).read_bytes()
+        return orjson.loads(data) if len(data) < BIG_LINE else json.loads(data)
 
     def read_jsonl(self, name: str, keep: Callable[[bytes], bool] | None = None, start: int = 0,
                    stop: int | None = None) -> Iterator[dict[str, Any]]:
