@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import shutil
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -12,10 +16,12 @@ import pytest
 from tests.conftest import LEGACY_TESTS, TORCH_213, corpus_copy
 from tests.fixture_modules import STACK_TRIE_ONLY_YAML
 from tests.fuzz.oracle import without_history
-from tests.logs import cid, entry
+from tests.logs import PREFIX, cid, entry
 from tests.logs import simple_log as simple_log_text
 from tlparse_tasks.cli import main
+from tlparse_tasks.parse import resume
 from tlparse_tasks.parse.parser import parse_log
+from tlparse_tasks.parse.resume import PrefixChanged, PrefixDigest
 from tlparse_tasks.run import Outcome
 from tlparse_tasks.store import writers
 
@@ -95,6 +101,83 @@ def test_a_rewritten_log_starts_over(tmp_path: Path) -> None:
     result = parse_log(log, tmp_path / "out", stderr=None)
     assert not result.resumed
     assert result.manifest["artifact_counts"] == {"b": 1, "c": 1}
+
+
+BAD_LINE = PREFIX + "{this is not json\n"
+
+
+@pytest.mark.parametrize("waiting", [PrefixDigest.MAX_WAITING, 1], ids=["checked at the end", "checked early"])
+def test_a_log_replaced_by_a_longer_one_starts_over_and_reports_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], waiting: int) -> None:
+    """The prefix is checked while the parse goes on past it: a log replaced by a longer one
+    (its first bytes differ, its length does not say so) is parsed from the start, each of its
+    problems is printed once, and the store is a fresh parse's, whenever the check fails."""
+    monkeypatch.setattr(PrefixDigest, "MAX_WAITING", waiting)
+    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)  # the parse reads on meanwhile
+    log = tmp_path / "t.log"
+    one = entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one")
+    log.write_text(entry({"str": ["/a.py", 0]}) + one)
+    parse_log(log, tmp_path / "out", stderr=None)
+    two = entry({"artifact": {"name": "b", "encoding": "string"}, **cid()}, "two")
+    log.write_text(entry({"str": ["/b.py", 0]}) + one + BAD_LINE + two)
+    result = parse_log(log, tmp_path / "out", stderr=sys.stderr)
+    assert not result.resumed
+    assert result.manifest["artifact_counts"] == {"a": 1, "b": 1}
+    assert capsys.readouterr().err.splitlines() == [f"{log}:4: invalid envelope JSON: unexpected character, "
+                                                    "expected a string key: line 1 column 2 (char 1)"]
+    parse_log(log, tmp_path / "fresh", stderr=None)
+    assert_same_store(tmp_path / "out", tmp_path / "fresh")
+
+
+def test_a_grown_log_reports_its_new_problems_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """What a resumed parse prints is held until its prefix is known to match, then printed."""
+    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)
+    log = tmp_path / "t.log"
+    one = entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one")
+    log.write_text(entry({"str": ["/a.py", 0]}) + one)
+    parse_log(log, tmp_path / "out", stderr=None)
+    with open(log, "a") as handle:
+        handle.write(BAD_LINE + entry({"artifact": {"name": "b", "encoding": "string"}, **cid()}, "two"))
+    assert parse_log(log, tmp_path / "out", stderr=sys.stderr).resumed
+    printed = capsys.readouterr().err.splitlines()
+    assert len(printed) == 1 and printed[0].startswith(f"{log}:4: ")
+
+
+def test_prefix_digest_holds_bytes_until_the_prefix_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "t.log"
+    log.write_bytes(b"abcdef")
+    expected = hashlib.sha256(b"abc").hexdigest()
+    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)
+    digest = PrefixDigest(log, 3, expected)
+    verified: list[bool] = []
+    digest.on_verified = lambda: verified.append(True)
+    digest.update(b"de")
+    assert not verified  # the thread is still hashing: the bytes wait
+    digest.update(memoryview(b"xf")[1:])
+    assert digest.hexdigest() == hashlib.sha256(b"abcdef").hexdigest()
+    assert digest.copy().hexdigest() == hashlib.sha256(b"abcdef").hexdigest()
+    assert verified == [True]
+    digest.close()
+
+
+def test_prefix_digest_waits_once_too_many_bytes_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "t.log"
+    log.write_bytes(b"abc")
+    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)
+    monkeypatch.setattr(PrefixDigest, "MAX_WAITING", 4)
+    digest = PrefixDigest(log, 3, "not the digest")
+    digest.update(b"1234")
+    with pytest.raises(PrefixChanged):
+        digest.update(b"5")  # five bytes would wait: it learns the prefix changed here
+    with pytest.raises(PrefixChanged):
+        digest.hexdigest()  # and keeps saying so
+    digest.close()
+
+
+def slow_hash_prefix(path: Path, length: int) -> Any:
+    time.sleep(0.2)
+    return hashlib.sha256(path.read_bytes()[:length])
 
 
 def test_unchanged_bytes_keep_file_times(tmp_path: Path, simple_log: Path) -> None:

@@ -20,5 +20,10 @@ class ByteProgress:
             self.bar.update(offset - self.position)
             self.position = offset
 
+    def restart(self) -> None:
+        """Back to the start (a resumed parse found the log replaced and parses it all)."""
+        self.bar.reset(total=self.bar.total)
+        self.position = 0
+
     def close(self) -> None:
         self.bar.close()

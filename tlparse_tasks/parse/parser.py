@@ -11,6 +11,7 @@ grown (`resume.py`), and writes the manifest (`manifest.py`).
 from __future__ import annotations
 
 import hashlib
+import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from .manifest import build_manifest, string_table
 from .outputs import OutputPlanner, PlannedOutput
 from .problems import ProblemReporter
 from .records import Record, RecordReader
-from .resume import ResumePoint, load_resume, save_resume
+from .resume import PrefixChanged, ResumePoint, load_resume, save_resume
 from .state import CompileEntry, ParseOptions, ParseState
 
 __all__ = ["MAX_STRING_INDEX", "LogParser", "ParseOptions", "ParseResult", "parse_log"]
@@ -445,20 +446,41 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     make_dir(idir, root=out)  # nothing inside OUT is followed (safepath)
     remove_stale_temps(idir, root=out)
     resume = load_resume(log, idir, options)
-    state, offset, hasher = _starting_point(resume, options)
+    if resume is not None:
+        try:
+            return _parse(log, out, resume, resume.state, options, stderr, progress)
+        except PrefixChanged:  # replaced by a log at least as long: nothing was committed
+            if progress is not None:
+                progress.restart()
+        finally:
+            resume.hasher.close()
+    return _parse(log, out, None, ParseState(options), options, stderr, progress)
+
+
+def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, options: ParseOptions,
+           stderr: TextIO | None, progress: Any) -> ParseResult:
+    """One parse from `resume` (None: the start). A resumed one holds back what it would print
+    until its prefix is known to be the same, and commits nothing before."""
+    idir = intermediate_dir(out)
+    offset, hasher = (resume.offset, resume.hasher) if resume is not None else (0, hashlib.sha256())
+    start_digest = resume.digest if resume is not None else hasher.hexdigest()
+    problems: TextIO | None = stderr
+    if resume is not None and stderr is not None:
+        problems = resume.hasher.on_verified = HeldText(stderr)
     writers = StoreWriters(idir, resume.streams if resume else {}, root=out)
     parser = LogParser(state, writers.streams, writers.chromium, writers.raw,
-                       ProblemReporter(str(log), stderr, state.problems))
+                       ProblemReporter(str(log), problems, state.problems))
     try:
         with open(log, "rb") as handle:
             handle.seek(offset)
-            snapshot, size = _parse_records(parser, handle, offset, hasher, writers, progress)
+            snapshot, size = _parse_records(parser, handle, offset, start_digest, hasher, writers, progress)
+        digest = hasher.hexdigest()  # a resumed parse learns here, at the latest, that its prefix matched
     except BaseException:
         writers.abandon()
         raise
     table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
     changed = writers.finish(table)  # the string table is raw.jsonl's first line, as in legacy
-    manifest = build_manifest(log, size, hasher.hexdigest(), state, writers.counts())
+    manifest = build_manifest(log, size, digest, state, writers.counts())
     if write_bytes(idir / "string_table.json", table, root=out):
         changed.append("string_table.json")
     if write_bytes(idir / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2), root=out):
@@ -470,17 +492,30 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     return ParseResult(manifest, resume is not None, changed)
 
 
-def _starting_point(resume: ResumePoint | None, options: ParseOptions) -> tuple[ParseState, int, Any]:
-    if resume is not None:
-        return resume.state, resume.offset, resume.hasher
-    return ParseState(options), 0, hashlib.sha256()
+class HeldText(io.StringIO):
+    """Text held back until it is known to stand (`__call__`), then passed on to `stream`."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream: TextIO | None = None
+        self.target = stream
+
+    def write(self, text: str) -> int:
+        if self.stream is not None:
+            return self.stream.write(text)
+        return super().write(text)
+
+    def __call__(self) -> None:
+        self.stream = self.target
+        self.stream.write(self.getvalue())
 
 
-def _parse_records(parser: LogParser, handle: Any, offset: int, hasher: Any, writers: StoreWriters,
-                   progress: Any) -> tuple[Snapshot, int]:
-    """Process every record; (the resume point before the last one, bytes read)."""
+def _parse_records(parser: LogParser, handle: Any, offset: int, start_digest: str, hasher: Any,
+                   writers: StoreWriters, progress: Any) -> tuple[Snapshot, int]:
+    """Process every record; (the resume point before the last one, bytes read).
+    `start_digest` is the digest of the log up to `offset`."""
     state = parser.state
-    start = Snapshot(offset, hasher.copy().hexdigest(), {}, {})
+    start = Snapshot(offset, start_digest, {}, {})
     start_line = state.line
     reader = RecordReader(handle, offset, state.line, hasher)
     pending: Record | None = None
