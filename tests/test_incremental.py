@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import multiprocessing
+import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -19,9 +22,10 @@ from tests.fuzz.oracle import without_history
 from tests.logs import PREFIX, cid, entry
 from tests.logs import simple_log as simple_log_text
 from tlparse_tasks.cli import main
-from tlparse_tasks.parse import resume
+from tlparse_tasks.parse import parser, resume
 from tlparse_tasks.parse.parser import parse_log
-from tlparse_tasks.parse.resume import PrefixChanged, PrefixDigest
+from tlparse_tasks.parse.resume import hash_log
+from tlparse_tasks.parse.state import ParseOptions
 from tlparse_tasks.run import Outcome
 from tlparse_tasks.store import writers
 
@@ -106,14 +110,17 @@ def test_a_rewritten_log_starts_over(tmp_path: Path) -> None:
 BAD_LINE = PREFIX + "{this is not json\n"
 
 
-@pytest.mark.parametrize("waiting", [PrefixDigest.MAX_WAITING, 1], ids=["checked at the end", "checked early"])
+@pytest.mark.parametrize("poll", [parser.POLL_RECORDS, 1], ids=["checked at the end", "checked early"])
 def test_a_log_replaced_by_a_longer_one_starts_over_and_reports_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], waiting: int) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], poll: int) -> None:
     """The prefix is checked while the parse goes on past it: a log replaced by a longer one
     (its first bytes differ, its length does not say so) is parsed from the start, each of its
     problems is printed once, and the store is a fresh parse's, whenever the check fails."""
-    monkeypatch.setattr(PrefixDigest, "MAX_WAITING", waiting)
-    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)  # the parse reads on meanwhile
+    monkeypatch.setattr(parser, "POLL_RECORDS", poll)
+    if poll == 1:  # the digests are ready when the parse first looks
+        monkeypatch.setattr(resume.LogHasher, "ready", lambda self: True)
+    else:  # the parse reads on while the log is hashed
+        monkeypatch.setattr(resume, "hash_log", slow_hash_log)
     log = tmp_path / "t.log"
     one = entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one")
     log.write_text(entry({"str": ["/a.py", 0]}) + one)
@@ -132,7 +139,7 @@ def test_a_log_replaced_by_a_longer_one_starts_over_and_reports_once(
 def test_a_grown_log_reports_its_new_problems_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """What a resumed parse prints is held until its prefix is known to match, then printed."""
-    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)
+    monkeypatch.setattr(resume, "hash_log", slow_hash_log)
     log = tmp_path / "t.log"
     one = entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one")
     log.write_text(entry({"str": ["/a.py", 0]}) + one)
@@ -144,40 +151,93 @@ def test_a_grown_log_reports_its_new_problems_once(tmp_path: Path, monkeypatch: 
     assert len(printed) == 1 and printed[0].startswith(f"{log}:4: ")
 
 
-def test_prefix_digest_holds_bytes_until_the_prefix_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("prefix", "expected"), [(3, b"abc"), (0, b""), (6, b"abcdef"), (7, None)])
+def test_log_hasher_gives_both_digests_from_one_pass(tmp_path: Path, prefix: int, expected: bytes | None) -> None:
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
-    expected = hashlib.sha256(b"abc").hexdigest()
-    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)
-    digest = PrefixDigest(log, 3, expected)
-    verified: list[bool] = []
-    digest.on_verified = lambda: verified.append(True)
-    digest.update(b"de")
-    assert not verified  # the thread is still hashing: the bytes wait
-    digest.update(memoryview(b"xf")[1:])
-    assert digest.hexdigest() == hashlib.sha256(b"abcdef").hexdigest()
-    assert digest.copy().hexdigest() == hashlib.sha256(b"abcdef").hexdigest()
-    assert verified == [True]
-    digest.close()
+    hasher = resume.LogHasher(log, prefix)
+    with open(log, "ab") as handle:
+        handle.write(b"ghi")  # after it opened: neither digest covers it
+    found = hasher.digests()
+    assert found.whole == hashlib.sha256(b"abcdef").hexdigest() and hasher.size == 6
+    assert found.prefix == (hashlib.sha256(expected).hexdigest() if expected is not None else None)
+    hasher.close()
 
 
-def test_prefix_digest_waits_once_too_many_bytes_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("helper", ["process", "thread"])
+def test_the_digests_reach_a_process_forked_while_they_are_computed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str) -> None:
+    """The helper (a process, or a thread when others run) sends the digests through a pipe,
+    which a parse forked meanwhile reads."""
     log = tmp_path / "t.log"
-    log.write_bytes(b"abc")
-    monkeypatch.setattr(resume, "hash_prefix", slow_hash_prefix)
-    monkeypatch.setattr(PrefixDigest, "MAX_WAITING", 4)
-    digest = PrefixDigest(log, 3, "not the digest")
-    digest.update(b"1234")
-    with pytest.raises(PrefixChanged):
-        digest.update(b"5")  # five bytes would wait: it learns the prefix changed here
-    with pytest.raises(PrefixChanged):
-        digest.hexdigest()  # and keeps saying so
-    digest.close()
+    log.write_bytes(b"abcdef")
+    monkeypatch.setattr(resume, "hash_log", slow_hash_log)
+    other = threading.Event()
+    if helper == "thread":
+        threading.Thread(target=other.wait, daemon=True).start()
+    hasher = resume.LogHasher(log, 2)
+    assert isinstance(hasher._helper, threading.Thread) == (helper == "thread")
+    assert not hasher.ready()
+    context = multiprocessing.get_context("fork")
+    queue = context.SimpleQueue()
+    child = context.Process(target=lambda: queue.put(hasher.digests()))
+    child.start()
+    child.join(10)
+    other.set()
+    assert child.exitcode == 0
+    assert queue.get() == resume.LogDigests(hashlib.sha256(b"ab").hexdigest(), hashlib.sha256(b"abcdef").hexdigest())
+    hasher.close()
 
 
-def slow_hash_prefix(path: Path, length: int) -> Any:
+def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "t.log"
+    log.write_bytes(b"abcdef")
+    monkeypatch.setattr(resume, "hash_log", slow_hash_log)
+    hasher = resume.LogHasher(log, 2)
+    assert isinstance(hasher._helper, int)
+    os.kill(hasher._helper, signal.SIGKILL)
+    monkeypatch.setattr(resume, "hash_log", hash_log)
+    assert hasher.digests().whole == hashlib.sha256(b"abcdef").hexdigest()
+    hasher.close()
+
+
+def test_closing_stops_a_helper_whose_digests_nobody_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parse found up to date reads no digests: the run does not wait for them."""
+    log = tmp_path / "t.log"
+    log.write_bytes(b"abcdef")
+    monkeypatch.setattr(resume, "hash_log", lambda *args: time.sleep(30))
+    hasher = resume.LogHasher(log, 2)
+    started = time.monotonic()
+    hasher.close()
+    assert time.monotonic() - started < 10
+
+
+def test_a_log_growing_during_the_parse_is_read_up_to_its_size_when_hashing_began(tmp_path: Path) -> None:
+    """The CLI starts hashing before the parse starts (`prefetching`): what the log gains in
+    between is left to the next run, which resumes and ends with a fresh parse's store."""
+    data = corpus_copy(LEGACY_TESTS / "simple.log", tmp_path).read_bytes()
+    cut = cut_points(data)["record boundary"]
+    log = tmp_path / "growing.log"
+    log.write_bytes(data[:cut])
+    out = tmp_path / "out"
+    parse_log(log, out, stderr=None)
+    with open(log, "ab") as handle:
+        handle.write(data[cut:cut + 10])
+    with resume.prefetching(log, out / "intermediate", ParseOptions()):
+        with open(log, "ab") as handle:
+            handle.write(data[cut + 10:])
+        first = parse_log(log, out, stderr=None)
+    assert first.resumed and first.manifest["source"]["size"] == cut + 10
+    assert parse_log(log, out, stderr=None).resumed
+    fresh = tmp_path / "fresh" / "growing.log"
+    fresh.parent.mkdir()
+    parse_log(log, tmp_path / "fresh", stderr=None)
+    assert_same_store(out, tmp_path / "fresh")
+
+
+def slow_hash_log(fd: int, prefix_length: int, size: int) -> resume.LogDigests:
     time.sleep(0.2)
-    return hashlib.sha256(path.read_bytes()[:length])
+    return hash_log(fd, prefix_length, size)
 
 
 def test_unchanged_bytes_keep_file_times(tmp_path: Path, simple_log: Path) -> None:

@@ -221,7 +221,8 @@ def save_parse_point(cfg: RunConfig, offset: int, **options: bool) -> None:
     idir = intermediate_dir(cfg.out)
     idir.mkdir(parents=True, exist_ok=True)
     (idir / PARSE_STATE_FILE).write_bytes(orjson.dumps(
-        {"format": STATE_FORMAT, "resume": {"offset": offset, "digest": "unchecked", "state": state, "streams": {}}}))
+        {"format": STATE_FORMAT,
+         "resume": {"offset": offset, "length": offset, "digest": "unchecked", "state": state, "streams": {}}}))
 
 
 def test_a_re_run_after_an_append_forks_for_what_it_will_read(cfg: RunConfig) -> None:

@@ -335,8 +335,17 @@ def doit_argv(cfg: RunConfig) -> list[str]:
 def build_report(cfg: RunConfig) -> Outcome:
     """Run doit over this report's tasks (OUT locked and prepared). If the last run on OUT did
     not finish, every task runs again (lock.begin_run)."""
+    from .parse.resume import prefetching
+    from .parse.state import ParseOptions
+    from .store.streams import intermediate_dir
+
     db = check_db_path(cfg)
     begin_run(db, cfg.log)
+    with prefetching(cfg.log, intermediate_dir(cfg.out), ParseOptions(**cfg.parse_options)):
+        return _build_report(cfg, db)
+
+
+def _build_report(cfg: RunConfig, db: Path) -> Outcome:
     open_db(db)
     from .loader import run_doit
     from .reporter import QuietReporter

@@ -15,7 +15,7 @@ import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import orjson
 
@@ -41,7 +41,7 @@ from .manifest import build_manifest, string_table
 from .outputs import OutputPlanner, PlannedOutput
 from .problems import ProblemReporter
 from .records import Record, RecordReader
-from .resume import PrefixChanged, ResumePoint, load_resume, save_resume
+from .resume import LogDigests, LogHasher, PrefixChanged, ResumePoint, load_resume, log_hasher, save_resume
 from .state import CompileEntry, ParseOptions, ParseState
 
 __all__ = ["MAX_STRING_INDEX", "LogParser", "ParseOptions", "ParseResult", "parse_log"]
@@ -433,9 +433,12 @@ class Snapshot:
     """The resume point taken before the last record: a growing log may still extend it."""
 
     offset: int
-    digest: str
     state: dict[str, Any]
     streams: dict[str, tuple[int, int]]
+
+
+#: Records between two looks at whether the log's digests are known (`PrefixCheck.poll`).
+POLL_RECORDS = 1024
 
 
 def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
@@ -446,92 +449,116 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     make_dir(idir, root=out)  # nothing inside OUT is followed (safepath)
     remove_stale_temps(idir, root=out)
     resume = load_resume(log, idir, options)
-    if resume is not None:
-        try:
-            return _parse(log, out, resume, resume.state, options, stderr, progress)
-        except PrefixChanged:  # replaced by a log at least as long: nothing was committed
-            if progress is not None:
-                progress.restart()
-        finally:
-            resume.hasher.close()
-    return _parse(log, out, None, ParseState(options), options, stderr, progress)
+    hasher, owned = log_hasher(log, resume)
+    try:
+        if resume is not None:
+            try:
+                return _parse(log, out, resume, resume.state, hasher, stderr, progress)
+            except PrefixChanged:  # replaced by a log at least as long: nothing was committed
+                if progress is not None:
+                    progress.restart()
+        return _parse(log, out, None, ParseState(options), hasher, stderr, progress)
+    finally:
+        if owned:
+            hasher.close()
 
 
-def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, options: ParseOptions,
+class PrefixCheck:
+    """A parse's look at the log's digests: a resumed one must find that the log still starts
+    with the bytes its point was saved after (PrefixChanged otherwise), and holds back what it
+    prints until then."""
+
+    def __init__(self, hasher: LogHasher, resume: ResumePoint | None, stderr: TextIO | None) -> None:
+        self.hasher = hasher
+        self.expected = resume.digest if resume is not None else None
+        self.passed = resume is None
+        self.target = stderr
+        self.held = io.StringIO()
+        self.stream: TextIO | None = stderr if self.passed else self.held
+
+    def poll(self) -> None:
+        """Check now if the digests are known (the sooner a replaced log is found, the less
+        work is thrown away)."""
+        if not self.passed and self.hasher.ready():
+            self.digests()
+
+    def digests(self) -> LogDigests:
+        found = self.hasher.digests()
+        if not self.passed:
+            if found.prefix != self.expected:
+                raise PrefixChanged()
+            self.passed = True
+            if self.target is not None:
+                self.target.write(self.held.getvalue())
+                self.stream = self.target
+        return found
+
+
+class ProblemStream:
+    """What the parse prints, wherever its PrefixCheck sends it at the time."""
+
+    def __init__(self, check: PrefixCheck) -> None:
+        self.check = check
+
+    def write(self, text: str) -> int:
+        stream = self.check.stream
+        return stream.write(text) if stream is not None else len(text)
+
+    def flush(self) -> None:
+        if self.check.stream is not None:
+            self.check.stream.flush()
+
+
+def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, hasher: LogHasher,
            stderr: TextIO | None, progress: Any) -> ParseResult:
-    """One parse from `resume` (None: the start). A resumed one holds back what it would print
-    until its prefix is known to be the same, and commits nothing before."""
+    """One parse from `resume` (None: the start) up to the hashed size. A resumed one commits
+    nothing before its prefix is known to be the same."""
     idir = intermediate_dir(out)
-    offset, hasher = (resume.offset, resume.hasher) if resume is not None else (0, hashlib.sha256())
-    start_digest = resume.digest if resume is not None else hasher.hexdigest()
-    problems: TextIO | None = stderr
-    if resume is not None and stderr is not None:
-        problems = resume.hasher.on_verified = HeldText(stderr)
+    offset = resume.offset if resume is not None else 0
+    check = PrefixCheck(hasher, resume, stderr)
     writers = StoreWriters(idir, resume.streams if resume else {}, root=out)
+    problems = cast(TextIO, ProblemStream(check)) if stderr is not None else None
     parser = LogParser(state, writers.streams, writers.chromium, writers.raw,
                        ProblemReporter(str(log), problems, state.problems))
     try:
-        with open(log, "rb") as handle:
+        with hasher.open() as handle:
             handle.seek(offset)
-            snapshot, size = _parse_records(parser, handle, offset, start_digest, hasher, writers, progress)
-        digest = hasher.hexdigest()  # a resumed parse learns here, at the latest, that its prefix matched
+            snapshot = _parse_records(parser, handle, offset, hasher.size, writers, progress, check)
+        digest = check.digests().whole  # a resumed parse learns here, at the latest, that its prefix matched
     except BaseException:
         writers.abandon()
         raise
     table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
     changed = writers.finish(table)  # the string table is raw.jsonl's first line, as in legacy
-    manifest = build_manifest(log, size, digest, state, writers.counts())
+    manifest = build_manifest(log, hasher.size, digest, state, writers.counts())
     if write_bytes(idir / "string_table.json", table, root=out):
         changed.append("string_table.json")
     if write_bytes(idir / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2), root=out):
         changed.append("manifest.json")
-    save_resume(idir, snapshot.offset, snapshot.digest, snapshot.state, snapshot.streams,
+    save_resume(idir, snapshot.offset, hasher.size, digest, snapshot.state, snapshot.streams,
                 resume.history if resume else [], root=out)
     if progress is not None:
         progress.close()
     return ParseResult(manifest, resume is not None, changed)
 
 
-class HeldText(io.StringIO):
-    """Text held back until it is known to stand (`__call__`), then passed on to `stream`."""
-
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__()
-        self.stream: TextIO | None = None
-        self.target = stream
-
-    def write(self, text: str) -> int:
-        if self.stream is not None:
-            return self.stream.write(text)
-        return super().write(text)
-
-    def __call__(self) -> None:
-        self.stream = self.target
-        self.stream.write(self.getvalue())
-
-
-def _parse_records(parser: LogParser, handle: Any, offset: int, start_digest: str, hasher: Any,
-                   writers: StoreWriters, progress: Any) -> tuple[Snapshot, int]:
-    """Process every record; (the resume point before the last one, bytes read).
-    `start_digest` is the digest of the log up to `offset`."""
+def _parse_records(parser: LogParser, handle: Any, offset: int, end: int, writers: StoreWriters,
+                   progress: Any, check: PrefixCheck) -> Snapshot:
+    """Process every record from `offset` to `end`; the resume point before the last one."""
     state = parser.state
-    start = Snapshot(offset, start_digest, {}, {})
     start_line = state.line
-    reader = RecordReader(handle, offset, state.line, hasher)
     pending: Record | None = None
-    for record in reader:
+    for count, record in enumerate(RecordReader(handle, offset, state.line, end)):
         if pending is not None:
             _process(parser, pending, progress)
+        if count % POLL_RECORDS == 0:
+            check.poll()
         pending = record
     if pending is None:
-        snapshot = Snapshot(start.offset, start.digest, {**state.to_json(), "line": start_line},
-                            writers.positions())
-    else:  # `hasher` covers the log up to the last record's start until `finish()`
-        snapshot = Snapshot(pending.offset, hasher.hexdigest(), {**state.to_json(), "line": pending.line - 1},
-                            writers.positions())
-        _process(parser, pending, progress)
-    reader.finish()
-    return snapshot, handle.tell()
+        return Snapshot(offset, {**state.to_json(), "line": start_line}, writers.positions())
+    snapshot = Snapshot(pending.offset, {**state.to_json(), "line": pending.line - 1}, writers.positions())
+    _process(parser, pending, progress)
+    return snapshot
 
 
 def _process(parser: LogParser, record: Record, progress: Any) -> None:

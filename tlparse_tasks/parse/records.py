@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 CHUNK_SIZE = 1 << 20
 _NOT_PAYLOAD = re.compile(rb"\n(?!\t)")  # a line end followed by something else than a payload line
@@ -108,21 +108,15 @@ def _line_kind(data: bytes, start: int, eof: bool) -> int:
 
 
 class RecordReader:
-    """Records of `handle` from `offset` (a record start; `line` lines lie before it).
+    """Records of `handle` from `offset` (a record start; `line` lines lie before it) up to `end`
+    (the bytes after it are not read: the parse's digest is of the log up to there)."""
 
-    `hasher` follows the bytes read: while iterating it covers the log up to the start of the
-    last record handed out (that record's start is the resume point a growing log needs);
-    `finish()` adds the rest.
-    """
-
-    def __init__(self, handle: BinaryIO, offset: int, line: int, hasher: Any,
-                 chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, handle: BinaryIO, offset: int, line: int, end: int, chunk_size: int = CHUNK_SIZE) -> None:
         self.handle = handle
         self.offset = offset
         self.line = line
-        self.hasher = hasher
+        self.left = end - offset
         self.chunk_size = chunk_size
-        self._unhashed = b""
 
     def __iter__(self) -> Iterator[Record]:
         data = b""
@@ -135,7 +129,7 @@ class RecordReader:
         eof = False
         while True:
             # Read at least as much as is kept, so a huge record costs linear time.
-            chunk = self.handle.read(max(self.chunk_size, len(data) - start)) if not eof else b""
+            chunk = self._read(max(self.chunk_size, len(data) - start)) if not eof else b""
             eof = not chunk
             data = b"".join((memoryview(data)[start:], chunk))
             base, search, start = base + start, max(search - start, 0), 0
@@ -148,7 +142,6 @@ class RecordReader:
                     if kind == _EMPTY:
                         end = data.find(b"\n", start)
                         end = len(data) if end == -1 else end + 1
-                        self.hasher.update(memoryview(data)[start:end])
                         line, start = line + 1, end
                         continue
                     if kind == _END:
@@ -171,19 +164,14 @@ class RecordReader:
                     end = match.end()
                 newlines = data.count(b"\n", start, end)
                 last = eof and end == len(data)
-                yield self._emit(make_record(data[start:end], base + start, line + 1, newlines, has_empty, last))
+                yield make_record(data[start:end], base + start, line + 1, newlines, has_empty, last)
                 line += newlines
                 start = search = end
                 has_empty = False
                 if end == len(data) and eof:
                     return
 
-    def _emit(self, record: Record) -> Record:
-        self.hasher.update(self._unhashed)
-        self._unhashed = record.segment
-        return record
-
-    def finish(self) -> None:
-        """Hash the last record too: `hasher` then covers everything read."""
-        self.hasher.update(self._unhashed)
-        self._unhashed = b""
+    def _read(self, size: int) -> bytes:
+        data = self.handle.read(min(size, self.left)) if self.left > 0 else b""
+        self.left -= len(data)
+        return data

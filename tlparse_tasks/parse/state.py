@@ -20,7 +20,8 @@ from .stats import empty_stats
 # 4: raw.jsonl is a store file the parse appends to (its body bytes are saved)
 # 5: `file_owners`: which logged name owns each unnumbered file path (outputs.OutputPlanner)
 # 6: `open_starts`: compiles started (dynamo_start) whose metrics have not been read yet
-STATE_FORMAT = 6
+# 7: the point's digest is of every byte the parse read (`length`), not only of those before it
+STATE_FORMAT = 7
 
 
 @dataclass(frozen=True)
