@@ -524,12 +524,13 @@ def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, 
         with hasher.open() as handle:
             handle.seek(offset)
             snapshot = _parse_records(parser, handle, offset, hasher.size, writers, progress, check)
+        table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
+        writers.close(table)  # the string table is raw.jsonl's first line, as in legacy
         digest = check.digests().whole  # a resumed parse learns here, at the latest, that its prefix matched
     except BaseException:
         writers.abandon()
         raise
-    table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
-    changed = writers.finish(table)  # the string table is raw.jsonl's first line, as in legacy
+    changed = writers.finish(table)
     manifest = build_manifest(log, hasher.size, digest, state, writers.counts())
     if write_bytes(idir / "string_table.json", table, root=out):
         changed.append("string_table.json")

@@ -117,13 +117,20 @@ class StreamWriter:
     def closing(self) -> bytes:
         return b""
 
-    def finish(self) -> bool:
+    def close(self) -> None:
+        """Write the closing bytes and close the temp file: all but the commit (`finish`)."""
+        if self.handle.closed:
+            return
         self.put(self.closing())
         try:
             self.handle.close()
         except OSError as error:
             self.dir.discard(self.temp)
             raise self.dir.error("cannot write", error, self.name) from None
+
+    def finish(self) -> bool:
+        """Commit the new bytes; True when the file changed."""
+        self.close()
         if self.kept:
             return self.dir.append_tail(self.temp, self.name, self.kept)
         return self.dir.commit(self.temp, self.name)
@@ -231,6 +238,7 @@ class RawJsonlWriter:
             if self._size() < len(self.old_header) + keep_bytes:
                 raise directory.error("cannot resume", OSError(errno.EIO, "shorter than its recorded size"), name)
         self.body: BinaryIO = directory.create(self.body_temp, name, STREAM_BUFFER)
+        self.unchanged: bool | None = None  # known once closed
 
     def write(self, line: bytes) -> None:
         """One envelope line (from `raw_line`)."""
@@ -247,19 +255,28 @@ class RawJsonlWriter:
         """Lines in the file: the string table and the envelopes."""
         return self.count + 1
 
-    def finish(self, header: bytes) -> bool:
-        """Write the file with `header` as its first line; True when its bytes changed."""
+    def close(self, header: bytes) -> None:
+        """Write the whole file, `header` its first line, into its temp file: all but the
+        commit (`finish`)."""
+        if self.unchanged is not None:
+            return
         try:
             self.body.close()
             new = os.stat(self.body_temp, dir_fd=self.dir.fd, follow_symlinks=False).st_size
-            if new == 0 and self.kept and header == self.old_header and self._size() == len(header) + self.kept:
-                self.dir.discard(self.body_temp)  # nothing appended and the same table: leave the file alone
-                return False
-            self._assemble(header, new)
+            self.unchanged = (new == 0 and bool(self.kept) and header == self.old_header
+                              and self._size() == len(header) + self.kept)
+            if not self.unchanged:  # else: nothing appended and the same table, the file stays
+                self._assemble(header, new)
         except OSError as error:
             self.abandon()
             raise self.dir.error("cannot write", error, self.name) from None
         self.dir.discard(self.body_temp)
+
+    def finish(self, header: bytes) -> bool:
+        """Commit the file with `header` as its first line; True when its bytes changed."""
+        self.close(header)
+        if self.unchanged:
+            return False
         return self.dir.commit(self.temp, self.name)
 
     def _assemble(self, header: bytes, new: int) -> None:
@@ -320,9 +337,21 @@ class StoreWriters:
     def counts(self) -> dict[str, int]:
         return {**{name: writer.count for name, writer in self.by_file.items()}, RAW_JSONL: self.raw.lines()}
 
-    def finish(self, raw_header: bytes) -> list[str]:
-        """Close every file (raw.jsonl headed by `raw_header`); the names of those whose bytes changed."""
+    def close(self, raw_header: bytes) -> None:
+        """Write every file into its temp file (raw.jsonl headed by `raw_header`), committing
+        none: what a parse can do before it knows it may commit."""
         try:
+            for writer in self.by_file.values():
+                writer.close()
+            self.raw.close(raw_header)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def finish(self, raw_header: bytes) -> list[str]:
+        """Commit every file (raw.jsonl headed by `raw_header`); the names of those whose bytes changed."""
+        try:
+            self.close(raw_header)
             changed = [name for name, writer in self.by_file.items() if writer.finish()]
             return [*changed, RAW_JSONL] if self.raw.finish(raw_header) else changed
         except BaseException:
