@@ -189,6 +189,19 @@ def test_the_digests_reach_a_process_forked_while_they_are_computed(
     hasher.close()
 
 
+def test_a_thread_hashes_when_no_process_can_be_forked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> int:
+        raise BlockingIOError("Resource temporarily unavailable")
+    log = tmp_path / "t.log"
+    log.write_bytes(b"abcdef")
+    monkeypatch.setattr(os, "fork", refuse)
+    hasher = resume.LogHasher(log, 2)
+    assert isinstance(hasher._helper, threading.Thread)
+    assert hasher.digests() == resume.LogDigests(hashlib.sha256(b"ab").hexdigest(),
+                                                 hashlib.sha256(b"abcdef").hexdigest())
+    hasher.close()
+
+
 def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")

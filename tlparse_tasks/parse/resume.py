@@ -92,14 +92,22 @@ class LogHasher:
             raise
         self._owner = os.getpid()
         self._result: LogDigests | OSError | None = None
-        self._helper: int | threading.Thread = self._start()
+        try:
+            self._helper: int | threading.Thread = self._start()
+        except BaseException:
+            for fd in (self.fd, *self._pipe):
+                os.close(fd)
+            raise
 
     def _start(self) -> int | threading.Thread:
-        if threading.active_count() > 1:  # forking now could copy another thread's held locks
+        pid = -1
+        if threading.active_count() == 1:  # else forking could copy another thread's held locks
+            with contextlib.suppress(OSError):  # no process to spare: a thread does it
+                pid = os.fork()
+        if pid < 0:
             thread = threading.Thread(target=self._send, daemon=True, name="log-digests")
             thread.start()
             return thread
-        pid = os.fork()
         if pid == 0:  # the helper process: send, and leave without any of the parent's exit work
             code = 1
             try:
