@@ -4,6 +4,7 @@ entries before it, and the whole report equals a fresh build's, the state includ
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,26 @@ def test_a_finder_restored_from_its_json_goes_on_as_the_original(tmp_path: Path)
             restored.feed(record)
         assert restored.to_json() == whole.to_json()
         assert restored.misses == whole.misses and restored.bare == whole.bare
+
+
+@pytest.mark.parametrize(("pairs", "code"), [(3, "H"), (1 << 16, "H"), ((1 << 16) + 1, "I")])
+def test_the_finder_state_numbers_components_in_16_bits_while_they_fit(pairs: int, code: str) -> None:
+    """An entry's component numbers are the hex of a little-endian array: 16-bit numbers up to
+    65,536 distinct (name, digest) pairs, 32-bit past that; either reads back the same."""
+    finder = MissFinder()
+    ref = cache_diff.Ref(7, "-_0_0_0", "fx_graph_cache", "miss", None)
+    components = {f"component_{i}": f"{i:x}" for i in range(pairs)}
+    finder.groups[("fx_graph_cache", "graph", "g")] = deque([cache_diff.Entry(ref, components)])
+    state = orjson.loads(orjson.dumps(finder.to_json()))
+    assert state["numbers"] == code
+    assert len(state["entries"][0][1]) == pairs * (4 if code == "H" else 8)
+    if pairs == 3:
+        assert state["entries"][0][1] == "000001000200"  # 0, 1, 2: little-endian, 16 bits each
+    restored = MissFinder.from_json(state)
+    assert [e.components for e in restored.groups[("fx_graph_cache", "graph", "g")]] == [components]
+    state["numbers"] = "Q"
+    with pytest.raises(ValueError, match="unknown width"):
+        MissFinder.from_json(state)
 
 
 class SecondPass:

@@ -10,7 +10,8 @@ After the log grew, only the records after the parse's resume point are read: a 
 depends on its record alone, and what the records add up to (`CacheTally`: rows, listed files,
 the miss finder's groups) is kept at the point as the module's state (record_state). So are the
 values the second pass read for the misses before the point (the state's `late` part): the
-second pass then reads only the lines of the misses after it.
+second pass then reads only the lines of the misses after it. The finder's entries hold
+hundreds of components each, written as arrays of numbers in hex (`MissFinder.to_json`).
 """
 
 from __future__ import annotations

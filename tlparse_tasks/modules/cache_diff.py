@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import re
 import sys
+from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -239,34 +240,42 @@ class MissFinder:
     def to_json(self) -> dict[str, Any]:
         """The finder as JSON, its entries once each (a group shares them with others) and each
         entry's components as numbers in a table of (name, digest) pairs (an entry has hundreds,
-        and most repeat from entry to entry), written as one comma-separated string per entry
-        (a list would hold an int object per component until the state is written). The line
-        cache (`parsed`) only saves time and is left out, so the state depends on the records
-        alone."""
+        and most repeat from entry to entry). An entry's numbers are one string, the hex of an
+        array of 16-bit (32 past 65,536 pairs) little-endian integers: array and hex do the
+        work in C both ways, where a list of numbers, or a comma-separated string of them, had
+        Python make an int object per component (a 99 MB log: 150,000; 20 ms to write, 16 ms to
+        read). The line cache (`parsed`) only saves time and is left out, so the state depends
+        on the records alone."""
         index: dict[int, int] = {}
         pairs: dict[tuple[str, str], int] = {}
-        entries: list[list[Any]] = []
+        numbered: list[tuple[Ref, array[int]]] = []
         groups: list[list[Any]] = []
         for key, members in self.groups.items():
             numbers = []
             for entry in members:
                 number = index.get(id(entry))
                 if number is None:
-                    number = index[id(entry)] = len(entries)
+                    number = index[id(entry)] = len(numbered)
                     items = entry.components.items()
                     for pair in filterfalse(pairs.__contains__, items):  # the new ones, in order
                         pairs[pair] = len(pairs)
-                    entries.append([_ref_json(entry.ref), ",".join(map(str, map(pairs.__getitem__, items)))])
+                    numbered.append((entry.ref, array("I", map(pairs.__getitem__, items))))
                 numbers.append(number)
             groups.append([list(key), numbers])
+        code = NUMBER_CODES[0] if len(pairs) <= 1 << 16 else NUMBER_CODES[1]
+        entries = [[_ref_json(ref), _hex_numbers(array(code, numbers))] for ref, numbers in numbered]
         misses = [[_ref_json(m.entry), _ref_json(m.closest) if m.closest else None, m.names] for m in self.misses]
-        return {"pairs": list(pairs), "entries": entries, "groups": groups, "misses": misses, "bare": self.bare}
+        return {"pairs": list(pairs), "numbers": code, "entries": entries, "groups": groups, "misses": misses,
+                "bare": self.bare}
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> MissFinder:
         finder = MissFinder()
         pairs = [(str(name), str(digest)) for name, digest in data["pairs"]]
-        entries = [Entry(_ref_of(ref), dict(map(pairs.__getitem__, map(int, numbers.split(",")))) if numbers else {})
+        code = data["numbers"]
+        if code not in NUMBER_CODES:
+            raise ValueError(f"numbers of an unknown width: {code!r}")
+        entries = [Entry(_ref_of(ref), dict(map(pairs.__getitem__, _numbers_of(code, numbers))))
                    for ref, numbers in data["entries"]]
         for key, numbers in data["groups"]:
             finder.groups[tuple(key)] = deque((entries[n] for n in numbers), maxlen=CANDIDATES)
@@ -274,6 +283,23 @@ class MissFinder:
                               [str(n) for n in names]) for entry, closest, names in data["misses"]]
         finder.bare = int(data["bare"])
         return finder
+
+
+#: Array type codes of a state's component numbers: 16 bits, or 32 past 65,536 pairs.
+NUMBER_CODES = ("H", "I")
+
+
+def _hex_numbers(numbers: array[int]) -> str:
+    if sys.byteorder != "little":
+        numbers.byteswap()
+    return numbers.tobytes().hex()
+
+
+def _numbers_of(code: str, text: str) -> array[int]:
+    numbers = array(code, bytes.fromhex(text))
+    if sys.byteorder != "little":
+        numbers.byteswap()
+    return numbers
 
 
 def _ref_json(ref: Ref) -> list[Any]:
