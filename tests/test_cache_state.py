@@ -114,6 +114,40 @@ def test_the_finder_state_numbers_components_in_16_bits_while_they_fit(pairs: in
         MissFinder.from_json(state)
 
 
+@pytest.mark.parametrize("change", ["none", "evicted", "appended", "new group first"])
+def test_a_restored_finder_writes_what_a_fresh_one_would(change: str) -> None:
+    """A restored finder's state reuses its saved numbers while its entries come in the saved
+    order; an entry pushed out of its group, or one added before others, numbers the rest anew
+    as a finder built from scratch does."""
+    def entry(line: int, *names: str) -> cache_diff.Entry:
+        ref = cache_diff.Ref(line, f"-_{line}_0_0", "fx_graph_cache", "miss", None)
+        return cache_diff.Entry(ref, {name: f"digest of {name}" for name in names})
+
+    def finder(groups: dict[str, list[cache_diff.Entry]]) -> MissFinder:
+        made = MissFinder()
+        for key, members in groups.items():
+            made.groups[("fx_graph_cache", "graph", key)] = deque(members, maxlen=cache_diff.CANDIDATES)
+        return made
+
+    first, second, third, fourth = entry(1, "a", "b"), entry(2, "b", "c"), entry(3, "d"), entry(4, "c", "e")
+    saved = orjson.loads(orjson.dumps(finder({"A": [first, second], "B": [third]}).to_json()))
+    restored = MissFinder.from_json(saved)
+    expected = {"A": [first, second], "B": [third]}
+    group_a = restored.groups[("fx_graph_cache", "graph", "A")]
+    if change == "evicted":
+        group_a.popleft()
+        expected = {"A": [second], "B": [third]}
+    elif change == "appended":
+        group_a.append(fourth)
+        expected = {"A": [first, second, fourth], "B": [third]}
+    elif change == "new group first":
+        restored.groups = {("fx_graph_cache", "graph", "Z"): deque([fourth]), **restored.groups}
+        expected = {"Z": [fourth], "A": [first, second], "B": [third]}
+    assert restored.to_json() == finder(expected).to_json()
+    if change == "none":
+        assert restored.to_json()["entries"] == saved["entries"]
+
+
 class SecondPass:
     """The cache.jsonl lines the second pass decodes (the values of the misses' components)."""
 

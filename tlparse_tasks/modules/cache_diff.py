@@ -144,12 +144,38 @@ class Ref:
         return display_of(self.directory)
 
 
-@dataclass
-class Entry:
-    """A cache artifact that logged key components (kept only while it may be compared)."""
+@dataclass(frozen=True)
+class SavedNumbers:
+    """A restored entry's components as its state wrote them: its place among the state's
+    entries, and its numbers (`MissFinder.to_json`) in the state's table of pairs."""
 
-    ref: Ref
-    components: dict[str, str]
+    index: int
+    code: str
+    text: str
+    pairs: list[tuple[str, str]]
+
+    def numbers(self) -> array[int]:
+        return _numbers_of(self.code, self.text)
+
+
+class Entry:
+    """A cache artifact that logged key components (kept only while it may be compared). One
+    restored from a state decodes its components when first asked: only the entries of the
+    groups that new records reach are ever compared again."""
+
+    __slots__ = ("_components", "ref", "saved")
+
+    def __init__(self, ref: Ref, components: dict[str, str] | None = None, saved: SavedNumbers | None = None) -> None:
+        self.ref = ref
+        self._components = components
+        self.saved = saved
+
+    @property
+    def components(self) -> dict[str, str]:
+        if self._components is None:
+            assert self.saved is not None, "an entry has its components or their saved numbers"
+            self._components = dict(map(self.saved.pairs.__getitem__, self.saved.numbers()))
+        return self._components
 
 
 @dataclass
@@ -201,6 +227,7 @@ class MissFinder:
         self.misses: list[Miss] = []
         self.bare = 0
         self.parsed: dict[str, tuple[str, str]] = {}  # component line → `compared` pair
+        self.saved_pairs: list[tuple[str, str]] | None = None  # the table of the state restored
 
     def signature(self, lines: list[str]) -> dict[str, str]:
         """`signature` of these lines, each short line parsed once per run (lookups in C)."""
@@ -240,49 +267,90 @@ class MissFinder:
     def to_json(self) -> dict[str, Any]:
         """The finder as JSON, its entries once each (a group shares them with others) and each
         entry's components as numbers in a table of (name, digest) pairs (an entry has hundreds,
-        and most repeat from entry to entry). An entry's numbers are one string, the hex of an
-        array of 16-bit (32 past 65,536 pairs) little-endian integers: array and hex do the
-        work in C both ways, where a list of numbers, or a comma-separated string of them, had
-        Python make an int object per component (a 99 MB log: 150,000; 20 ms to write, 16 ms to
-        read). The line cache (`parsed`) only saves time and is left out, so the state depends
-        on the records alone."""
+        and most repeat from entry to entry), numbered as first met going through the groups.
+        An entry's numbers are one string, the hex of an array of 16-bit (32 past 65,536 pairs)
+        little-endian integers: array and hex do the work in C both ways, where a list of
+        numbers, or a comma-separated string of them, had Python make an int object per
+        component (a 99 MB log: 150,000). The line cache (`parsed`) only saves time and is left
+        out, so the state depends on the records alone.
+
+        As long as the groups lead to the restored entries in the order the saved state had them,
+        the table so far is the saved one's beginning, and so are their numbers: their saved
+        strings are written again as they were (`_Numbering`)."""
+        numbering = _Numbering(self.saved_pairs)
         index: dict[int, int] = {}
-        pairs: dict[tuple[str, str], int] = {}
-        numbered: list[tuple[Ref, array[int]]] = []
         groups: list[list[Any]] = []
         for key, members in self.groups.items():
             numbers = []
             for entry in members:
                 number = index.get(id(entry))
                 if number is None:
-                    number = index[id(entry)] = len(numbered)
-                    items = entry.components.items()
-                    for pair in filterfalse(pairs.__contains__, items):  # the new ones, in order
-                        pairs[pair] = len(pairs)
-                    numbered.append((entry.ref, array("I", map(pairs.__getitem__, items))))
+                    number = index[id(entry)] = numbering.add(entry)
                 numbers.append(number)
             groups.append([list(key), numbers])
-        code = NUMBER_CODES[0] if len(pairs) <= 1 << 16 else NUMBER_CODES[1]
-        entries = [[_ref_json(ref), _hex_numbers(array(code, numbers))] for ref, numbers in numbered]
+        pairs, code, entries = numbering.result()
         misses = [[_ref_json(m.entry), _ref_json(m.closest) if m.closest else None, m.names] for m in self.misses]
-        return {"pairs": list(pairs), "numbers": code, "entries": entries, "groups": groups, "misses": misses,
+        return {"pairs": pairs, "numbers": code, "entries": entries, "groups": groups, "misses": misses,
                 "bare": self.bare}
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> MissFinder:
+        """The finder a state holds; its entries' components are decoded when first needed."""
         finder = MissFinder()
-        pairs = [(str(name), str(digest)) for name, digest in data["pairs"]]
+        pairs = finder.saved_pairs = [(str(name), str(digest)) for name, digest in data["pairs"]]
         code = data["numbers"]
         if code not in NUMBER_CODES:
             raise ValueError(f"numbers of an unknown width: {code!r}")
-        entries = [Entry(_ref_of(ref), dict(map(pairs.__getitem__, _numbers_of(code, numbers))))
-                   for ref, numbers in data["entries"]]
+        entries = [Entry(_ref_of(ref), saved=SavedNumbers(number, code, str(text), pairs))
+                   for number, (ref, text) in enumerate(data["entries"])]
         for key, numbers in data["groups"]:
             finder.groups[tuple(key)] = deque((entries[n] for n in numbers), maxlen=CANDIDATES)
         finder.misses = [Miss(_ref_of(entry), _ref_of(closest) if closest is not None else None,
                               [str(n) for n in names]) for entry, closest, names in data["misses"]]
         finder.bare = int(data["bare"])
         return finder
+
+
+class _Numbering:
+    """The entries of a state being written, numbered in order, and their table of pairs."""
+
+    def __init__(self, saved_pairs: list[tuple[str, str]] | None) -> None:
+        self.saved_pairs = saved_pairs
+        self.in_step = saved_pairs is not None  # every entry so far is the saved one of its number
+        self.used = 0  # while in step: the saved table's pairs numbered so far
+        self.pairs: dict[tuple[str, str], int] = {}
+        self.entries: list[tuple[Ref, SavedNumbers | array[int]]] = []
+
+    def add(self, entry: Entry) -> int:
+        number = len(self.entries)
+        saved = entry.saved
+        if self.in_step and saved is not None and saved.index == number and saved.pairs is self.saved_pairs:
+            numbers = saved.numbers()
+            self.used = max(self.used, max(numbers, default=-1) + 1)  # first met in order: the largest is the last
+            self.entries.append((entry.ref, saved))
+            return number
+        if self.in_step:  # out of step from here: number the rest as they come
+            self.in_step = False
+            self.pairs = {pair: n for n, pair in enumerate((self.saved_pairs or [])[:self.used])}
+        pairs = self.pairs
+        items = entry.components.items()
+        for pair in filterfalse(pairs.__contains__, items):  # the new ones, in order
+            pairs[pair] = len(pairs)
+        self.entries.append((entry.ref, array("I", map(pairs.__getitem__, items))))
+        return number
+
+    def result(self) -> tuple[list[tuple[str, str]], str, list[list[Any]]]:
+        """The table, the numbers' type code and the entries as JSON."""
+        pairs = list(self.pairs) if not self.in_step else (self.saved_pairs or [])[:self.used]
+        code = NUMBER_CODES[0] if len(pairs) <= 1 << 16 else NUMBER_CODES[1]
+        entries = []
+        for ref, numbers in self.entries:
+            if isinstance(numbers, SavedNumbers):
+                text = numbers.text if numbers.code == code else _hex_numbers(array(code, numbers.numbers()))
+            else:
+                text = _hex_numbers(array(code, numbers))
+            entries.append([_ref_json(ref), text])
+        return pairs, code, entries
 
 
 #: Array type codes of a state's component numbers: 16 bits, or 32 past 65,536 pairs.
