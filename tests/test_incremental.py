@@ -248,6 +248,31 @@ def test_a_log_growing_during_the_parse_is_read_up_to_its_size_when_hashing_bega
     assert_same_store(out, tmp_path / "fresh")
 
 
+@pytest.mark.parametrize("when", ["while it is hashed", "once it is hashed"])
+def test_a_log_cut_after_the_hashing_began_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       when: str) -> None:
+    """The digests and the size would describe bytes the parse did not read: it stops, and
+    the store it had stays as it was."""
+    log = tmp_path / "t.log"
+    data = simple_log_text().encode()
+    log.write_bytes(data)
+    out = tmp_path / "out"
+    parse_log(log, out, stderr=None)
+    before = {p.name: p.read_bytes() for p in (out / "intermediate").iterdir()}
+    with open(log, "ab") as handle:
+        handle.write(entry({"artifact": {"name": "more", "encoding": "string"}, **cid()}, "x").encode())
+    if when == "while it is hashed":
+        monkeypatch.setattr(resume, "hash_log", slow_hash_log)
+    with resume.prefetching(log, out / "intermediate", ParseOptions()):
+        if when == "once it is hashed":
+            resume.log_hasher(log, None)[0].digests()
+        with open(log, "r+b") as handle:
+            handle.truncate(len(data) // 2)
+        with pytest.raises(OSError, match="shorter"):
+            parse_log(log, out, stderr=None)
+    assert {p.name: p.read_bytes() for p in (out / "intermediate").iterdir()} == before
+
+
 def slow_hash_log(fd: int, prefix_length: int, size: int) -> resume.LogDigests:
     time.sleep(0.2)
     return hash_log(fd, prefix_length, size)

@@ -10,6 +10,7 @@ grown (`resume.py`), and writes the manifest (`manifest.py`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import sys
@@ -524,6 +525,9 @@ def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, 
         with hasher.open() as handle:
             handle.seek(offset)
             snapshot = _parse_records(parser, handle, offset, hasher.size, writers, progress, check)
+            if handle.tell() < hasher.size:  # cut after it was hashed: the digests are not of what was read
+                raise OSError(errno.EIO, f"the log got shorter while it was read ({handle.tell():,} of "
+                              f"{hasher.size:,} bytes)", str(log))
         table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
         writers.close(table)  # the string table is raw.jsonl's first line, as in legacy
         digest = check.digests().whole  # a resumed parse learns here, at the latest, that its prefix matched
