@@ -247,3 +247,16 @@ def test_a_re_run_after_an_append_forks_for_what_it_will_read(cfg: RunConfig) ->
     assert "search" in forked()
     save_parse_point(cfg, 1 << 20)  # most of the log is new
     assert "search" in forked()
+
+
+def test_the_warm_up_compiles_templates_not_static_assets(cfg: RunConfig) -> None:
+    """Static assets (`static/…`, declared so that editing one re-runs its module) are copied
+    as they are: the warm-up loads only the Jinja templates."""
+    from tlparse_tasks.loader import warm_up_for
+
+    warm_up = warm_up_for(cfg)
+    entries, _dirs, templates = warm_up.args
+    declared = {t for m in cfg.active_modules() for t in m.templates}
+    assert "static/highlight.js" in declared and "search.html" in declared
+    assert set(templates) == {t for t in declared if not t.startswith("static/")}
+    assert set(entries) == {m.entry for m in cfg.active_modules()}

@@ -16,6 +16,10 @@ from .runconfig import RunConfig
 from .tasks import doit_config, generate_tasks
 from .workers import safe_runners
 
+#: Declared templates under this folder are static assets, copied as they are (`write_static`):
+#: the warm-up does not compile them as Jinja (highlight.js is not even valid Jinja).
+STATIC_PREFIX = "static/"
+
 
 class ReportTaskLoader(TaskLoader2):  # type: ignore[misc]  # doit ships no type hints
     """Loads the parse → modules → assemble tasks for one report."""
@@ -60,5 +64,5 @@ def warm_up_for(*cfgs: RunConfig) -> Callable[[], None]:
     every config: the ranks' and the cross-rank one of an --all-ranks-html build)."""
     modules = [m for cfg in cfgs for m in cfg.active_modules()]
     entries = list(dict.fromkeys(m.entry for m in modules))
-    templates = sorted({t for m in modules for t in m.templates})
+    templates = sorted({t for m in modules for t in m.templates if not t.startswith(STATIC_PREFIX)})
     return partial(preload_modules, entries, cfgs[0].template_dirs, templates)
