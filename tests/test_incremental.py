@@ -110,6 +110,23 @@ def test_a_rewritten_log_starts_over(tmp_path: Path) -> None:
 BAD_LINE = PREFIX + "{this is not json\n"
 
 
+@pytest.fixture
+def no_inline_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even a tiny log gets its digests from a helper (not hashed at once, as up to 4 MB)."""
+    monkeypatch.setattr(resume, "INLINE_HASH_BYTES", 0)
+
+
+def test_a_small_log_is_hashed_at_once(tmp_path: Path) -> None:
+    log = tmp_path / "t.log"
+    log.write_bytes(b"abcdef")
+    hasher = resume.LogHasher(log, 2)
+    assert hasher._helper is None and hasher.ready()
+    assert hasher.digests() == resume.LogDigests(hashlib.sha256(b"ab").hexdigest(),
+                                                 hashlib.sha256(b"abcdef").hexdigest())
+    hasher.close()
+
+
+@pytest.mark.usefixtures("no_inline_hash")
 @pytest.mark.parametrize("poll", [parser.POLL_RECORDS, 1], ids=["checked at the end", "checked early"])
 def test_a_log_replaced_by_a_longer_one_starts_over_and_reports_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], poll: int) -> None:
@@ -136,6 +153,7 @@ def test_a_log_replaced_by_a_longer_one_starts_over_and_reports_once(
     assert_same_store(tmp_path / "out", tmp_path / "fresh")
 
 
+@pytest.mark.usefixtures("no_inline_hash")
 def test_a_grown_log_reports_its_new_problems_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """What a resumed parse prints is held until its prefix is known to match, then printed."""
@@ -164,6 +182,7 @@ def test_log_hasher_gives_both_digests_from_one_pass(tmp_path: Path, prefix: int
     hasher.close()
 
 
+@pytest.mark.usefixtures("no_inline_hash")
 @pytest.mark.parametrize("helper", ["process", "thread"])
 def test_the_digests_reach_a_process_forked_while_they_are_computed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str) -> None:
@@ -189,6 +208,7 @@ def test_the_digests_reach_a_process_forked_while_they_are_computed(
     hasher.close()
 
 
+@pytest.mark.usefixtures("no_inline_hash")
 def test_a_thread_hashes_when_no_process_can_be_forked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse() -> int:
         raise BlockingIOError("Resource temporarily unavailable")
@@ -202,6 +222,7 @@ def test_a_thread_hashes_when_no_process_can_be_forked(tmp_path: Path, monkeypat
     hasher.close()
 
 
+@pytest.mark.usefixtures("no_inline_hash")
 def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
@@ -214,6 +235,7 @@ def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkey
     hasher.close()
 
 
+@pytest.mark.usefixtures("no_inline_hash")
 def test_closing_stops_a_helper_whose_digests_nobody_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A parse found up to date reads no digests: the run does not wait for them."""
     log = tmp_path / "t.log"
@@ -248,6 +270,7 @@ def test_a_log_growing_during_the_parse_is_read_up_to_its_size_when_hashing_bega
     assert_same_store(out, tmp_path / "fresh")
 
 
+@pytest.mark.usefixtures("no_inline_hash")
 @pytest.mark.parametrize("when", ["while it is hashed", "once it is hashed"])
 def test_a_log_cut_after_the_hashing_began_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        when: str) -> None:

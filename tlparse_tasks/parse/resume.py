@@ -42,6 +42,8 @@ from .state import STATE_FORMAT, ParseOptions, ParseState
 #: Resume points kept in the history: a module state older than this many runs is rebuilt.
 HISTORY_POINTS = 64
 HASH_CHUNK = 1 << 20
+#: Logs up to this size are hashed at once (~2 ms), in less time than forking a helper takes.
+INLINE_HASH_BYTES = 4 << 20
 
 
 class PrefixChanged(Exception):
@@ -74,11 +76,11 @@ class LogHasher:
     reads no further, so the manifest's digest is of exactly what it read).
 
     The helper is a forked process when this one runs a single thread (the CLI, a pool
-    worker), else a thread. A process shares no GIL: a thread waits for the GIL between two
-    chunks while the parse or the CLI's start-up holds it, which made 0.05 s of hashing take
-    0.1 s. Either sends the digests through a pipe, which the process that made this and any
-    process forked from it read alike; `open()` gives the parse the same file, whatever its path
-    names by then."""
+    worker), else a thread; a log of at most INLINE_HASH_BYTES is hashed at once instead. A
+    process shares no GIL: a thread waits for the GIL between two chunks while the parse or the
+    CLI's start-up holds it, which made 0.05 s of hashing take 0.1 s. Either sends the digests
+    through a pipe, which the process that made this and any process forked from it read alike;
+    `open()` gives the parse the same file, whatever its path names by then."""
 
     def __init__(self, path: Path, prefix_length: int) -> None:
         self.path = path
@@ -93,13 +95,17 @@ class LogHasher:
         self._owner = os.getpid()
         self._result: LogDigests | OSError | None = None
         try:
-            self._helper: int | threading.Thread = self._start()
+            self._helper: int | threading.Thread | None = self._start()
         except BaseException:
             for fd in (self.fd, *self._pipe):
                 os.close(fd)
             raise
 
-    def _start(self) -> int | threading.Thread:
+    def _start(self) -> int | threading.Thread | None:
+        if self.size <= INLINE_HASH_BYTES:  # hashed sooner than a process is forked
+            self._send()
+            self._close_pipe_end(1)
+            return None
         pid = -1
         if threading.active_count() == 1:  # else forking could copy another thread's held locks
             with contextlib.suppress(OSError):  # no process to spare: a thread does it
@@ -169,7 +175,7 @@ class LogHasher:
         helper = self._helper
         if isinstance(helper, threading.Thread):
             helper.join()
-        elif os.getpid() == self._owner:
+        elif helper is not None and os.getpid() == self._owner:
             if not self.ready():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(helper, signal.SIGKILL)
