@@ -194,6 +194,8 @@ def test_the_digests_reach_a_process_forked_while_they_are_computed(
     other = threading.Event()
     if helper == "thread":
         threading.Thread(target=other.wait, daemon=True).start()
+    else:  # as in the CLI, whatever threads earlier tests left in this process
+        monkeypatch.setattr(threading, "active_count", lambda: 1)
     hasher = resume.LogHasher(log, 2)
     assert isinstance(hasher._helper, threading.Thread) == (helper == "thread")
     assert not hasher.ready()
@@ -224,6 +226,7 @@ def test_a_thread_hashes_when_no_process_can_be_forked(tmp_path: Path, monkeypat
 
 @pytest.mark.usefixtures("no_inline_hash")
 def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a process helper, as in the CLI
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
     monkeypatch.setattr(resume, "hash_log", slow_hash_log)
@@ -238,6 +241,7 @@ def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkey
 @pytest.mark.usefixtures("no_inline_hash")
 def test_closing_stops_a_helper_whose_digests_nobody_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A parse found up to date reads no digests: the run does not wait for them."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a process helper, as in the CLI
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
     monkeypatch.setattr(resume, "hash_log", lambda *args: time.sleep(30))
