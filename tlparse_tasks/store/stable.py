@@ -23,7 +23,7 @@ class StablePoint:
     """The parse's current resume point."""
 
     offset: int  # in the log
-    digest: str  # SHA-256 of the log up to `offset`
+    digest: str  # SHA-256 of the bytes of the log the parse read (past `offset`): with it, names the point
     line: int  # the last log line before it: records of later lines come after it
     sizes: dict[str, int]  # store file → its bytes before the point, final from now on
     history: frozenset[tuple[int, str]]  # earlier points whose bytes the store still holds
