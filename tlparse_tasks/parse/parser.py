@@ -21,6 +21,7 @@ from typing import Any, TextIO, cast
 import orjson
 
 from ..atomic import make_dir, write_bytes
+from ..fserrors import FsError
 from ..rules.compile_id import UNKNOWN_DISPLAY, UNKNOWN_GROUP, CompileId, unknown_directory
 from ..rules.status import cache_status_of_name, metrics_status, note_metrics, note_start
 from ..store.streams import intermediate_dir, stream_for
@@ -526,8 +527,8 @@ def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, 
             handle.seek(offset)
             snapshot = _parse_records(parser, handle, offset, hasher.size, writers, progress, check)
             if handle.tell() < hasher.size:  # cut after it was hashed: the digests are not of what was read
-                raise OSError(errno.EIO, f"the log got shorter while it was read ({handle.tell():,} of "
-                              f"{hasher.size:,} bytes)", str(log))
+                raise FsError("cannot read", errno.EIO, f"it got shorter while it was read ({handle.tell():,} of "
+                              f"{hasher.size:,} bytes)", log)
         table = orjson.dumps({"string_table": string_table(state.strings)}, option=orjson.OPT_APPEND_NEWLINE)
         writers.close(table)  # the string table is raw.jsonl's first line, as in legacy
         digest = check.digests().whole  # a resumed parse learns here, at the latest, that its prefix matched

@@ -8,10 +8,10 @@ those `length` bytes.
 
 A parse needs two SHA-256 digests of the log: of its first `length` bytes (the check) and of all
 it reads (the manifest's, and the next run's check). One pass gives both (`LogHasher`), in a
-thread: hashlib and file reads release the GIL. The CLI starts it before doit (`prefetching`),
-so it runs on the core that is idle while the command starts up (100 MB: 0.05 s); a parse forked
-later receives the digests through a pipe. The parse meanwhile reads the new records into temp
-files and commits nothing before the check has passed (PrefixChanged otherwise).
+helper process. The CLI forks it before doit starts (`prefetching`), so it runs on the core
+that is idle while the command starts up (100 MB: 0.05 s); a parse forked later receives the
+digests through a pipe. The parse meanwhile reads the new records into temp files and commits
+nothing before the check has passed (PrefixChanged otherwise).
 
 It also keeps the history of the points this store grew through (`history`: [offset, digest]
 of each resume point since the last parse from the start). Every store file still begins with
@@ -22,6 +22,7 @@ the bytes it had at each of them, which is what lets a module keep a state of it
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import select
@@ -36,6 +37,7 @@ import orjson
 
 from .. import __version__
 from ..atomic import write_bytes
+from ..fserrors import FsError
 from ..store.streams import APPENDED_FILES, PARSE_STATE_FILE, RAW_JSONL
 from .state import STATE_FORMAT, ParseOptions, ParseState
 
@@ -129,7 +131,7 @@ class LogHasher:
             found = hash_log(self.fd, self.prefix_length, self.size)
             message = orjson.dumps([found.prefix, found.whole])
         except Exception as error:  # whatever it is, a reader must not wait for ever
-            message = orjson.dumps(str(error))
+            message = orjson.dumps((error.strerror if isinstance(error, OSError) else None) or str(error))
         with contextlib.suppress(OSError):  # a short message: one write, never blocking
             os.write(self._pipe[1], message + b"\n")
 
@@ -142,10 +144,11 @@ class LogHasher:
         return self._result is not None or bool(select.select([self._pipe[0]], [], [], 0)[0])
 
     def digests(self) -> LogDigests:
+        """The digests; an FsError naming the log if it could not be hashed."""
         if self._result is None:
             self._result = self._receive()
         if isinstance(self._result, OSError):
-            raise self._result
+            raise FsError.wrap("cannot read", self._result, self.path)
         return self._result
 
     def _receive(self) -> LogDigests | OSError:
@@ -157,11 +160,14 @@ class LogHasher:
         while not data.endswith(b"\n"):
             chunk = os.read(self._pipe[0], 4096)
             if not chunk:  # the helper is gone (its process ended, or the one with its thread)
-                return hash_log(self.fd, self.prefix_length, self.size)
+                try:
+                    return hash_log(self.fd, self.prefix_length, self.size)
+                except OSError as error:
+                    return error
             data += chunk
         message = orjson.loads(data)
         if isinstance(message, str):
-            return OSError(message)
+            return OSError(errno.EIO, message)
         return LogDigests(message[0], message[1])
 
     def _close_pipe_end(self, end: int) -> None:
@@ -196,7 +202,7 @@ def hash_log(fd: int, prefix_length: int, size: int) -> LogDigests:
         while position < stop:
             got = os.preadv(fd, [buffer[:min(HASH_CHUNK, stop - position)]], position)
             if got == 0:
-                raise OSError(f"the log got shorter while it was read ({position:,} of {size:,} bytes)")
+                raise OSError(errno.EIO, f"it got shorter while it was read ({position:,} of {size:,} bytes)")
             digest.update(buffer[:got])
             position += got
         if stop == prefix_length:
