@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, parse_ahead
 from .atomic import write_bytes
 from .fserrors import one_line_errors
 from .module_api import RECORDS_DIR, record_path
@@ -27,8 +27,23 @@ STATIC_ASSETS = ("modules.js", "style.css")
 
 @one_line_errors
 def run_parse(log: str, out: str, options: dict[str, Any],
-              show_progress: bool | None = None) -> dict[str, Any]:
-    """Stage 1 as a doit action. Returns the values doit keeps for `log_parsed`."""
+              show_progress: bool | None = None) -> Any:
+    """Stage 1 as a doit action. Returns the values doit keeps for `log_parsed`: those of the
+    parse the CLI started ahead of doit for this log and OUT (parse_ahead.py), if it did."""
+    ahead = parse_ahead.outcome(log, out)
+    if ahead is None:
+        return parse_values(log, out, options, show_progress)
+    if "values" in ahead:
+        return ahead["values"]
+    if "failed" in ahead:
+        from doit.exceptions import TaskFailed
+
+        return TaskFailed(ahead["failed"])
+    raise parse_ahead.ParseCrashed(f"the parse failed:\n{ahead.get('crashed')}")
+
+
+def parse_values(log: str, out: str, options: dict[str, Any], show_progress: bool | None = None) -> dict[str, Any]:
+    """Parse `log` into OUT's store; the values doit keeps for `log_parsed`."""
     from .parse.parser import ParseOptions, parse_log
 
     log_path = Path(log)

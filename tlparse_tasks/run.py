@@ -9,12 +9,14 @@ ran. Nothing here prints except `summarize` (and the lock's one "waiting" line).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
@@ -341,8 +343,35 @@ def build_report(cfg: RunConfig) -> Outcome:
 
     db = check_db_path(cfg)
     begin_run(db, cfg.log)
-    with prefetching(cfg.log, intermediate_dir(cfg.out), ParseOptions(**cfg.parse_options)):
+    with prefetching(cfg.log, intermediate_dir(cfg.out), ParseOptions(**cfg.parse_options)), parse_early(cfg):
         return _build_report(cfg, db)
+
+
+def parse_early(cfg: RunConfig) -> contextlib.AbstractContextManager[None]:
+    """The parse, forked before doit is imported when it is sure to run (parse_ahead.py)."""
+    from .actions import parse_values
+    from .parse_ahead import parse_is_due, parsing_ahead
+
+    log, out = norm(cfg.log), norm(cfg.out)
+    if not writes_to_a_file(sys.stderr):  # a forked parse could not print into it
+        return contextlib.nullcontext()
+    try:
+        manifest = read_manifest(cfg)
+    except (OSError, orjson.JSONDecodeError):
+        manifest = None
+    if not parse_is_due(log, manifest):
+        return contextlib.nullcontext()
+    return parsing_ahead(log, out, partial(parse_values, log, out, cfg.parse_options, cfg.show_progress))
+
+
+def writes_to_a_file(stream: TextIO) -> bool:
+    """`stream` is backed by a file descriptor (not a caller's StringIO), as a process forked
+    to write into it needs."""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 def _build_report(cfg: RunConfig, db: Path) -> Outcome:
