@@ -350,8 +350,9 @@ def render(ctx: ModuleContext) -> ModuleOutput:
 
 
 def test_the_parse_runs_while_the_main_process_loads_the_modules(tmp_path: Path) -> None:
-    """The parse needs none of the modules' code (tasks.EARLY): it starts in a process of its
-    own before the warm-up, and the workers that render the modules fork after it."""
+    """The parse needs none of the modules' code: it starts in a process of its own before the
+    warm-up (forked by the CLI before doit, parse_ahead.py; else doit's early one, tasks.EARLY),
+    and the workers that render the modules fork after it."""
     setup, out, pid, err, seen = probed_run(tmp_path, "proc_early_probe", EARLY_PROBE, "-v")
     main, *started = (int(n) for n in seen.split())
     assert main == pid and len(started) == 1, (main, started)  # one process before the warm-up

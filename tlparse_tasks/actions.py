@@ -66,6 +66,8 @@ def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
     What doit would record instead (the log's checksum after the action) can include records
     appended while the parse finished; those would never be parsed. Here, bytes past the
     recorded end make the task run, and the parse resumes there."""
+    if parse_ahead.started(log, out):
+        return False
     try:
         source = orjson.loads((Path(out) / "intermediate" / "manifest.json").read_bytes())["source"]
         size, digest, path = int(source["size"]), str(source["sha256"]), str(source["path"])

@@ -105,6 +105,18 @@ def _run_and_exit(parse: Callable[[], dict[str, Any]], write_fd: int) -> None:
         os._exit(code)
 
 
+def started(log: str, out: str) -> bool:
+    """A parse of (`log`, `out`) was started ahead in this run: the parse task is not up to date
+    whatever the store says by now (it may have finished already), so that doit runs the task
+    and records its values."""
+    return (log, out) in _STARTED
+
+
+def any_started() -> bool:
+    """Some parse runs ahead: the pool needs no early process for it (workers.py)."""
+    return bool(_STARTED)
+
+
 def outcome(log: str, out: str) -> dict[str, Any] | None:
     """The outcome of the parse of (`log`, `out`) started ahead: {"values": …}, {"failed":
     message} or {"crashed": traceback}; None when none was started, or it ended without one."""

@@ -46,6 +46,7 @@ from doit import cmd_run
 from doit.exceptions import InvalidTask, TaskFailed
 from doit.runner import ERROR, MRunner, Runner
 
+from . import parse_ahead
 from .lock import end_run
 from .tasks import COST, EARLY, OWN_PROCESS
 
@@ -188,11 +189,13 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
         A first task that needs none of that (EARLY: the parse) starts before the warm-up, in
         a process of its own with a queue of its own (`start_early`). doit counts that process
         as one more worker: as it takes no further job, one job more than the free workers can
-        take waits in the queue, and one stop message is left over at the end."""
+        take waits in the queue, and one stop message is left over at the end. A parse the CLI
+        started ahead of doit (parse_ahead.py) needs no such process: the first worker takes
+        its outcome."""
         first = self.get_next_job(None)
         if _warm_up is not None and first is not None:
             task = self.tasks.get(getattr(first, "name", None))
-            if task is not None and (task.meta or {}).get(EARLY):
+            if task is not None and (task.meta or {}).get(EARLY) and not parse_ahead.any_started():
                 self.early = self.start_early(first, result_q)
                 first = self.get_next_job(None)
             _warm_up()
