@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -225,13 +226,21 @@ def test_a_thread_hashes_when_no_process_can_be_forked(tmp_path: Path, monkeypat
     hasher.close()
 
 
-@pytest.mark.usefixtures("no_inline_hash")
-def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a process helper, as in the CLI
+def hasher_with_a_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hashing: Any) -> resume.LogHasher:
+    """A LogHasher of `abcdef` (its first 2 bytes checked) whose helper is a process running
+    `hashing`, as in the CLI (whatever threads earlier tests left here)."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(resume, "INLINE_HASH_BYTES", 0)
+    monkeypatch.setattr(resume, "hash_log", hashing)
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
-    monkeypatch.setattr(resume, "hash_log", slow_hash_log)
     hasher = resume.LogHasher(log, 2)
+    assert isinstance(hasher._helper, int)
+    return hasher
+
+
+def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hasher = hasher_with_a_process(tmp_path, monkeypatch, slow_hash_log)
     assert isinstance(hasher._helper, int)
     os.kill(hasher._helper, signal.SIGKILL)
     monkeypatch.setattr(resume, "hash_log", hash_log)
@@ -239,14 +248,9 @@ def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkey
     hasher.close()
 
 
-@pytest.mark.usefixtures("no_inline_hash")
 def test_closing_stops_a_helper_whose_digests_nobody_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A parse found up to date reads no digests: the run does not wait for them."""
-    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a process helper, as in the CLI
-    log = tmp_path / "t.log"
-    log.write_bytes(b"abcdef")
-    monkeypatch.setattr(resume, "hash_log", lambda *args: time.sleep(30))
-    hasher = resume.LogHasher(log, 2)
+    hasher = hasher_with_a_process(tmp_path, monkeypatch, lambda *args: time.sleep(30))
     started = time.monotonic()
     hasher.close()
     assert time.monotonic() - started < 10
