@@ -382,3 +382,39 @@ def test_an_early_parse_whose_process_dies_fails_the_run_in_one_line(tmp_path: P
     setup = Setup(tmp_path, [])
     (tmp_path / "sitecustomize.py").write_text(PARSE_EXITS)
     assert_a_worker_dies(setup, "parse")
+
+
+PARSE_WAITS = '''"""sitecustomize for one test: the parse says it started, then waits."""
+
+import os
+import time
+from pathlib import Path
+
+import tlparse_tasks.parse.parser as parser
+
+
+def wait(*args, **kwargs):
+    Path(os.environ["PARSE_STARTED"]).write_text(str(os.getpid()))
+    time.sleep(60)
+
+
+parser.parse_log = wait
+'''
+
+
+def test_killing_the_main_process_kills_the_parse_started_ahead(tmp_path: Path) -> None:
+    """The parse forked before doit (parse_ahead.py) dies with the main process, as workers do:
+    nothing goes on writing into OUT, or holds its lock, after a `kill -9`."""
+    setup = Setup(tmp_path, [])
+    (tmp_path / "sitecustomize.py").write_text(PARSE_WAITS)
+    started = tmp_path / "parse_started.txt"
+    setup.env["PARSE_STARTED"] = str(started)
+    proc = setup.start(tmp_path / "out", "-j", "2")
+    deadline = time.monotonic() + EXIT_SECONDS * 4
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert started.exists() and int(started.read_text()) != proc.pid  # parsing, in a process of its own
+    os.kill(proc.pid, signal.SIGKILL)
+    code, _, _ = finish(proc)
+    assert code == -signal.SIGKILL
+    assert wait_until_gone(proc.pid) == []

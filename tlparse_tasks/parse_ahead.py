@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from .fserrors import describe
+from .orphans import die_with_parent
 
 #: The parses started ahead, by their (log, OUT) as the parse task names them.
 _STARTED: dict[tuple[str, str], Started] = {}
@@ -60,6 +61,7 @@ def parsing_ahead(log: str, out: str, parse: Callable[[], dict[str, Any]]) -> It
     task of (`log`, `out`) to take up (`outcome`) in this process or one forked from it. The
     process is waited for on the way out."""
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     try:
         pid = os.fork()
     except OSError:  # no process to spare: the task parses as it would have
@@ -69,7 +71,7 @@ def parsing_ahead(log: str, out: str, parse: Callable[[], dict[str, Any]]) -> It
         return
     if pid == 0:  # the parse's own process
         os.close(read_fd)
-        _run_and_exit(parse, write_fd)
+        _run_and_exit(parse, write_fd, parent)
     os.close(write_fd)
     key = (log, out)
     started = _STARTED[key] = Started(pid, read_fd, os.getpid())
@@ -83,10 +85,12 @@ def parsing_ahead(log: str, out: str, parse: Callable[[], dict[str, Any]]) -> It
         os.close(read_fd)
 
 
-def _run_and_exit(parse: Callable[[], dict[str, Any]], write_fd: int) -> None:
-    """Parse, send the outcome, and leave without any of the parent's exit work."""
+def _run_and_exit(parse: Callable[[], dict[str, Any]], write_fd: int, parent: int) -> None:
+    """Parse, send the outcome, and leave without any of the parent's exit work (or die with
+    the parent, as a pool's workers do)."""
     code = 1
     try:
+        die_with_parent(parent)
         try:
             outcome: dict[str, Any] = {"values": parse()}
         except OSError as error:  # the parse task's one-line failure (fserrors.one_line_errors)

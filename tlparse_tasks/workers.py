@@ -26,7 +26,6 @@ for one in-process run; dodo.py calls `install()` for its doit process.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import pickle
@@ -48,13 +47,13 @@ from doit.runner import ERROR, MRunner, Runner
 
 from . import parse_ahead
 from .lock import end_run
+from .orphans import die_with_parent
 from .tasks import COST, EARLY, OWN_PROCESS
 
 #: How often the main process looks at its workers while it waits for a result (seconds).
 POLL_SECONDS = 0.2
 #: How long stopped workers get to exit before they are killed (seconds).
 STOP_GRACE_SECONDS = 2.0
-PR_SET_PDEATHSIG = 1
 
 
 class WorkerDied(InvalidTask):  # type: ignore[misc]  # doit ships no type hints
@@ -99,15 +98,6 @@ class SafeRunner(Runner):  # type: ignore[misc]
     def run_tasks(self, task_dispatcher: Any) -> None:
         super().run_tasks(task_dispatcher)
         self.loop_ended = True
-
-
-def die_with_parent(parent: int) -> None:
-    """In a worker: be killed when the main process dies, however it dies (Linux)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def describe_exit(code: int | None) -> str:

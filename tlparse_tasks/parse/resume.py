@@ -38,6 +38,7 @@ import orjson
 from .. import __version__
 from ..atomic import write_bytes
 from ..fserrors import FsError
+from ..orphans import die_with_parent
 from ..store.streams import APPENDED_FILES, PARSE_STATE_FILE, RAW_JSONL
 from .state import STATE_FORMAT, ParseOptions, ParseState
 
@@ -119,6 +120,7 @@ class LogHasher:
         if pid == 0:  # the helper process: send, and leave without any of the parent's exit work
             code = 1
             try:
+                die_with_parent(self._owner)
                 self._send()
                 code = 0
             finally:
