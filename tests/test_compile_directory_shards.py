@@ -12,15 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from devtools.lazy_view import LazyError, find_blocks, read_shard, read_shards
 from tests.big_log import write_synthetic_log
 from tests.test_incremental_report import tree as report_tree
 from tlparse_tasks.cli import main
 from tlparse_tasks.module_api import shard_script
-from tlparse_tasks.modules.compile_directory import FILES_SHARD_BYTES, has_outputs, packed
+from tlparse_tasks.modules.compile_directory import FILES_SHARD_BYTES, packed
 
 COUNT = 450  # compile ids of the report tests: ~800 bytes of file list each, so several scripts
 DIRECTORY = "data/compile_directory"
@@ -148,14 +146,3 @@ def test_a_grown_log_rewrites_only_the_last_scripts_and_matches_a_fresh_build(tm
     fresh = build(log, tmp_path / "fresh")
     os.rename(out, tmp_path / "kept")
     assert report_tree(tmp_path / "kept") == report_tree(fresh)  # byte for byte, run state aside
-
-
-# --------------------------------------------------------------------------------------------
-# Reading index.jsonl
-
-
-@given(text=st.text(), outputs=st.lists(st.fixed_dictionaries({"url": st.text(), "name": st.text()}), max_size=2))
-def test_a_line_without_outputs_is_known_from_its_bytes(text: str, outputs: list[dict[str, str]]) -> None:
-    """Whatever a log puts in a record's strings, `"outputs":[]` in its line means no outputs."""
-    record = {"line": 1, "status": "ok", "type": text, "compile_id": text, "outputs": outputs, "payload_file": text}
-    assert has_outputs(orjson.dumps(record)) == bool(outputs)

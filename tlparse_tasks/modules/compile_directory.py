@@ -30,7 +30,6 @@ from .kit import plural
 LEGACY_UNKNOWN_KEY = "unknown"
 PAGE_MIN = 100  # up to this many compile ids, the index shows every entry at once
 PAGE_INDEX_SHARD = "page-index"
-EMPTY_OUTPUTS = b'"outputs":[]'  # an index.jsonl record with no outputs, as the store writes it
 # The file lists of consecutive compile ids go into one script of at most this many bytes (a
 # single larger list gets a script of its own). Creating a file costs up to ~0.6 ms of kernel
 # time right after a report was deleted (--overwrite), so a script per compile id (467 on a
@@ -91,7 +90,7 @@ def collect_groups(ctx: ModuleContext) -> list[CompileGroup]:
     """Compile ids in first-seen order, with the outputs the parse planned for them."""
     groups = {c["id"]: CompileGroup(c["id"], c["display_name"], c["status"], c["cache_status"])
               for c in ctx.manifest["compile_ids"]}
-    for record in ctx.read_jsonl("index.jsonl", keep=has_outputs):
+    for record in ctx.read_jsonl("index.jsonl"):
         if record["status"] != "ok" or not record["outputs"]:
             continue
         group_id, display = group_of_directory(record["compile_id"])
@@ -103,13 +102,6 @@ def collect_groups(ctx: ModuleContext) -> list[CompileGroup]:
                                             output["suffix"], output["readable_url"],
                                             output["kind"] == "link"))
     return list(groups.values())
-
-
-def has_outputs(line: bytes) -> bool:
-    """False for an index.jsonl line whose `outputs` is empty (about half of them), known from
-    its bytes: the store writes that key as `"outputs":[]`, and inside a string a quote is
-    escaped, so the bytes cannot appear there."""
-    return EMPTY_OUTPUTS not in line
 
 
 def legacy_directory_json(groups: list[CompileGroup]) -> bytes:
