@@ -267,7 +267,7 @@ def test_a_log_growing_during_the_parse_is_read_up_to_its_size_when_hashing_bega
     parse_log(log, out, stderr=None)
     with open(log, "ab") as handle:
         handle.write(data[cut:cut + 10])
-    with resume.prefetching(log, out / "intermediate", ParseOptions()):
+    with resume.prefetching(log, length_read(log, out)):
         with open(log, "ab") as handle:
             handle.write(data[cut + 10:])
         first = parse_log(log, out, stderr=None)
@@ -295,7 +295,7 @@ def test_a_log_cut_after_the_hashing_began_is_an_error(tmp_path: Path, monkeypat
         handle.write(entry({"artifact": {"name": "more", "encoding": "string"}, **cid()}, "x").encode())
     if when == "while it is hashed":
         monkeypatch.setattr(resume, "hash_log", slow_hash_log)
-    with resume.prefetching(log, out / "intermediate", ParseOptions()):
+    with resume.prefetching(log, length_read(log, out)):
         if when == "once it is hashed":
             resume.log_hasher(log, None)[0].digests()
         with open(log, "r+b") as handle:
@@ -303,6 +303,13 @@ def test_a_log_cut_after_the_hashing_began_is_an_error(tmp_path: Path, monkeypat
         with pytest.raises(OSError, match=re.escape(f"cannot read {log}: it got shorter while it was read (")):
             parse_log(log, out, stderr=None)
     assert {p.name: p.read_bytes() for p in (out / "intermediate").iterdir()} == before
+
+
+def length_read(log: Path, out: Path) -> int:
+    """The bytes of `log` its last parse into `out` read (as the CLI finds them to hash ahead)."""
+    found = resume.likely_resume(log, out / "intermediate", ParseOptions())
+    assert found is not None
+    return found[1]
 
 
 def slow_hash_log(fd: int, prefix_length: int, size: int) -> resume.LogDigests:

@@ -78,9 +78,16 @@ def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
         return False
     if values.get("log_stamp") == stamp_of(st):
         return True
-    from .parse.resume import hash_prefix
+    from .parse.resume import hash_log
 
-    return bool(hash_prefix(Path(log), size).hexdigest() == digest)
+    try:
+        fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return hash_log(fd, size, size).whole == digest
+        finally:
+            os.close(fd)
+    except OSError:  # gone or cut since: the parse will say
+        return False
 
 
 def preload_modules(entries: list[str], template_dirs: list[str], templates: list[str]) -> None:

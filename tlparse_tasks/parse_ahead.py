@@ -34,7 +34,6 @@ class Started:
 
     pid: int
     read_fd: int
-    owner: int  # the process that forked it (and reaps it)
     outcome: dict[str, Any] | None = None
 
 
@@ -74,7 +73,7 @@ def parsing_ahead(log: str, out: str, parse: Callable[[], dict[str, Any]]) -> It
         _run_and_exit(parse, write_fd, parent)
     os.close(write_fd)
     key = (log, out)
-    started = _STARTED[key] = Started(pid, read_fd, os.getpid())
+    started = _STARTED[key] = Started(pid, read_fd)
     try:
         yield
     finally:

@@ -338,12 +338,10 @@ def build_report(cfg: RunConfig) -> Outcome:
     """Run doit over this report's tasks (OUT locked and prepared). If the last run on OUT did
     not finish, every task runs again (lock.begin_run)."""
     from .parse.resume import prefetching
-    from .parse.state import ParseOptions
-    from .store.streams import intermediate_dir
 
     db = check_db_path(cfg)
     begin_run(db, cfg.log)
-    with prefetching(cfg.log, intermediate_dir(cfg.out), ParseOptions(**cfg.parse_options)), parse_early(cfg):
+    with prefetching(cfg.log, cfg.likely_resume[1] if cfg.likely_resume else 0), parse_early(cfg):
         return _build_report(cfg, db)
 
 

@@ -468,7 +468,7 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
 class PrefixCheck:
     """A parse's look at the log's digests: a resumed one must find that the log still starts
     with the bytes its point was saved after (PrefixChanged otherwise), and holds back what it
-    prints until then."""
+    prints until then (what is written to this goes where it may at the time)."""
 
     def __init__(self, hasher: LogHasher, resume: ResumePoint | None, stderr: TextIO | None) -> None:
         self.hasher = hasher
@@ -495,20 +495,12 @@ class PrefixCheck:
                 self.stream = self.target
         return found
 
-
-class ProblemStream:
-    """What the parse prints, wherever its PrefixCheck sends it at the time."""
-
-    def __init__(self, check: PrefixCheck) -> None:
-        self.check = check
-
     def write(self, text: str) -> int:
-        stream = self.check.stream
-        return stream.write(text) if stream is not None else len(text)
+        return self.stream.write(text) if self.stream is not None else len(text)
 
     def flush(self) -> None:
-        if self.check.stream is not None:
-            self.check.stream.flush()
+        if self.stream is not None:
+            self.stream.flush()
 
 
 def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, hasher: LogHasher,
@@ -519,7 +511,7 @@ def _parse(log: Path, out: Path, resume: ResumePoint | None, state: ParseState, 
     offset = resume.offset if resume is not None else 0
     check = PrefixCheck(hasher, resume, stderr)
     writers = StoreWriters(idir, resume.streams if resume else {}, root=out)
-    problems = cast(TextIO, ProblemStream(check)) if stderr is not None else None
+    problems = cast(TextIO, check) if stderr is not None else None
     parser = LogParser(state, writers.streams, writers.chromium, writers.raw,
                        ProblemReporter(str(log), problems, state.problems))
     try:

@@ -212,31 +212,17 @@ def hash_log(fd: int, prefix_length: int, size: int) -> LogDigests:
     return LogDigests(prefix, digest.hexdigest())
 
 
-def hash_prefix(path: Path, length: int) -> Any:
-    """SHA-256 of the first `length` bytes of `path`, as a hasher that can go on."""
-    digest = hashlib.sha256()
-    remaining = length
-    with open(path, "rb") as handle:
-        while remaining:
-            chunk = handle.read(min(remaining, HASH_CHUNK))
-            if not chunk:
-                break
-            digest.update(chunk)
-            remaining -= len(chunk)
-    return digest
-
-
 #: LogHashers started ahead of the parse (`prefetching`), by the log's absolute path.
 _PREFETCHED: dict[str, LogHasher] = {}
 
 
 @contextlib.contextmanager
-def prefetching(log: Path, idir: Path, options: ParseOptions) -> Iterator[None]:
+def prefetching(log: Path, prefix_length: int) -> Iterator[None]:
     """Hash `log` from now on, for a parse of it that starts later in this process or in one
-    forked from it (`log_hasher`). The saved point says how long a prefix to check."""
+    forked from it (`log_hasher`): its first `prefix_length` bytes are those the last parse
+    read (`likely_resume`), which the parse checks."""
     try:
-        found = _saved_point(log, idir, options)
-        hasher = LogHasher(log, found[2] if found else 0)
+        hasher = LogHasher(log, prefix_length)
     except OSError:  # the parse will say what is wrong
         yield
         return
@@ -279,14 +265,15 @@ def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | N
     return ResumePoint(offset, length, state, streams, [*_history(resume), (offset, digest)])
 
 
-def likely_resume_offset(log: Path, idir: Path, options: ParseOptions) -> int | None:
-    """Where a parse of `log` would resume, its prefix unchecked: a guess for scheduling (what a
-    re-run after an append will read), never for what the parse keeps."""
+def likely_resume(log: Path, idir: Path, options: ParseOptions) -> tuple[int, int] | None:
+    """Where a parse of `log` would resume and how many bytes the last one read, the log's
+    bytes unchecked: a guess for scheduling (what a re-run after an append will read) and for
+    hashing ahead, never for what the parse keeps."""
     try:
         found = _saved_point(log, idir, options)
     except OSError:  # the parse will say what is wrong
         return None
-    return None if found is None else found[1]
+    return None if found is None else found[1:]
 
 
 def _saved_point(log: Path, idir: Path, options: ParseOptions) -> tuple[dict[str, Any], int, int] | None:
