@@ -65,14 +65,14 @@ def test_unusable_input_is_one_line_and_exit_1(tmp_path: Path, args: list[str], 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
     """Permissions cannot stop root (which CI runs as), so the read itself is made to fail."""
-    from tlparse_tasks import cli
+    from tlparse_tasks import commands
 
     log = write(tmp_path / "t.log", make_simple_log())
 
     def refuse(path: object, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli, "open", refuse, raising=False)
+    monkeypatch.setattr(commands, "open", refuse, raising=False)
     assert main([str(log), "-o", str(tmp_path / "o"), "--no-browser"]) == 1
     assert capsys.readouterr().err == f"Error: cannot read {log}: Permission denied\n"
     assert not (tmp_path / "o").exists()

@@ -86,9 +86,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_relative_and_function_level_imports() -> None:
     graph = import_graph()
-    assert "tlparse_tasks.run" in graph["tlparse_tasks.cli"]
+    assert "tlparse_tasks.run" in graph["tlparse_tasks.commands"]
     assert "tlparse_tasks.run" in graph["tlparse_tasks.multi_rank"]
-    assert "tlparse_tasks.multi_rank" in graph["tlparse_tasks.cli"]  # imported inside a function
+    assert "tlparse_tasks.multi_rank" in graph["tlparse_tasks.commands"]  # imported inside a function
+    assert "tlparse_tasks.commands" in graph["tlparse_tasks.cli"]  # likewise
     assert "tlparse_tasks.parse.parser" in graph["tlparse_tasks.actions"]  # likewise
 
 
@@ -100,6 +101,17 @@ def test_find_cycle_finds_one() -> None:
 def test_no_import_cycle_in_the_package() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, " → ".join(cycle or [])
+
+
+def test_the_command_starts_hashing_the_log_before_it_imports_anything_costly() -> None:
+    """cli.py forks the log's hashing helper (parse/digests.py) as soon as it has read its
+    arguments: what it and the helper's module import by then must be cheap (~0.01 s), or the
+    helper starts later than the rest of the start-up needs it."""
+    code = ("import sys; import tlparse_tasks.cli, tlparse_tasks.parse.digests; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'orjson', 'doit', 'jinja2', 'yaml', 'dataclasses', 'hashlib', 'ctypes', 'threading'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_loading_the_config_leaves_pygments_to_the_processes_that_highlight() -> None:

@@ -24,9 +24,9 @@ from tests.fuzz.oracle import without_history
 from tests.logs import PREFIX, cid, entry
 from tests.logs import simple_log as simple_log_text
 from tlparse_tasks.cli import main
-from tlparse_tasks.parse import parser, resume
+from tlparse_tasks.parse import digests, parser, resume
+from tlparse_tasks.parse.digests import hash_log
 from tlparse_tasks.parse.parser import parse_log
-from tlparse_tasks.parse.resume import hash_log
 from tlparse_tasks.parse.state import ParseOptions
 from tlparse_tasks.run import Outcome
 from tlparse_tasks.store import writers
@@ -115,15 +115,15 @@ BAD_LINE = PREFIX + "{this is not json\n"
 @pytest.fixture
 def no_inline_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     """Even a tiny log gets its digests from a helper (not hashed at once, as up to 4 MB)."""
-    monkeypatch.setattr(resume, "INLINE_HASH_BYTES", 0)
+    monkeypatch.setattr(digests, "INLINE_HASH_BYTES", 0)
 
 
 def test_a_small_log_is_hashed_at_once(tmp_path: Path) -> None:
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
-    hasher = resume.LogHasher(log, 2)
+    hasher = digests.LogHasher(log, 2)
     assert hasher._helper is None and hasher.ready()
-    assert hasher.digests() == resume.LogDigests(hashlib.sha256(b"ab").hexdigest(),
+    assert hasher.digests() == digests.LogDigests(2, hashlib.sha256(b"ab").hexdigest(),
                                                  hashlib.sha256(b"abcdef").hexdigest())
     hasher.close()
 
@@ -137,9 +137,9 @@ def test_a_log_replaced_by_a_longer_one_starts_over_and_reports_once(
     problems is printed once, and the store is a fresh parse's, whenever the check fails."""
     monkeypatch.setattr(parser, "POLL_RECORDS", poll)
     if poll == 1:  # the digests are ready when the parse first looks
-        monkeypatch.setattr(resume.LogHasher, "ready", lambda self: True)
+        monkeypatch.setattr(digests.LogHasher, "ready", lambda self: True)
     else:  # the parse reads on while the log is hashed
-        monkeypatch.setattr(resume, "hash_log", slow_hash_log)
+        monkeypatch.setattr(digests, "hash_log", slow_hash_log)
     log = tmp_path / "t.log"
     one = entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one")
     log.write_text(entry({"str": ["/a.py", 0]}) + one)
@@ -159,7 +159,7 @@ def test_a_log_replaced_by_a_longer_one_starts_over_and_reports_once(
 def test_a_grown_log_reports_its_new_problems_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """What a resumed parse prints is held until its prefix is known to match, then printed."""
-    monkeypatch.setattr(resume, "hash_log", slow_hash_log)
+    monkeypatch.setattr(digests, "hash_log", slow_hash_log)
     log = tmp_path / "t.log"
     one = entry({"artifact": {"name": "a", "encoding": "string"}, **cid()}, "one")
     log.write_text(entry({"str": ["/a.py", 0]}) + one)
@@ -175,7 +175,7 @@ def test_a_grown_log_reports_its_new_problems_once(tmp_path: Path, monkeypatch: 
 def test_log_hasher_gives_both_digests_from_one_pass(tmp_path: Path, prefix: int, expected: bytes | None) -> None:
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
-    hasher = resume.LogHasher(log, prefix)
+    hasher = digests.LogHasher(log, prefix)
     with open(log, "ab") as handle:
         handle.write(b"ghi")  # after it opened: neither digest covers it
     found = hasher.digests()
@@ -192,13 +192,13 @@ def test_the_digests_reach_a_process_forked_while_they_are_computed(
     which a parse forked meanwhile reads."""
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
-    monkeypatch.setattr(resume, "hash_log", slow_hash_log)
+    monkeypatch.setattr(digests, "hash_log", slow_hash_log)
     other = threading.Event()
     if helper == "thread":
         threading.Thread(target=other.wait, daemon=True).start()
     else:  # as in the CLI, whatever threads earlier tests left in this process
         monkeypatch.setattr(threading, "active_count", lambda: 1)
-    hasher = resume.LogHasher(log, 2)
+    hasher = digests.LogHasher(log, 2)
     assert isinstance(hasher._helper, threading.Thread) == (helper == "thread")
     assert not hasher.ready()
     context = multiprocessing.get_context("fork")
@@ -208,7 +208,8 @@ def test_the_digests_reach_a_process_forked_while_they_are_computed(
     child.join(10)
     other.set()
     assert child.exitcode == 0
-    assert queue.get() == resume.LogDigests(hashlib.sha256(b"ab").hexdigest(), hashlib.sha256(b"abcdef").hexdigest())
+    assert queue.get() == digests.LogDigests(2, hashlib.sha256(b"ab").hexdigest(),
+                                             hashlib.sha256(b"abcdef").hexdigest())
     hasher.close()
 
 
@@ -219,22 +220,22 @@ def test_a_thread_hashes_when_no_process_can_be_forked(tmp_path: Path, monkeypat
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
     monkeypatch.setattr(os, "fork", refuse)
-    hasher = resume.LogHasher(log, 2)
+    hasher = digests.LogHasher(log, 2)
     assert isinstance(hasher._helper, threading.Thread)
-    assert hasher.digests() == resume.LogDigests(hashlib.sha256(b"ab").hexdigest(),
+    assert hasher.digests() == digests.LogDigests(2, hashlib.sha256(b"ab").hexdigest(),
                                                  hashlib.sha256(b"abcdef").hexdigest())
     hasher.close()
 
 
-def hasher_with_a_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hashing: Any) -> resume.LogHasher:
+def hasher_with_a_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hashing: Any) -> digests.LogHasher:
     """A LogHasher of `abcdef` (its first 2 bytes checked) whose helper is a process running
     `hashing`, as in the CLI (whatever threads earlier tests left here)."""
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    monkeypatch.setattr(resume, "INLINE_HASH_BYTES", 0)
-    monkeypatch.setattr(resume, "hash_log", hashing)
+    monkeypatch.setattr(digests, "INLINE_HASH_BYTES", 0)
+    monkeypatch.setattr(digests, "hash_log", hashing)
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
-    hasher = resume.LogHasher(log, 2)
+    hasher = digests.LogHasher(log, 2)
     assert isinstance(hasher._helper, int)
     return hasher
 
@@ -243,7 +244,7 @@ def test_a_parse_hashes_by_itself_when_the_helper_is_gone(tmp_path: Path, monkey
     hasher = hasher_with_a_process(tmp_path, monkeypatch, slow_hash_log)
     assert isinstance(hasher._helper, int)
     os.kill(hasher._helper, signal.SIGKILL)
-    monkeypatch.setattr(resume, "hash_log", hash_log)
+    monkeypatch.setattr(digests, "hash_log", hash_log)
     assert hasher.digests().whole == hashlib.sha256(b"abcdef").hexdigest()
     hasher.close()
 
@@ -267,7 +268,7 @@ def test_a_log_growing_during_the_parse_is_read_up_to_its_size_when_hashing_bega
     parse_log(log, out, stderr=None)
     with open(log, "ab") as handle:
         handle.write(data[cut:cut + 10])
-    with resume.prefetching(log, length_read(log, out)):
+    with digests.prefetching(log, length_read(log, out)):
         with open(log, "ab") as handle:
             handle.write(data[cut + 10:])
         first = parse_log(log, out, stderr=None)
@@ -294,10 +295,10 @@ def test_a_log_cut_after_the_hashing_began_is_an_error(tmp_path: Path, monkeypat
     with open(log, "ab") as handle:
         handle.write(entry({"artifact": {"name": "more", "encoding": "string"}, **cid()}, "x").encode())
     if when == "while it is hashed":
-        monkeypatch.setattr(resume, "hash_log", slow_hash_log)
-    with resume.prefetching(log, length_read(log, out)):
+        monkeypatch.setattr(digests, "hash_log", slow_hash_log)
+    with digests.prefetching(log, length_read(log, out)):
         if when == "once it is hashed":
-            resume.log_hasher(log, None)[0].digests()
+            digests.log_hasher(log, 0)[0].digests()
         with open(log, "r+b") as handle:
             handle.truncate(len(data) // 2)
         with pytest.raises(OSError, match=re.escape(f"cannot read {log}: it got shorter while it was read (")):
@@ -312,7 +313,7 @@ def length_read(log: Path, out: Path) -> int:
     return found[1]
 
 
-def slow_hash_log(fd: int, prefix_length: int, size: int) -> resume.LogDigests:
+def slow_hash_log(fd: int, prefix_length: int, size: int) -> digests.LogDigests:
     time.sleep(0.2)
     return hash_log(fd, prefix_length, size)
 

@@ -14,10 +14,11 @@ import pytest
 
 from tests.logs import cid, entry, write
 from tests.logs import simple_log as make_simple_log
-from tlparse_tasks import actions, parse_ahead
+from tlparse_tasks import actions, parse_ahead, run
 from tlparse_tasks.cli import main
 from tlparse_tasks.fserrors import FsError
 from tlparse_tasks.run import Outcome
+from tlparse_tasks.runconfig import RunConfig, norm
 
 
 def cli(log: Path, out: Path, *extra: str) -> int:
@@ -77,6 +78,29 @@ def test_a_grown_log_is_parsed_ahead_of_doit_once(tmp_path: Path, log: Path, mon
     assert Outcome.last.manifest["artifact_counts"].get("more") == 1
     assert cli(log, out) == 0  # nothing changed: nothing parsed
     assert len(recorder.pids) == 2
+
+
+def test_what_the_run_will_read_is_measured_before_the_parse_ahead_moves_the_store_on(
+        tmp_path: Path, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tasks' expected costs count the bytes after the last parse's resume point
+    (RunConfig.bytes_to_read): measured once the parse started ahead had saved its own point,
+    they would be those of its last record only."""
+    out = tmp_path / "out"
+    assert cli(log, out) == 0
+    before = log.stat().st_size
+    grow(log)
+    grow(log)
+    seen: list[int | None] = []
+    real = run._build_report
+
+    def once_the_parse_has_ended(cfg: RunConfig, db: Path) -> Outcome:
+        assert parse_ahead.outcome(norm(cfg.log), norm(cfg.out)) is not None  # waits for it
+        seen.append(cfg.bytes_to_read)
+        return real(cfg, db)
+
+    monkeypatch.setattr(run, "_build_report", once_the_parse_has_ended)
+    assert cli(log, out) == 0
+    assert len(seen) == 1 and seen[0] is not None and seen[0] >= log.stat().st_size - before
 
 
 def test_a_touched_log_of_the_same_size_is_left_to_doit(tmp_path: Path, log: Path,

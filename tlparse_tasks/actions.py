@@ -78,7 +78,7 @@ def log_parsed(task: Any, values: dict[str, Any], log: str, out: str) -> bool:
         return False
     if values.get("log_stamp") == stamp_of(st):
         return True
-    from .parse.resume import hash_log
+    from .parse.digests import hash_log
 
     try:
         fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC)

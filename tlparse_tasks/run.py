@@ -336,12 +336,12 @@ def doit_argv(cfg: RunConfig) -> list[str]:
 
 def build_report(cfg: RunConfig) -> Outcome:
     """Run doit over this report's tasks (OUT locked and prepared). If the last run on OUT did
-    not finish, every task runs again (lock.begin_run)."""
-    from .parse.resume import prefetching
-
+    not finish, every task runs again (lock.begin_run). The `tlparse` command has started
+    hashing the log already (cli.hashing_ahead)."""
     db = check_db_path(cfg)
     begin_run(db, cfg.log)
-    with prefetching(cfg.log, cfg.likely_resume[1] if cfg.likely_resume else 0), parse_early(cfg):
+    cfg.bytes_to_read  # noqa: B018  # measured now: a parse started ahead changes the store it reads
+    with parse_early(cfg):
         return _build_report(cfg, db)
 
 

@@ -63,7 +63,7 @@ class RunConfig:
     @functools.cached_property
     def likely_resume(self) -> tuple[int, int] | None:
         """(offset, bytes read) of the point the last parse would resume from, its bytes
-        unchecked (parse/resume.likely_resume), read once: scheduling and the hashing ahead ask."""
+        unchecked (parse/resume.likely_resume), read once: scheduling asks for every task."""
         from .parse.resume import likely_resume
         from .parse.state import ParseOptions
         from .store.streams import intermediate_dir

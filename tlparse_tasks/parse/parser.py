@@ -37,13 +37,14 @@ from ..store.writers import (
     remove_stale_temps,
 )
 from . import stacks
+from .digests import LogDigests, LogHasher, log_hasher
 from .envelope import STACK, envelope_type, optional, unknown_keys, validate
 from .glog import GlogLine, parse_glog
 from .manifest import build_manifest, string_table
 from .outputs import OutputPlanner, PlannedOutput
 from .problems import ProblemReporter
 from .records import Record, RecordReader
-from .resume import LogDigests, LogHasher, PrefixChanged, ResumePoint, load_resume, log_hasher, save_resume
+from .resume import PrefixChanged, ResumePoint, load_resume, save_resume
 from .state import CompileEntry, ParseOptions, ParseState
 
 __all__ = ["MAX_STRING_INDEX", "LogParser", "ParseOptions", "ParseResult", "parse_log"]
@@ -451,7 +452,7 @@ def parse_log(log: Path, out: Path, options: ParseOptions | None = None,
     make_dir(idir, root=out)  # nothing inside OUT is followed (safepath)
     remove_stale_temps(idir, root=out)
     resume = load_resume(log, idir, options)
-    hasher, owned = log_hasher(log, resume)
+    hasher, owned = log_hasher(log, resume.length if resume is not None else 0)
     try:
         if resume is not None:
             try:
@@ -473,6 +474,7 @@ class PrefixCheck:
     def __init__(self, hasher: LogHasher, resume: ResumePoint | None, stderr: TextIO | None) -> None:
         self.hasher = hasher
         self.expected = resume.digest if resume is not None else None
+        self.length = resume.length if resume is not None else None
         self.passed = resume is None
         self.target = stderr
         self.held = io.StringIO()
@@ -485,7 +487,7 @@ class PrefixCheck:
             self.digests()
 
     def digests(self) -> LogDigests:
-        found = self.hasher.digests()
+        found = self.hasher.digests(self.length)
         if not self.passed:
             if found.prefix != self.expected:
                 raise PrefixChanged()
