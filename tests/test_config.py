@@ -240,11 +240,14 @@ def test_valid_options_reach_the_module(tmp_path: Path, simple_log: Path, option
         "mode": "slow", "limit": 3, "ratio": 0.5, "label": None, "verbose": False}
 
 
-def test_cost_is_a_whole_number_and_defaults_to_one(tmp_path: Path) -> None:
+def test_costs_are_seconds_per_gb_and_the_resumed_one_defaults_to_the_cost(tmp_path: Path) -> None:
     (spec,) = load_text(tmp_path, GOOD).modules
-    assert spec.cost == 1 and "cost" not in spec.to_json()  # no output depends on it
+    assert spec.cost == spec.resumed_cost == 0.1 and "cost" not in spec.to_json()  # no output depends on them
     (spec,) = load_text(tmp_path, GOOD + "    cost: 12\n").modules
-    assert spec.cost == 12
-    for bad in ("0", "1.5", "many", "-3"):
-        error = error_of(tmp_path, GOOD + f"    cost: {bad}\n")
-        assert ":9: modules[stack_trie].cost: expected a whole number" in error
+    assert spec.cost == spec.resumed_cost == 12
+    (spec,) = load_text(tmp_path, GOOD + "    cost: 1.5\n    resumed_cost: 0\n").modules
+    assert (spec.cost, spec.resumed_cost) == (1.5, 0)
+    for key in ("cost", "resumed_cost"):
+        for bad in ("many", "-3", "1e3", "1001", ".inf", "'2'"):
+            error = error_of(tmp_path, GOOD + f"    {key}: {bad}\n")
+            assert f":9: modules[stack_trie].{key}: expected a number of seconds per GB, from 0 to 1000" in error

@@ -244,7 +244,7 @@ def test_a_run_killed_midway_is_never_taken_as_up_to_date(setup: Setup) -> None:
 def own_process_module(setup_tmp: Path, entry: str) -> dict[str, object]:
     """A test module costly enough (tasks.OWN_PROCESS_MIN_SECONDS on a 2 MB log) to run in a
     child of its worker."""
-    return {"id": "costly", "name": "Costly", "entry": f"proc_test_modules:{entry}", "cost": 100_000,
+    return {"id": "costly", "name": "Costly", "entry": f"proc_test_modules:{entry}", "cost": 1000,
             "subscriptions": ["manifest.json"], "strategy": "eager",
             "options": {"pid_file": str(setup_tmp / "worker.pid"), "release_file": str(setup_tmp / "release")}}
 
@@ -295,7 +295,7 @@ def probed_run(tmp_path: Path, name: str, source: str, *extra: str) -> tuple[Set
     """A build with the module `name:render` (its source `source`, told PROBE_FILE), then a
     second one with --overwrite: the setup, OUT, the second run's pid, its stderr and what the
     probe wrote in it."""
-    probe = {"id": "probe", "name": "Probe", "entry": f"{name}:render", "cost": 100_000,
+    probe = {"id": "probe", "name": "Probe", "entry": f"{name}:render", "cost": 1000,
              "subscriptions": ["manifest.json"], "strategy": "eager"}
     setup = Setup(tmp_path, [probe])
     (tmp_path / f"{name}.py").write_text(source)

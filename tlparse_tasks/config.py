@@ -15,8 +15,10 @@ from typing import Any
 import yaml
 
 from .config_types import (
+    DEFAULT_COST,
     ENTRY_PATTERN,
     ID_PATTERN,
+    MAX_COST,
     MODES,
     OPTIONS_ATTRIBUTE,
     STRATEGIES,
@@ -74,7 +76,7 @@ class _Reader:
 SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _MODULE_KEYS = {"id", "name", "entry", "subscriptions", "strategy", "modes", "templates",
-                "options", "description", "cost"}
+                "options", "description", "cost", "resumed_cost"}
 _REQUIRED = ("id", "name", "entry", "subscriptions", "strategy")
 
 
@@ -168,17 +170,21 @@ def _module(reader: _Reader, node: yaml.Node, where: str, check_entries: bool) -
             templates.append(template)
     options = _options(reader, node, fields, where, check_entries)
     description = reader.string(value("description"), f"{where}.description") if "description" in fields else ""
-    cost = _cost(reader, value("cost"), f"{where}.cost") if "cost" in fields else 1
+    cost = _cost(reader, value("cost"), f"{where}.cost") if "cost" in fields else DEFAULT_COST
+    resumed_cost = _cost(reader, value("resumed_cost"), f"{where}.resumed_cost") \
+        if "resumed_cost" in fields else cost
     return ModuleSpec(module_id, name, entry, tuple(subscriptions), strategy, tuple(modes),
-                      tuple(templates), options, description, cost)
+                      tuple(templates), options, description, cost, resumed_cost)
 
 
-def _cost(reader: _Reader, node: yaml.Node, where: str) -> int:
-    """`cost:` is a whole number from 1 up."""
-    text = node.value if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" else ""
-    if not re.fullmatch(r"[1-9][0-9]{0,5}", str(text)):
-        raise reader.fail(node, where, "expected a whole number from 1 to 999999")
-    return int(text)
+def _cost(reader: _Reader, node: yaml.Node, where: str) -> float:
+    """`cost:` and `resumed_cost:` are seconds of CPU per GB of log: a number from 0 to 1000
+    (written plainly, as `3` or `0.25`)."""
+    text = str(node.value) if isinstance(node, yaml.ScalarNode) and node.tag in (
+        "tag:yaml.org,2002:int", "tag:yaml.org,2002:float") else ""
+    if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,6})?", text) or float(text) > MAX_COST:
+        raise reader.fail(node, where, f"expected a number of seconds per GB, from 0 to {MAX_COST}")
+    return float(text)
 
 
 def _options(reader: _Reader, module_node: yaml.Node, fields: dict[str, tuple[yaml.Node, yaml.Node]],

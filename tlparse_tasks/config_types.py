@@ -26,6 +26,9 @@ STRATEGIES = ("eager", "lazy", "hybrid")
 MODES = ("default", "export", "multi_rank")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTRY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+#: A module's `cost` when modules.yaml gives none (seconds per GB): assumed cheap.
+DEFAULT_COST = 0.1
+MAX_COST = 1000
 #: The dataclass, in the module that holds a module's entry function, that types its options.
 OPTIONS_ATTRIBUTE = "Options"
 
@@ -47,9 +50,13 @@ class ModuleSpec:
     templates: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
-    #: Relative build cost, only to start the heavy modules first so the workers finish
-    #: together; it changes no output, so it is not part of `to_json` (nor of any digest).
-    cost: int = 1
+    #: Seconds of CPU per GB of log it reads anew, only to start the heavy modules first so the
+    #: workers finish together (tasks.task_meta); it changes no output, so it is not part of
+    #: `to_json` (nor of any digest).
+    cost: float = DEFAULT_COST
+    #: Seconds of CPU per GB of the log before the parse's resume point, in a run that resumes
+    #: (a module whose state carries that part over costs less than `cost` there).
+    resumed_cost: float = DEFAULT_COST
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,8 +67,8 @@ class ModuleSpec:
         }
 
     def to_full_json(self) -> dict[str, Any]:
-        """Every field, `cost` too: what the validated config's cache keeps of the spec."""
-        return {**self.to_json(), "cost": self.cost}
+        """Every field, the costs too: what the validated config's cache keeps of the spec."""
+        return {**self.to_json(), "cost": self.cost, "resumed_cost": self.resumed_cost}
 
     @staticmethod
     def from_full_json(data: dict[str, Any]) -> ModuleSpec:
@@ -69,6 +76,7 @@ class ModuleSpec:
             id=data["id"], name=data["name"], entry=data["entry"], subscriptions=tuple(data["subscriptions"]),
             strategy=data["strategy"], modes=tuple(data["modes"]), templates=tuple(data["templates"]),
             options=data["options"], description=data["description"], cost=data["cost"],
+            resumed_cost=data["resumed_cost"],
         )
 
 

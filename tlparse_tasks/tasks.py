@@ -35,36 +35,44 @@ from .runconfig import RunConfig, db_path, norm
 from .store.streams import INTERMEDIATE_FILES, PARSE_STATE_FILE
 
 INDEX_TEMPLATE = "index.html"
-#: A task's `meta` key for its expected cost: workers.py starts the costliest ready task first,
-#: so two workers end together instead of one finishing a big module alone. A module's `cost`
-#: (modules.yaml) and PARSE_COST are seconds per GB of log, scaled here by the log's size, so
-#: the ranks' parses and modules of a multi-rank build compare too.
+#: A task's `meta` key for its expected seconds of CPU: workers.py starts the costliest ready task
+#: first, so two workers end together instead of one finishing a big module alone. A module's
+#: `cost` and `resumed_cost` (modules.yaml) and PARSE_COST and PARSE_RESUMED_COST are seconds per
+#: GB of log (measured on 11_large), scaled here by the bytes the run reads anew and by those
+#: before the parse's likely resume point: after an append, a module that redoes all its work
+#: goes before one whose state carries most of it over. The ranks' parses and modules of a
+#: multi-rank build compare too.
 COST = "cost"
 PARSE_COST = 10
+PARSE_RESUMED_COST = 0.5  # the digest of what it read before, which proves the log only grew
 #: A task's `meta` key: True when a pool worker runs it in a child process of its own (workers.py).
 #: CPython keeps most of a heap it has grown, so a task run in the worker itself leaves its working
 #: set there under every later task: on a 100 MB log, 10-20 MB after the parse, compilation_metrics
 #: or search, 4-10 MB after cache, compile_directory or compile_times. A fork costs a few
 #: milliseconds (~0.03 s a run on a 3 MB log, for nothing there), so a task gets a process of its
-#: own only when it is expected to take OWN_PROCESS_MIN_SECONDS (its `cost` times the bytes the run
-#: is expected to read: after an append, those after the parse's resume point). On a re-run after
-#: a 1% append of a 100 MB log, the per-task processes cost 0.05 s of its 0.55 s.
+#: own only when its `cost` times the bytes the run is expected to read anew (after an append,
+#: those after the parse's resume point) reaches OWN_PROCESS_MIN_SECONDS: on 11_large, every
+#: module from compile_directory (0.04 s) up.
 OWN_PROCESS = "own_process"
-OWN_PROCESS_MIN_SECONDS = 0.15
+OWN_PROCESS_MIN_SECONDS = 0.035
 #: A task's `meta` key: True for a task that needs none of the modules' code (the parse), which
 #: a pool starts at once in a process of its own while the main process warms up (workers.py).
 EARLY = "early"
+GB = 1 << 30
 
 
-def task_meta(cfg: RunConfig, per_gb: int) -> dict[str, Any]:
-    """A task's scheduling facts: its expected cost, and whether it gets a process of its own."""
-    seconds = per_gb * (cfg.bytes_to_read or 0) / (1 << 30)
-    return {COST: expected_cost(cfg, per_gb), OWN_PROCESS: seconds >= OWN_PROCESS_MIN_SECONDS}
+def task_meta(cfg: RunConfig, cost: float, resumed_cost: float) -> dict[str, Any]:
+    """A task's scheduling facts: its expected seconds, and whether it gets a process of its own."""
+    return {COST: expected_seconds(cfg, cost, resumed_cost),
+            OWN_PROCESS: cost * (cfg.bytes_to_read or 0) / GB >= OWN_PROCESS_MIN_SECONDS}
 
 
-def expected_cost(cfg: RunConfig, per_gb: int) -> int:
-    """`per_gb` scaled by the log's size (in KB, at least 1: a missing log still orders)."""
-    return per_gb * max(1, (cfg.log_bytes or 0) >> 10)
+def expected_seconds(cfg: RunConfig, cost: float, resumed_cost: float) -> float:
+    """`cost` per GB the run reads anew, plus `resumed_cost` per GB before the parse's likely
+    resume point (a log of at least 1 KB: a missing log still orders)."""
+    size = max(1 << 10, cfg.log_bytes or 0)
+    new = size if cfg.bytes_to_read is None else min(size, cfg.bytes_to_read)
+    return (cost * new + resumed_cost * (size - new)) / GB
 
 
 def intermediate_file(cfg: RunConfig, name: str) -> str:
@@ -100,7 +108,7 @@ def task_parse(cfg: RunConfig) -> dict[str, Any]:
                      (log_parsed, [norm(cfg.log), norm(cfg.out)])],
         "clean": [(clean_parse, [norm(cfg.out)])],
         "verbosity": 2,
-        "meta": {**task_meta(cfg, PARSE_COST), EARLY: True},
+        "meta": {**task_meta(cfg, PARSE_COST, PARSE_RESUMED_COST), EARLY: True},
     }
 
 
@@ -139,7 +147,7 @@ def task_module(cfg: RunConfig, spec: ModuleSpec, ranks: dict[int, Path] | None 
         "uptodate": [config_changed(digest)],
         "clean": [(clean_module, [norm(cfg.out), spec.id])],
         "verbosity": 2,
-        "meta": task_meta(cfg, spec.cost),
+        "meta": task_meta(cfg, spec.cost, spec.resumed_cost),
     }
 
 

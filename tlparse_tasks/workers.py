@@ -360,7 +360,7 @@ def _run_and_exit(task: Any, stream: Any, worker: int, write_end: int) -> None:
 def costliest_first(ready: deque[Any]) -> None:
     """Reorder doit's queue of ready nodes by their task's cost, highest first (stable)."""
     if len(ready) > 1:
-        ordered = sorted(ready, key=lambda node: -int((node.task.meta or {}).get(COST, 1)))
+        ordered = sorted(ready, key=lambda node: -float((node.task.meta or {}).get(COST, 0)))
         ready.clear()
         ready.extend(ordered)
 
