@@ -111,9 +111,13 @@ def test_a_state_naming_a_path_outside_out_is_not_used(
     assert grown == written.count - grown  # as many as the fresh build: every record read
 
 
-def test_all_files_holds_only_when_each_path_is_a_regular_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("list_from", [1, 1000], ids=["folders listed", "files looked at one by one"])
+def test_all_files_holds_only_when_each_path_is_a_regular_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              list_from: int) -> None:
+    from tlparse_tasks import record_state
     from tlparse_tasks.record_state import all_files
 
+    monkeypatch.setattr(record_state, "LIST_FOLDER_FROM", list_from)
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.html").write_text("x")
     (tmp_path / "top.css").write_text("y")
@@ -126,3 +130,4 @@ def test_all_files_holds_only_when_each_path_is_a_regular_file(tmp_path: Path) -
     assert not all_files(root, ["a/dir.html"])
     assert not all_files(root, ["missing/x.html"])
     assert not all_files(root, ["top.css/x.html"])  # a file where a folder should be
+    assert not all_files(str(tmp_path / "none"), ["x.html"])

@@ -27,6 +27,7 @@ file names through the intern table, while the table resolves every index as it 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -67,23 +68,38 @@ class StreamPart:
 Spans = dict[str, tuple[int, int | None]]  # stream → (start, stop) byte offsets; None: to the end
 
 
+#: Names in one folder from which one listing of it is cheaper than a stat of each (measured:
+#: a listing ~19 µs, a stat ~2 µs).
+LIST_FOLDER_FROM = 10
+
+
 def all_files(root: str, relatives: Iterable[str]) -> bool:
     """Whether every path (plain, relative to `root`) is a regular file, followed as
-    Path.is_file does. One listing per folder rather than one stat per file: a state counts
-    thousands of files in a few hundred folders (5,000 stats took 15 ms, the listings 9)."""
+    Path.is_file does. A state counts thousands of files in a few hundred folders: a folder
+    holding many of them is listed once, the others' files are looked at one by one."""
     by_folder: dict[str, set[str]] = {}
     for relative in relatives:
         folder, _, name = relative.rpartition("/")
         by_folder.setdefault(folder, set()).add(name)
-    for folder, names in by_folder.items():
-        try:
-            with os.scandir(os.path.join(root, folder) if folder else root) as entries:
-                found = sum(1 for entry in entries if entry.name in names and entry.is_file())
-        except (OSError, ValueError):
-            return False
-        if found != len(names):
-            return False
-    return True
+    try:
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return all(_folder_has_files(root, root_fd, folder, names) for folder, names in by_folder.items())
+    finally:
+        os.close(root_fd)
+
+
+def _folder_has_files(root: str, root_fd: int, folder: str, names: set[str]) -> bool:
+    try:
+        if len(names) < LIST_FOLDER_FROM:
+            prefix = f"{folder}/" if folder else ""
+            return all(stat.S_ISREG(os.stat(prefix + name, dir_fd=root_fd).st_mode) for name in names)
+        with os.scandir(os.path.join(root, folder) if folder else root) as entries:
+            return sum(1 for entry in entries if entry.name in names and entry.is_file()) == len(names)
+    except (OSError, ValueError):
+        return False
 
 
 def tuple_as_array(value: Any) -> list[Any]:
