@@ -118,6 +118,39 @@ def no_inline_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(digests, "INLINE_HASH_BYTES", 0)
 
 
+def test_the_helper_guesses_the_length_to_check_from_the_saved_point(tmp_path: Path) -> None:
+    """parse_state.json begins with the bytes the last parse read (resume.save_resume), which
+    the command's helper reads without a JSON parser: the guess is what the parse checks."""
+    data = simple_log_text().encode()
+    log = tmp_path / "t.log"
+    log.write_bytes(data)
+    out = tmp_path / "out"
+    parse_log(log, out, stderr=None)
+    state = out / "intermediate" / "parse_state.json"
+    assert digests.length_to_check(state, len(data)) is None  # not grown: no parse expected
+    assert digests.length_to_check(state, len(data) + 10) == len(data) == length_read(log, out)
+    assert digests.length_to_check(state, len(data) - 10) == 0  # shorter: a parse from the start
+    assert digests.length_to_check(tmp_path / "none.json", 10) == 0
+    state.write_bytes(b'{"resume":{"length":5}}')  # not as save_resume writes it
+    assert digests.length_to_check(state, 10) == 0
+
+
+@pytest.mark.usefixtures("no_inline_hash")
+@pytest.mark.parametrize("guess", [4, None], ids=["another length", "nothing hashed"])
+def test_a_parse_that_needs_other_digests_than_the_helper_guessed_hashes_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, guess: int | None) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a process, as in the command
+    log = tmp_path / "t.log"
+    log.write_bytes(b"abcdef")
+    hasher = digests.LogHasher(log, lambda size: guess)
+    assert isinstance(hasher._helper, int)
+    assert hasher.digests(2) == digests.LogDigests(2, hashlib.sha256(b"ab").hexdigest(),
+                                                   hashlib.sha256(b"abcdef").hexdigest())
+    if guess is not None:
+        assert hasher.digests().prefix_length == 2  # what it hashed last serves any parse from the start
+    hasher.close()
+
+
 def test_a_small_log_is_hashed_at_once(tmp_path: Path) -> None:
     log = tmp_path / "t.log"
     log.write_bytes(b"abcdef")
