@@ -35,6 +35,14 @@ def count_tensors(ctx: ModuleContext) -> ModuleOutput:
                                                   html=f"<p>{count} tensor records</p>")])
 
 
+def say_gc(ctx: ModuleContext) -> ModuleOutput:
+    """Writes whether Python's garbage collector is on in the process that renders."""
+    import gc
+
+    ctx.write_text("gc.txt", str(gc.isenabled()))
+    return ModuleOutput()
+
+
 def modules_yaml_with(*ids: str) -> str:
     """A modules.yaml holding only these modules, their entries taken from the shipped one."""
     shipped = yaml.safe_load(default_modules_yaml().read_text())["modules"]

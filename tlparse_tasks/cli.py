@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
+from . import __version__, gc_pause
 
 __all__ = ["build_parser", "console_main", "main"]
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with hashing_ahead(args):
+        with gc_pause.paused(), hashing_ahead(args):
             from .commands import run_command  # the rest of the command, doit included: ~0.08 s
 
             return run_command(args)

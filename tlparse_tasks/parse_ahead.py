@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from . import gc_pause
 from .fserrors import describe
 from .orphans import die_with_parent
 
@@ -90,6 +91,7 @@ def _run_and_exit(parse: Callable[[], dict[str, Any]], write_fd: int, parent: in
     code = 1
     try:
         die_with_parent(parent)
+        gc_pause.resume()
         try:
             outcome: dict[str, Any] = {"values": parse()}
         except OSError as error:  # the parse task's one-line failure (fserrors.one_line_errors)

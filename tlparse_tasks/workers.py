@@ -45,7 +45,7 @@ from doit import cmd_run
 from doit.exceptions import InvalidTask, TaskFailed
 from doit.runner import ERROR, MRunner, Runner
 
-from . import parse_ahead
+from . import gc_pause, parse_ahead
 from .lock import end_run
 from .orphans import die_with_parent
 from .tasks import COST, EARLY, OWN_PROCESS
@@ -96,6 +96,7 @@ class SafeRunner(Runner):  # type: ignore[misc]
         return run_all_journaled(self, super().run_all, task_dispatcher)
 
     def run_tasks(self, task_dispatcher: Any) -> None:
+        gc_pause.resume()  # the start-up is over: the tasks run here
         super().run_tasks(task_dispatcher)
         self.loop_ended = True
 
@@ -194,6 +195,7 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
             self.workers = self.start_workers(first, job_q, result_q)
         finally:
             gc.unfreeze()
+            gc_pause.resume()  # the start-up is over here; each worker resumes for itself
         if self.early is not None:
             self.workers.insert(0, self.early)
         return self.workers
@@ -286,6 +288,7 @@ class SafeMRunner(MRunner):  # type: ignore[misc]
 
     def execute_task_subprocess(self, job_q: Any, result_q: Any, reporter_class: Any) -> None:
         die_with_parent(self.main_pid)
+        gc_pause.resume()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the main process; it stops us
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         super().execute_task_subprocess(job_q, result_q, reporter_class)
