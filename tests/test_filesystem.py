@@ -394,3 +394,25 @@ def test_a_dir_cache_opens_each_folder_once_and_still_refuses_a_planted_link(tmp
     with pytest.raises(FsError):
         write_bytes(out / "d" / "f.txt", b"x", root=out, dirs=DirCache(out))
     assert not (tmp_path / "elsewhere" / "f.txt").exists()
+
+
+def test_a_link_is_moved_into_a_free_name_not_over_the_old_file(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """ext4 writes back a file renamed over another inside rename() itself (atomic.py): a hard
+    link to a file just written takes the name once the old file has left it."""
+    source = tmp_path / "store.json"
+    source.write_bytes(b"new bytes")
+    target = tmp_path / "report.json"
+    target.write_bytes(b"old bytes")
+    seen: list[bool] = []
+    real = os.replace
+
+    def noting(src: str, dst: str, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None) -> None:
+        seen.append(os.path.lexists(dst) if dst_dir_fd is None else dst in os.listdir(dst_dir_fd))
+        real(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    monkeypatch.setattr(os, "replace", noting)
+    assert link_or_copy(source, target, root=tmp_path)
+    assert seen == [False]
+    assert os.path.samefile(source, target) and target.read_bytes() == b"new bytes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "store.json"]  # no temp left

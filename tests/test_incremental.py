@@ -393,3 +393,33 @@ def test_only_modules_whose_inputs_changed_rerun(tmp_path: Path, simple_log: Pat
     assert "parse" in grown.executed and "module:stack_trie" in grown.executed
     assert "module:tensors" in grown.uptodate  # tensor_metadata.jsonl kept its bytes
     assert (out / "tensor_count.txt").read_text() == "3"
+
+
+def test_a_parse_killed_while_a_store_file_had_no_name_starts_again(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store file is not renamed over the old one: the old name is removed first (atomic.py).
+    A run that dies in between leaves the store without the file, and the next parse, finding
+    nothing to resume from, parses from the start: its store is a fresh one's."""
+    data = simple_log_text().encode()
+    cut = cut_points(data)["record boundary"]
+    log = tmp_path / "t.log"
+    log.write_bytes(data[:cut])
+    out = tmp_path / "out"
+    parse_log(log, out, stderr=None)
+    log.write_bytes(data)
+    real = os.replace
+
+    def dying(src: str, dst: str, **kwargs: Any) -> None:
+        if dst == "raw.jsonl":
+            raise KeyboardInterrupt  # killed: the old raw.jsonl is gone, the new one not in place
+        real(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", dying)
+    with pytest.raises(KeyboardInterrupt):
+        parse_log(log, out, stderr=None)
+    monkeypatch.setattr(os, "replace", real)
+    assert not (out / "intermediate" / "raw.jsonl").exists()
+    again = parse_log(log, out, stderr=None)
+    assert not again.resumed
+    parse_log(log, tmp_path / "fresh", stderr=None)
+    assert_same_store(out, tmp_path / "fresh")

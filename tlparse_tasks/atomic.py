@@ -11,6 +11,15 @@ parse appends its new records in place after the part it kept, so a re-run never
 whole store. Cut short, such a file is longer than its resume point says, and the next parse
 cuts it back before anything reads it (parse/resume.py; modules never run after a failed parse).
 
+The intermediate store's files and hard links are not renamed over the old ones (`make_room`:
+the old name is removed first), as they are big and just written: ext4 (`auto_da_alloc`)
+starts writing back a file renamed over another inside rename() itself, and after the 60 MB of
+raw.jsonl and chromium_events.json that a re-run after an append writes again, the next small
+rename waited ~10-20 ms for the disk's queue. The name is missing for a moment: a run killed
+then leaves the store without the file (the next parse starts again from the start) or the
+report without its link (the next run, warned by the run journal, runs every task again). As
+with any other write, nothing is forced to disk.
+
 Links (the rule is safepath's): every write names OUT as its `root`. The directories from OUT
 down are opened one at a time with `O_NOFOLLOW`, and the temp file is created, read back,
 renamed and hard-linked relative to its directory's descriptor. A symbolic link where one of
@@ -140,16 +149,18 @@ class SafeDir:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=self.fd)
 
-    def replace(self, temp: str, final: str) -> None:
-        """Move `temp` over `final` (refusing a link at `final`)."""
+    def replace(self, temp: str, final: str, *, make_room: bool = False) -> None:
+        """Move `temp` over `final` (refusing a link at `final`). With `make_room`, `final`
+        is removed first and `temp` renamed into the free name (see the module's docstring)."""
         try:
-            self.existing(final)
+            if self.existing(final) is not None and make_room:
+                os.unlink(final, dir_fd=self.fd)
             os.replace(temp, final, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except OSError as error:
             self.discard(temp)
             raise self.error("cannot write", error, final) from None
 
-    def commit(self, temp: str, final: str) -> bool:
+    def commit(self, temp: str, final: str, *, make_room: bool = False) -> bool:
         """Move `temp` over `final` unless the bytes are the same; True if replaced."""
         try:
             same = self._same_files(temp, final)
@@ -159,7 +170,7 @@ class SafeDir:
         if same:
             self.discard(temp)
             return False
-        self.replace(temp, final)
+        self.replace(temp, final, make_room=make_room)
         return True
 
     def holds(self, final: str, data: bytes) -> bool:
@@ -316,7 +327,7 @@ def link_or_copy(source: Path, path: Path, *, root: Path) -> bool:
                 temp, handle = target.new_temp(path.name)
                 target.fill(temp, path.name, handle, _chunks(src))
             return target.commit(temp, path.name)
-        target.replace(temp, path.name)
+        target.replace(temp, path.name, make_room=True)  # its bytes are often just written
         return True
 
 

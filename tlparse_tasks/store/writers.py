@@ -133,7 +133,7 @@ class StreamWriter:
         self.close()
         if self.kept:
             return self.dir.append_tail(self.temp, self.name, self.kept)
-        return self.dir.commit(self.temp, self.name)
+        return self.dir.commit(self.temp, self.name, make_room=True)  # a store file: see atomic.py
 
     def abandon(self) -> None:
         with contextlib.suppress(OSError):  # unflushed bytes of a failed write may fail again
@@ -277,7 +277,7 @@ class RawJsonlWriter:
         self.close(header)
         if self.unchanged:
             return False
-        return self.dir.commit(self.temp, self.name)
+        return self.dir.commit(self.temp, self.name, make_room=True)  # a store file: see atomic.py
 
     def _assemble(self, header: bytes, new: int) -> None:
         """The temp file: `header`, the kept body of the old file, then the new body lines."""
