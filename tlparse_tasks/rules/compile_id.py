@@ -13,6 +13,10 @@ from typing import Any
 COMPILE_ID_KEYS = ("compiled_autograd_id", "frame_id", "frame_compile_id", "attempt")
 UNKNOWN_GROUP = "unknown"
 UNKNOWN_DISPLAY = "(unknown)"
+#: Distinct directory names remembered by the lookups of one (`_from_directory`,
+#: `group_of_directory`, `display_of`): modules ask once per record, thousands of records per
+#: compile id.
+KNOWN_DIRECTORIES = 1 << 14
 
 
 def _is_u32(value: Any) -> bool:
@@ -71,18 +75,25 @@ class CompileId:
     @classmethod
     def from_directory(cls, directory: str) -> CompileId | None:
         """Inverse of `directory`; None for `unknown_N` or anything malformed."""
-        parts = directory.split("_")
-        if len(parts) != 4:
+        return _from_directory(directory)
+
+
+@functools.lru_cache(maxsize=KNOWN_DIRECTORIES)
+def _from_directory(directory: str) -> CompileId | None:
+    """`CompileId.from_directory`, remembered: a frozen dataclass is slow to make (~3 µs), and
+    the modules ask for the same few hundred ids thousands of times."""
+    parts = directory.split("_")
+    if len(parts) != 4:
+        return None
+    values: list[int | None] = []
+    for part in parts:
+        if part == "-":
+            values.append(None)
+        elif part.isdigit():
+            values.append(int(part))
+        else:
             return None
-        values: list[int | None] = []
-        for part in parts:
-            if part == "-":
-                values.append(None)
-            elif part.isdigit():
-                values.append(int(part))
-            else:
-                return None
-        return cls(*values)
+    return CompileId(*values)
 
 
 def _dash(value: int | None) -> str:
@@ -92,11 +103,6 @@ def _dash(value: int | None) -> str:
 def unknown_directory(line: int) -> str:
     """File directory for an entry whose compile id could not be read."""
     return f"unknown_{line}"
-
-
-#: Distinct directory names remembered by the two lookups below: modules ask once per record,
-#: thousands of records per compile id.
-KNOWN_DIRECTORIES = 1 << 14
 
 
 @functools.lru_cache(maxsize=KNOWN_DIRECTORIES)
