@@ -17,7 +17,6 @@ Two rules here:
 from __future__ import annotations
 
 import os
-from pathlib import PurePath
 from typing import Any
 
 from doit.dependency import MD5Checker, get_file_md5
@@ -47,7 +46,8 @@ def identity(st: os.stat_result) -> str:
 
 
 def is_own(path: str) -> bool:
-    return PurePath(path).parent.name in OWN_FOLDERS
+    """`path` lies in one of OWN_FOLDERS (by its string: doit asks for every file of every task)."""
+    return os.path.basename(os.path.dirname(path)) in OWN_FOLDERS
 
 
 def fingerprint(path: str, st: os.stat_result) -> str:
