@@ -42,6 +42,7 @@ def test_default_output_dir_is_tl_out(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["missing.log"], "Error: missing.log: no such file"),
     (["."], "Error: . is not a file (pass --latest to parse the newest log in it)"),
+    (["fifo"], "Error: fifo is not a file"),  # its hashing, started first, does not wait for a writer
     (["t.log", "--latest"], "Error: Input path t.log is not a directory (required when using --latest)"),
     (["empty", "--latest"], "Error: No files found in directory empty"),
     (["t.log", "--modules", "nope"], "Error: unknown module `nope` (see tlparse --list-modules)"),
@@ -55,6 +56,7 @@ def test_unusable_input_is_one_line_and_exit_1(tmp_path: Path, args: list[str], 
     write(tmp_path / "t.log", make_simple_log())
     (tmp_path / "empty").mkdir()
     (tmp_path / "d").mkdir()
+    os.mkfifo(tmp_path / "fifo")
     result = run(*args, "--no-browser", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == message

@@ -20,6 +20,7 @@ import os
 import re
 import select
 import signal
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,9 +59,13 @@ class LogHasher:
     def __init__(self, path: Path, prefix_length: PrefixLength) -> None:
         self.path = path
         self._prefix_length = prefix_length
-        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # never waiting for a writer: the command opens the path before it has checked it
+        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
-            self.size = os.fstat(self.fd).st_size
+            st = os.fstat(self.fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+            self.size = st.st_size
             self._pipe = list(os.pipe())  # [read end, write end]; -1 once closed here
         except BaseException:
             os.close(self.fd)
