@@ -86,3 +86,18 @@ def test_the_parse_started_ahead_collects(tmp_path: Path, monkeypatch: pytest.Mo
     assert main([str(log), "-o", str(tmp_path / "out"), "--no-browser", "--parse-only"]) == 0
     pid, enabled = seen.read_text().split()
     assert int(pid) != os.getpid() and enabled == "True"
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_a_dask_run_collects_in_the_main_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--dask` runs the cross-rank tasks in the main process's threads (ranks/dask_exec.py)."""
+    from doit.runner import MThreadRunner
+
+    from tlparse_tasks.ranks.dask_exec import DaskRunner
+
+    seen: list[bool] = []
+    monkeypatch.setattr(MThreadRunner, "run_tasks", lambda self, dispatcher: seen.append(gc.isenabled()))
+    runner = DaskRunner.__new__(DaskRunner)
+    with gc_pause.paused():
+        runner.run_tasks(None)
+    assert seen == [True] and runner.loop_ended

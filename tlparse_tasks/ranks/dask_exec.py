@@ -22,6 +22,7 @@ from doit import cmd_run
 from doit.exceptions import TaskError, TaskFailed
 from doit.runner import MThreadRunner
 
+from .. import gc_pause
 from ..workers import _run_ended, db_not_saved
 
 _LOCAL = re.compile(r"^local(?::([1-9][0-9]*))?$")
@@ -94,6 +95,7 @@ class DaskRunner(MThreadRunner):  # type: ignore[misc]  # doit ships no type hin
         return result
 
     def run_tasks(self, task_dispatcher: Any) -> None:
+        gc_pause.resume()  # the start-up is over: tasks run in this process's threads
         super().run_tasks(task_dispatcher)
         self.loop_ended = True
 
