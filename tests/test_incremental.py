@@ -340,10 +340,10 @@ def test_a_log_cut_after_the_hashing_began_is_an_error(tmp_path: Path, monkeypat
 
 
 def length_read(log: Path, out: Path) -> int:
-    """The bytes of `log` its last parse into `out` read (as the CLI finds them to hash ahead)."""
-    found = resume.likely_resume(log, out / "intermediate", ParseOptions())
+    """The bytes of `log` its last parse into `out` read, by its saved point."""
+    found = resume.load_resume(log, out / "intermediate", ParseOptions())
     assert found is not None
-    return found[1]
+    return found.length
 
 
 def slow_hash_log(fd: int, prefix_length: int, size: int) -> digests.LogDigests:

@@ -236,7 +236,6 @@ def remeasure(cfg: RunConfig) -> None:
     """The log's size and the bytes to read are measured once per run: measure again."""
     cfg.__dict__.pop("log_bytes", None)
     cfg.__dict__.pop("bytes_to_read", None)
-    cfg.__dict__.pop("likely_resume", None)
 
 
 def save_parse_point(cfg: RunConfig, offset: int, **options: bool) -> None:

@@ -61,16 +61,6 @@ class RunConfig:
             return None
 
     @functools.cached_property
-    def likely_resume(self) -> tuple[int, int] | None:
-        """(offset, bytes read) of the point the last parse would resume from, its bytes
-        unchecked (parse/resume.likely_resume), read once: scheduling asks for every task."""
-        from .parse.resume import likely_resume
-        from .parse.state import ParseOptions
-        from .store.streams import intermediate_dir
-
-        return likely_resume(self.log, intermediate_dir(self.out), ParseOptions(**self.parse_options))
-
-    @functools.cached_property
     def bytes_to_read(self) -> int | None:
         """The log's bytes this run is expected to read: those after the point the last parse
         would resume from (all without one). A guess for scheduling, read once: the parse checks
@@ -78,7 +68,12 @@ class RunConfig:
         size = self.log_bytes
         if size is None:
             return None
-        return size - (self.likely_resume[0] if self.likely_resume else 0)
+        from .parse.resume import likely_resume_offset
+        from .parse.state import ParseOptions
+        from .store.streams import intermediate_dir
+
+        offset = likely_resume_offset(self.log, intermediate_dir(self.out), ParseOptions(**self.parse_options))
+        return size - (offset or 0)
 
     @functools.cached_property
     def template_dirs(self) -> list[str]:

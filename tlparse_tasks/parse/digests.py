@@ -252,8 +252,8 @@ _PREFETCHED: dict[str, LogHasher] = {}
 @contextlib.contextmanager
 def prefetching(log: Path, prefix_length: PrefixLength) -> Iterator[None]:
     """Hash `log` from now on, for a parse of it that starts later in this process or in one
-    forked from it (`log_hasher`). `prefix_length` is, or finds, the bytes the last parse read
-    (parse/resume.likely_resume), which the parse checks."""
+    forked from it (`log_hasher`). `prefix_length` is, or finds (`length_to_check`), the bytes
+    the last parse read, which the parse checks."""
     try:
         hasher = LogHasher(log, prefix_length)
     except OSError:  # the parse will say what is wrong

@@ -71,15 +71,14 @@ def load_resume(log: Path, idir: Path, options: ParseOptions) -> ResumePoint | N
     return ResumePoint(offset, length, state, streams, [*_history(resume), (offset, digest)])
 
 
-def likely_resume(log: Path, idir: Path, options: ParseOptions) -> tuple[int, int] | None:
-    """Where a parse of `log` would resume and how many bytes the last one read, the log's
-    bytes unchecked: a guess for scheduling (what a re-run after an append will read) and for
-    hashing ahead, never for what the parse keeps."""
+def likely_resume_offset(log: Path, idir: Path, options: ParseOptions) -> int | None:
+    """Where a parse of `log` would resume, the log's bytes unchecked: a guess for scheduling
+    (what a re-run after an append will read), never for what the parse keeps."""
     try:
         found = _saved_point(log, idir, options)
     except OSError:  # the parse will say what is wrong
         return None
-    return None if found is None else found[1:]
+    return None if found is None else found[1]
 
 
 def _saved_point(log: Path, idir: Path, options: ParseOptions) -> tuple[dict[str, Any], int, int] | None:
