@@ -55,7 +55,8 @@ class ModuleSpec:
     #: `to_json` (nor of any digest).
     cost: float = DEFAULT_COST
     #: Seconds of CPU per GB of the log before the parse's resume point, in a run that resumes
-    #: (a module whose state carries that part over costs less than `cost` there).
+    #: (a module whose state carries that part over costs less than `cost` there). Without it in
+    #: modules.yaml, `load_config` sets it to `cost`: a module without a state redoes everything.
     resumed_cost: float = DEFAULT_COST
 
     def to_json(self) -> dict[str, Any]:
