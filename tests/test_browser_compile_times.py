@@ -65,3 +65,25 @@ def test_slowest_first_and_sorting_by_a_header(page: Page, training_report: Path
     expect(page).to_have_url(training_report.parent.joinpath(href).as_uri())
     expect(page.locator("h1, h2").first).to_be_visible()
     assert watch.non_file_requests() == [] and watch.page_errors == [] and watch.console_errors == []
+
+
+def test_every_bar_is_drawn_to_one_scale(page: Page, training_report: Path) -> None:
+    """The bars share one scale: the slowest compile's bar spans the column, and each phase's
+    stretch of a bar is that phase's seconds (as its column shows them) over the slowest total."""
+    page.goto(training_report.as_uri())
+    rows = page.locator("table#compile-times tbody tr")
+    expect(rows.first).to_be_visible()
+    scale = max(seconds(column(page, 2)))
+    full = rows.first.locator("td.ct-bar-cell").evaluate(
+        "cell => { const s = getComputedStyle(cell);"
+        " return cell.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); }")
+    assert full > 0
+    for number in range(rows.count()):
+        row = rows.nth(number)
+        phases = seconds([row.locator("td").nth(index).inner_text().strip() for index in range(2, 6)])
+        drawn = [box["width"] for rect in row.locator("svg.ct-bar rect").all()
+                 if (box := rect.bounding_box()) is not None]
+        assert len(drawn) == len([p for p in phases if p > 0])
+        assert [width / full for width in drawn] == pytest.approx([p / scale for p in phases if p > 0], abs=0.01)
+    first = [box["width"] for rect in rows.first.locator("svg.ct-bar rect").all() if (box := rect.bounding_box())]
+    assert sum(first) == pytest.approx(full, rel=0.01)

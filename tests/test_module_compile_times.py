@@ -182,8 +182,9 @@ def test_sort_keys_and_bars() -> None:
     rows = ct.with_bars([ct.TimeRow("[0/0]", None, "", 0, 2.0, 1.0, 0.5, 0.25, 0.25, None),
                          ct.TimeRow("[1/0]", None, "", 1, 1.0, 1.0, None, None, None, None)])
     assert [(s.phase, s.x, s.width) for s in rows[0].bar] == [
-        ("dynamo", 0, 500), ("aot", 500, 250), ("inductor", 750, 125), ("code_gen", 875, 125)]
-    assert [(s.phase, s.width) for s in rows[1].bar] == [("dynamo", 500)]  # one scale for every row
+        ("dynamo", 0, 1.0), ("aot", 1.0, 0.5), ("inductor", 1.5, 0.25), ("code_gen", 1.75, 0.25)]
+    assert [(s.phase, s.width) for s in rows[1].bar] == [("dynamo", 1.0)]  # in seconds: alike in every row
+    assert [row.extent for row in rows] == [2.0, 1.0] and ct.bar_scale(rows) == 2.0  # one scale for every row
     assert ct.trace_key("-_3_1_2") == "3/1" and ct.trace_key("1_2_0_0") == "!1/2/0"
 
 

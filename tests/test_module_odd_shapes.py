@@ -71,7 +71,8 @@ def test_graph_breaks_and_recompiles_skip_odd_records_and_keep_the_real_ones() -
     assert total == 1 + len(PAYLOADS)  # every logged break counts, whatever its text
     assert any(g.location == "/m.py:3" for g in groups)
     frames = recompiles.collect(odd_records())
-    recompiles.attach_guards(frames, odd_records())
+    recompiles.attach_guards(recompiles.wanted_compiles(frames),
+                             [(orjson.dumps(r), r) for r in odd_records()])
     assert sum(len(f.recompiles) for f in frames.values()) == len(PAYLOADS)
 
 

@@ -165,6 +165,52 @@ def reasons_record(directory: str, *reasons: str) -> dict[str, Any]:
             "payload": json.dumps(list(reasons)), "outputs": [], "line": 1}
 
 
+def with_lines(records: list[dict[str, Any]]) -> list[tuple[bytes, dict[str, Any]]]:
+    """Records as guard_records yields them: each with its line."""
+    return [(json.dumps(r, separators=(",", ":")).encode(), r) for r in records]
+
+
+class CountingMemo:
+    """A memo over a dict, counting the results it had to make (Memo's contract, no files)."""
+
+    def __init__(self, kept: dict[str, Any]) -> None:
+        self.kept, self.made = kept, 0
+
+    def get(self, inputs: Any, make: Any) -> Any:
+        key = json.dumps(inputs)
+        if key not in self.kept:
+            self.made += 1
+            self.kept[key] = make()
+        return self.kept[key]
+
+
+def shown_checks(frames: dict[Any, rc.FrameView]) -> list[Any]:
+    return [(e.check.display, e.check.url, [(g.kind, g.code) for g in e.check.guards]) if e.check else None
+            for v in frames.values() for r in v.recompiles for e in r.entries]
+
+
+def test_kept_checks_equal_checks_worked_out_and_a_changed_attempt_is_worked_out_again() -> None:
+    reasons = [reasons_record("-_0_1_0", "0/0: ___x == 1"), reasons_record("-_0_2_0", "0/0: ___y == 2", "0/1: ___z"),
+               reasons_record("-_5_1_0", "5/0: ___q")]
+    records = [guard_record("-_0_0_0", ["___x == 1", "___y == 2"], "dynamo_cpp_guards_str"),
+               guard_record("-_0_1_0", ["___z"]), guard_record("-_5_0_0", ["___q"])]
+    fresh = rc.collect(reasons)
+    rc.attach_guards(rc.wanted_compiles(fresh), with_lines(records))
+    kept: dict[str, Any] = {}
+    first = rc.collect(reasons)
+    rc.attach_guards(rc.wanted_compiles(first), with_lines(records), CountingMemo(kept))  # type: ignore[arg-type]
+    assert shown_checks(first) == shown_checks(fresh) and any(shown_checks(fresh))
+    again, memo = rc.collect(reasons), CountingMemo(kept)
+    rc.attach_guards(rc.wanted_compiles(again), with_lines(records), memo)  # type: ignore[arg-type]
+    assert memo.made == 0 and shown_checks(again) == shown_checks(fresh)
+    changed = [*records[:2], guard_record("-_5_0_0", ["___other"])]
+    grown, memo = rc.collect(reasons), CountingMemo(kept)
+    rc.attach_guards(rc.wanted_compiles(grown), with_lines(changed), memo)  # type: ignore[arg-type]
+    expected = rc.collect(reasons)
+    rc.attach_guards(rc.wanted_compiles(expected), with_lines(changed))
+    assert memo.made == 1 and shown_checks(grown) == shown_checks(expected) != shown_checks(fresh)
+
+
 def forward_checks(frames: dict[Any, rc.FrameView], records: list[dict[str, Any]]) -> list[Any]:
     """The rule as a stream states it: each guard record of a failed compile, in order, replaces
     a reason's check when it names guards or the check held names none."""
@@ -192,7 +238,7 @@ def test_a_reason_gets_the_last_attempt_naming_its_guard_else_the_last_attempt(n
     records += [guard_record("-_1_0_0", ["___x == 1"]), {"type": "guard_added_fast", "compile_id": "-_0_0_0"}]
     expected = forward_checks(rc.collect(reasons), records)
     frames = rc.collect(reasons)
-    rc.attach_guards(rc.wanted_compiles(frames), records)
+    rc.attach_guards(rc.wanted_compiles(frames), with_lines(records))
     got = [(e.check.display, [g.code for g in e.check.guards]) if e.check else None
            for v in frames.values() for r in v.recompiles for e in r.entries]
     assert len(got) == 3 and got == expected and (got[0] is None) == (names == "") and got[2] is None
@@ -205,7 +251,7 @@ def test_only_guard_lines_of_failed_compiles_are_decoded(tmp_path: Path) -> None
              {"compile_id": "-_0_0_0", "type": "dynamo_guards", "payload": "[]"}]  # other key order: decoded
     path = tmp_path / "guards.jsonl"
     path.write_bytes(b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in lines))
-    assert list(rc.guard_records(path, wanted)) == [lines[0], lines[1], lines[4]]
+    assert [record for _, record in rc.guard_records(path, wanted)] == [lines[0], lines[1], lines[4]]
     assert list(rc.guard_records(path, {})) == []
     reasons = tmp_path / "artifacts.jsonl"
     reasons.write_text(json.dumps(reasons_record("-_0_1_0", "0/0: x")) + "\n" + json.dumps(

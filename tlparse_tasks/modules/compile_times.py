@@ -22,13 +22,15 @@ in `chromium_events.json` when the metric is null:
   not (code generation). It overlaps the phases above, so it is a column but not a bar segment.
 
 The first four phases are disjoint and add up to Total; the bar of each row draws them to one
-scale (the slowest compile's total is the full width). A column is blank when neither source
-gives it. Trace events name compile ids without the attempt (`3/1`), so an event belongs to the
-latest compilation of that id that had started by then (a backward compile comes after its
-forward). The events file is streamed in blocks, and only the events of the phases above and of
-caches are decoded (`phase_events`). The compilations and events before the parse's resume point
-are kept as the module's state (`gathered`): after the log grew, only the new records and the
-events file's new bytes are read.
+scale (the slowest compile's total is the full width). A row draws its bar in seconds and the
+page's CSS scales every bar, so a row's markup depends on that row alone: it is rendered once
+and kept between runs (memo.py), and a grown log renders only the rows of new compilations. A
+column is blank when neither source gives it. Trace events name compile ids without the attempt
+(`3/1`), so an event belongs to the latest compilation of that id that had started by then (a
+backward compile comes after its forward). The events file is streamed in blocks, and only the
+events of the phases above and of caches are decoded (`phase_events`). The compilations and
+events before the parse's resume point are kept as the module's state (`gathered`): after the
+log grew, only the new records and the events file's new bytes are read.
 
 The index shows the slowest `INDEX_ROWS` compiles; with more, `compile_times.html` lists all (a
 unit: rendered again only when its rows change).
@@ -40,11 +42,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
+from markupsafe import Markup
 
+from ..memo import Memo
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..record_state import RecordState
 from ..rules.compile_id import CompileId, display_of
@@ -57,7 +62,8 @@ PAGE = "compile_times.html"
 SCRIPT = "sort.js"
 INDEX_ROWS = 50
 TOLERANCE_US = 100_000  # a compile's first events start slightly before its metrics' start_time
-BAR_WIDTH = 1000  # SVG user units of a full bar
+TABLE_TEMPLATE = "compile_times_table.html"
+ROOT = ""  # the page and the index are both at the report's top
 PHASES = (("dynamo", "Dynamo"), ("aot", "AOT / backend"), ("inductor", "Inductor"), ("code_gen", "Code gen"))
 EVENT_PHASES = ("entire_frame_compile", "entire_backward_compile", "backend_compile", "inductor_compile", "code_gen")
 
@@ -90,7 +96,7 @@ class Compilation:
 
 @dataclass(frozen=True)
 class Segment:
-    """One phase of a row's bar, in SVG user units."""
+    """One phase of a row's bar, in seconds (the bar's SVG user units)."""
 
     phase: str
     label: str
@@ -118,6 +124,11 @@ class TimeRow:
     def phase(self, name: str) -> float | None:
         value: float | None = getattr(self, name)
         return value
+
+    @property
+    def extent(self) -> float:
+        """The seconds the row's bar spans (its segments end to end)."""
+        return round(self.bar[-1].x + self.bar[-1].width, 6) if self.bar else 0.0
 
     @property
     def cells(self) -> tuple[float | None, ...]:
@@ -498,23 +509,26 @@ def slowest_first(rows: Iterable[TimeRow]) -> list[TimeRow]:
 
 
 def with_bars(rows: list[TimeRow]) -> list[TimeRow]:
-    """Each row with its phase segments, scaled so that the largest total is a full bar."""
-    scale = max((r.total or 0.0 for r in rows), default=0.0)
-    if scale <= 0:
-        return rows
+    """Each row with its phase segments, in seconds from the start of its bar. A row's bar does
+    not depend on the other rows (the page scales every bar by `bar_scale`, in CSS), so a row
+    keeps its markup when a slower compilation joins the table."""
     out = []
     for row in rows:
         x = 0.0
         segments = []
         for phase, label in PHASES:
             value = row.phase(phase)
-            if not value:
+            if not value or value < 0:
                 continue
-            width = value / scale * BAR_WIDTH
-            segments.append(Segment(phase, label, round(x, 2), round(width, 2), value))
-            x += width
+            segments.append(Segment(phase, label, round(x, 6), round(value, 6), value))
+            x += value
         out.append(TimeRow(**{**row.__dict__, "bar": tuple(segments)}))
     return out
+
+
+def bar_scale(rows: Iterable[TimeRow]) -> float:
+    """The seconds of a full bar: the longest bar, or total, of any row (0: no bars)."""
+    return max((max(r.total or 0.0, r.extent) for r in rows), default=0.0)
 
 
 def time_rows(metrics: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> list[TimeRow]:
@@ -560,19 +574,37 @@ def gathered(ctx: ModuleContext) -> tuple[list[Compilation], list[dict[str, Any]
     return so_far.found, events
 
 
+def row_markup(ctx: ModuleContext, rows: list[TimeRow]) -> list[Markup]:
+    """Each row's markup, rendered once and kept between runs (memo.py): after the log grew,
+    only the rows of new or changed compilations are rendered again."""
+    memo = Memo(ctx, "rows")
+    macro = ctx.macro(TABLE_TEMPLATE, "times_row")
+
+    def rendered(row: TimeRow) -> str:
+        return str(macro(row, ROOT))
+
+    markup = [Markup(memo.get((row, ROOT), partial(rendered, row))) for row in rows]
+    memo.save()
+    return markup
+
+
 def render(ctx: ModuleContext) -> ModuleOutput:
     rows = rows_of(*gathered(ctx))
     if not rows:
-        html = ctx.render("compile_times.html", rows=[], total=0, page=None, phases=PHASES, root="")
+        html = ctx.render("compile_times.html", rows=[], row_html=[], total=0, page=None, phases=PHASES, root=ROOT,
+                          scale=0.0)
         return ModuleOutput(index_entries=[index_entry(html)])
     ctx.write_static(SCRIPT, f"static/{SCRIPT}")
+    row_html = row_markup(ctx, rows)
+    scale = bar_scale(rows)
     page = None
     if len(rows) > INDEX_ROWS:
         page = PAGE
-        data = {"rows": rows, "phases": PHASES, "root": "", "bar_width": BAR_WIDTH}
+        data = {"rows": rows, "phases": PHASES, "root": ROOT, "scale": scale}
         if ctx.unit(PAGE, data):  # a grown log without new or changed compilations keeps the page
-            ctx.write_text(PAGE, ctx.render("compile_times_page.html", **data))
+            ctx.write_text(PAGE, ctx.render("compile_times_page.html", rows=rows, row_html=row_html, phases=PHASES,
+                                            root=ROOT, scale=scale))
         ctx.end_unit()
-    html = ctx.render("compile_times.html", rows=rows[:INDEX_ROWS], total=len(rows), page=page,
-                      phases=PHASES, root="", bar_width=BAR_WIDTH)
+    html = ctx.render("compile_times.html", rows=rows[:INDEX_ROWS], row_html=row_html[:INDEX_ROWS], total=len(rows),
+                      page=page, phases=PHASES, root=ROOT, scale=scale)
     return ModuleOutput(index_entries=[index_entry(html)])

@@ -13,6 +13,7 @@ rest are written as text shards that load when opened (all inline with --eager).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from typing import Any
 
 import orjson
 
+from ..memo import Memo
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
+from ..rules import recompile as recompile_rules
 from ..rules.compile_id import CompileId, display_of
 from ..rules.recompile import (
     Guard,
@@ -183,24 +186,49 @@ def compile_key(directory: str) -> CompileKey | None:
     return None if cid is None else (cid.compiled_autograd_id, cid.frame_id, cid.frame_compile_id)
 
 
-def attach_guards(wanted: dict[CompileKey, Needing], records: Iterable[dict[str, Any]]) -> None:
+def attach_guards(wanted: dict[CompileKey, Needing], records: Iterable[tuple[bytes, dict[str, Any]]],
+                  memo: Memo | None = None) -> None:
     """Pass 2: for each reason, the guards it names among those of the compile that failed: of
     the last attempt that logged guards the reason names, else of the last attempt that logged
     any. The attempts are kept per failed compile and tried from the last, so an earlier one's
-    guards are read only when the later ones name none."""
+    guards are read only when the later ones name none. `records` are guards.jsonl's lines with
+    their records; with a `memo`, the checks of a failed compile whose reasons and attempts'
+    lines are those of the last run are kept, not worked out again (most guards to parse)."""
     if not wanted:
         return
-    logged: dict[CompileKey, list[dict[str, Any]]] = {}
-    for record in records:
+    logged: dict[CompileKey, list[tuple[bytes, dict[str, Any]]]] = {}
+    for line, record in records:
         if record.get("type") not in GUARD_TYPES:
             continue
         key = compile_key(str(record.get("compile_id")))
         if key is not None and key in wanted:
-            logged.setdefault(key, []).append(record)
+            logged.setdefault(key, []).append((line, record))
     for key, attempts in logged.items():
-        guards: dict[int, list[Guard]] = {}  # an attempt's guards, read once
-        for shown, reason in wanted[key]:
-            shown.check = last_check(reason, attempts, guards)
+        needing = wanted[key]
+
+        def checks(attempts: list[tuple[bytes, dict[str, Any]]] = attempts,
+                   needing: Needing = needing) -> list[dict[str, Any]]:
+            guards: dict[int, list[Guard]] = {}  # an attempt's guards, read once
+            records = [record for _, record in attempts]
+            return [check_json(last_check(reason, records, guards)) for _, reason in needing]
+
+        if memo is None:
+            found = checks()
+        else:
+            inputs = ([[r.frame, r.compile, r.text] for _, r in needing],
+                      [hashlib.blake2b(line, digest_size=16).hexdigest() for line, _ in attempts])
+            found = memo.get(inputs, checks)
+        for (shown, _), check in zip(needing, found, strict=True):
+            shown.check = check_from_json(check)
+
+
+def check_json(check: GuardCheck) -> dict[str, Any]:
+    return {"display": check.display, "url": check.url,
+            "guards": [[g.kind, g.code, g.comment, g.manager] for g in check.guards]}
+
+
+def check_from_json(data: dict[str, Any]) -> GuardCheck:
+    return GuardCheck(data["display"], data["url"], [Guard(*guard) for guard in data["guards"]])
 
 
 def last_check(reason: RecompileEntry, attempts: list[dict[str, Any]], guards: dict[int, list[Guard]]) -> GuardCheck:
@@ -248,11 +276,12 @@ def lines_holding(path: Path, needle: bytes, block: int = BLOCK) -> Iterator[byt
             rest = data[end:]
 
 
-def guard_records(path: Path, wanted: dict[CompileKey, Needing]) -> Iterator[dict[str, Any]]:
+def guard_records(path: Path, wanted: dict[CompileKey, Needing]) -> Iterator[tuple[bytes, dict[str, Any]]]:
     """The records of guards.jsonl that may be guards of a failed compile (`attach_guards`
     checks each): a line is decoded only when it names a guard type and, when it starts as the
     store writes records (`{"type":…,"compile_id":…`), its compile id is one of them. Most of
-    the file is guards of compiles that no recompile failed, and shape-environment entries."""
+    the file is guards of compiles that no recompile failed, and shape-environment entries.
+    Each comes with its line (`attach_guards` keeps results by it)."""
     if not wanted:
         return
     kinds = tuple(f'"{kind}"'.encode() for kind in GUARD_TYPES)
@@ -263,7 +292,7 @@ def guard_records(path: Path, wanted: dict[CompileKey, Needing]) -> Iterator[dic
             head = GUARD_HEAD.match(line)
             if head is not None and compile_key(head[1].decode()) not in wanted:
                 continue
-            yield orjson.loads(line)
+            yield line, orjson.loads(line)
 
 
 def frame_names(manifest: dict[str, Any]) -> dict[FrameKey, Frame]:
@@ -335,7 +364,9 @@ def render(ctx: ModuleContext) -> ModuleOutput:
     """The recompiles section of the index."""
     frames = collect(reason_records(ctx.store.path("artifacts.jsonl")))
     wanted = wanted_compiles(frames)
-    attach_guards(wanted, guard_records(ctx.store.path("guards.jsonl"), wanted))
+    memo = Memo(ctx, "checks", helpers=(recompile_rules,))
+    attach_guards(wanted, guard_records(ctx.store.path("guards.jsonl"), wanted), memo)
+    memo.save()
     view = build_view(ctx, frames)
     html = ctx.render("recompiles.html", view=view)
     entry = IndexEntry(section="recompiles", title="Recompiles", html=html, order=ORDER)

@@ -1,0 +1,96 @@
+"""memo.py: a module's results kept between runs by a digest of their inputs."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlparse_tasks.memo import Memo, memo_path
+from tlparse_tasks.module_api import ModuleContext
+
+
+def context(out: Path, fingerprint: str = "code-1", run: dict[str, Any] | None = None) -> ModuleContext:
+    out.mkdir(exist_ok=True)
+    return ModuleContext("mod", out, {}, run if run is not None else {"eager": False}, [], fingerprint=fingerprint)
+
+
+def never() -> Any:
+    raise AssertionError("a kept result was made again")
+
+
+def test_a_result_is_made_once_and_kept_for_the_next_run(tmp_path: Path) -> None:
+    memo = Memo(context(tmp_path / "out"), "rows")
+    assert memo.get({"row": 1}, lambda: "<tr>1</tr>") == "<tr>1</tr>"
+    assert memo.get({"row": 1}, never) == "<tr>1</tr>"  # asked twice in one run
+    assert memo.get(["x", 2.5], lambda: {"guards": [["K", "x == 1", "", False]]}) == {
+        "guards": [["K", "x == 1", "", False]]}
+    assert memo.made == 2
+    memo.save()
+    again = Memo(context(tmp_path / "out"), "rows")
+    assert again.get(["x", 2.5], never) == {"guards": [["K", "x == 1", "", False]]}
+    assert again.get({"row": 1}, never) == "<tr>1</tr>" and again.made == 0
+    assert again.get({"row": 2}, lambda: "<tr>2</tr>") == "<tr>2</tr>" and again.made == 1
+
+
+def test_the_file_holds_this_runs_results_only_as_a_fresh_run_writes_them(tmp_path: Path) -> None:
+    old = Memo(context(tmp_path / "grown"), "rows")
+    for number in (1, 2, 3):
+        old.get(number, lambda number=number: f"r{number}")
+    old.save()
+    grown = Memo(context(tmp_path / "grown"), "rows")
+    for number in (3, 4, 1):  # 2 is gone: not kept any more
+        grown.get(number, lambda number=number: f"r{number}")
+    grown.save()
+    fresh = Memo(context(tmp_path / "fresh"), "rows")
+    for number in (3, 4, 1):
+        fresh.get(number, lambda number=number: f"r{number}")
+    fresh.save()
+    path = memo_path("mod", "rows")
+    assert (tmp_path / "grown" / path).read_bytes() == (tmp_path / "fresh" / path).read_bytes()
+    assert path in grown.ctx.written
+
+
+@pytest.mark.parametrize("change", ["fingerprint", "run", "helper", "name"])
+def test_other_code_options_or_helpers_keep_nothing(tmp_path: Path, change: str) -> None:
+    helper_file = tmp_path / "helper.py"
+    helper_file.write_text("RULE = 1\n")
+    helper = types.ModuleType("helper")
+    helper.__file__ = str(helper_file)
+    first = Memo(context(tmp_path / "out"), "rows", helpers=(helper,))
+    first.get("in", lambda: "made by the old code")
+    first.save()
+    if change == "helper":
+        helper_file.write_text("RULE = 2\n")
+    ctx = context(tmp_path / "out", fingerprint="code-2" if change == "fingerprint" else "code-1",
+                  run={"eager": True} if change == "run" else None)
+    later = Memo(ctx, "other" if change == "name" else "rows", helpers=(helper,))
+    assert later.get("in", lambda: "made anew") == "made anew" and later.made == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[1, 2]", b'{"salt": 3}', b'{"results": []}'])
+def test_a_damaged_memo_is_ignored(tmp_path: Path, content: bytes) -> None:
+    memo = Memo(context(tmp_path / "out"), "rows")
+    memo.get("in", lambda: "value")
+    memo.save()
+    path = tmp_path / "out" / memo_path("mod", "rows")
+    if content == b'{"results": []}':  # the right salt, but no results object
+        content = b'{"salt": "' + memo.salt.encode() + b'", "results": []}'
+    path.write_bytes(content)
+    later = Memo(context(tmp_path / "out"), "rows")
+    assert later.get("in", lambda: "made anew") == "made anew"
+
+
+def test_a_link_in_place_of_the_memo_is_not_followed(tmp_path: Path) -> None:
+    memo = Memo(context(tmp_path / "out"), "rows")
+    memo.get("in", lambda: "<b>kept</b>")
+    memo.save()
+    path = tmp_path / "out" / memo_path("mod", "rows")
+    planted = tmp_path / "elsewhere.memo"
+    planted.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(planted)
+    later = Memo(context(tmp_path / "out"), "rows")
+    assert later.get("in", lambda: "made anew") == "made anew"

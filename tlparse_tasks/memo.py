@@ -1,0 +1,80 @@
+"""Results a module worked out in its last run, kept by a digest of what they were made from.
+
+After the log grew, most of what a module computes again comes from the same inputs as last time:
+a table row's markup, the guards a recompile reason names. `Memo.get(inputs, make)` returns the
+result kept for `inputs` when the last run kept one, else calls `make`. The digest is salted with
+the module's fingerprint (its code, templates and options), the run's options and the source of
+the helper modules the results come from, so a change to any of them makes everything anew.
+
+`save()` writes exactly the results this run asked for, in the order first asked: a grown
+report's memo equals a fresh one's byte for byte, and it never keeps what the report no longer
+shows. Results are JSON values (markup as a string), so a kept one is the value `make` returned.
+A memo file that does not read as one is ignored, like a missing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import orjson
+
+from .module_api import RECORDS_DIR, ModuleContext, unit_digest
+
+T = TypeVar("T")
+
+
+def memo_path(module_id: str, name: str) -> str:
+    return f"{RECORDS_DIR}/{module_id}.{name}.memo"
+
+
+class Memo:
+    """One kind of result of one module (see above), kept in `.modules/<module>.<name>.memo`."""
+
+    def __init__(self, ctx: ModuleContext, name: str, helpers: Iterable[ModuleType] = ()) -> None:
+        self.ctx = ctx
+        self.path = memo_path(ctx.module_id, name)
+        salt = hashlib.blake2b(orjson.dumps({"fingerprint": ctx.fingerprint, "run": ctx.run},
+                                            option=orjson.OPT_SORT_KEYS), digest_size=16)
+        for helper in helpers:  # not in the fingerprint, which covers the module's own file
+            salt.update(Path(str(helper.__file__)).read_bytes())
+        self.salt = salt.hexdigest()
+        self.kept = self._load()
+        self.used: dict[str, Any] = {}
+
+    def _load(self) -> dict[str, Any]:
+        raw = self.ctx.read_own(self.path)
+        if raw is None:
+            return {}
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return {}
+        results = data.get("results") if isinstance(data, dict) and data.get("salt") == self.salt else None
+        return results if isinstance(results, dict) else {}
+
+    def get(self, inputs: Any, make: Callable[[], T]) -> T:
+        """The result made from `inputs` (anything unit digests take): kept, or `make()`, which
+        returns a JSON value."""
+        key = unit_digest(self.salt, inputs)
+        if key in self.used:
+            result: T = self.used[key]
+        elif key in self.kept:
+            result = self.kept[key]
+        else:
+            result = make()
+        self.used[key] = result
+        return result
+
+    @property
+    def made(self) -> int:
+        """How many results this run made rather than found (for tests and profiles)."""
+        return sum(1 for key in self.used if key not in self.kept)
+
+    def save(self) -> None:
+        """Keep this run's results for the next run (written as a file of the module's own)."""
+        self.ctx.end_unit()
+        self.ctx.write_bytes(self.path, orjson.dumps({"salt": self.salt, "results": self.used}))
