@@ -210,3 +210,15 @@ def test_the_parse_is_up_to_date_only_for_the_bytes_it_read(tmp_path: Path) -> N
     assert not log_parsed(None, values, str(log), str(out))
     (out / "intermediate" / "manifest.json").unlink()
     assert not log_parsed(None, values, str(log), str(out))
+
+
+def test_doit_looks_for_no_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """doit's plugin search reads every installed distribution's entry points, three times a
+    run (doit_main.py): a report runs without it, and says so by building."""
+    import doit.plugin
+
+    searched: list[str] = []
+    monkeypatch.setattr(doit.plugin, "entry_points", lambda **kw: searched.append(kw.get("group", "")) or [])
+    log = write(tmp_path / "a.log", simple_log())
+    assert main([str(log), "-o", str(tmp_path / "out"), "--no-browser"]) == 0
+    assert (tmp_path / "out" / "index.html").is_file() and searched == []

@@ -7,11 +7,11 @@ from functools import partial
 from typing import Any
 
 from doit.cmd_base import TaskLoader2
-from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks as doit_generate_tasks
 from doit.task import Task
 
 from .actions import preload_modules
+from .doit_main import ReportDoitMain
 from .runconfig import RunConfig
 from .tasks import doit_config, generate_tasks
 from .workers import safe_runners
@@ -54,9 +54,9 @@ def tasks_for(cfg: RunConfig, task_dicts: list[dict[str, Any]] | None = None) ->
 def run_doit(cfg: RunConfig, argv: list[str], extra_config: dict[str, Any] | None = None,
              task_dicts: list[dict[str, Any]] | None = None) -> int:
     """`doit <argv>` over this report's tasks, with the safe runners (workers.py); never reads
-    the user's doit.cfg/pyproject."""
+    the user's doit.cfg/pyproject, nor looks for doit plugins (doit_main.py)."""
     with safe_runners(warm_up_for(cfg)):
-        return int(DoitMain(ReportTaskLoader(cfg, extra_config, task_dicts), config_filenames=()).run(argv))
+        return int(ReportDoitMain(ReportTaskLoader(cfg, extra_config, task_dicts)).run(argv))
 
 
 def warm_up_for(*cfgs: RunConfig) -> Callable[[], None]:

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from doit.cmd_base import TaskLoader2
-from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks as doit_generate_tasks
 from doit.task import Task
 from doit.tools import config_changed
 
 from .. import __version__
 from ..config_types import ModuleSpec
+from ..doit_main import ReportDoitMain
 from ..loader import warm_up_for
 from ..resources import template_path
 from ..runconfig import DB_NAME, RunConfig, norm
@@ -165,4 +165,4 @@ class RanksTaskLoader(TaskLoader2):  # type: ignore[misc]  # doit ships no type 
 def run_plan(plan: RanksPlan, argv: list[str], extra_config: dict[str, Any] | None = None) -> int:
     """`doit <argv>` over the whole DAG, with the safe runners (workers.py)."""
     with safe_runners(warm_up_for(*plan.ranks.values(), plan.root)):
-        return int(DoitMain(RanksTaskLoader(plan, extra_config), config_filenames=()).run(argv))
+        return int(ReportDoitMain(RanksTaskLoader(plan, extra_config)).run(argv))
