@@ -74,11 +74,10 @@ RANKS = 1 + len(RANKED_STREAMS)
 RANK_SHIFT = 22  # up to 4M documents of a rank; a posting (number << 1 | in_name) fits 32 bits
 OPEN_CHUNK = "docs-open"
 PREFIX_CHARS = 2  # a shard holds the tokens starting with the same two characters
-#: Consecutive shards share a token file up to this much JSON. A file costs ~0.3-0.6 ms to
-#: create (more than the rest of a small report's search), and a grown log's re-run writes every
-#: token file anew (the page's document numbers move); a typed word loads one file, and 256 KB
-#: parses in a few milliseconds: a small log gets one file, a 100 MB log about ten.
-TOKEN_FILE_BYTES = 256 << 10
+#: Consecutive shards share a token file up to this much JSON. A file costs ~0.5 ms to create
+#: (more than the rest of a small report's search), a typed word loads one file, and 64 KB
+#: parses in about a millisecond: a small log gets one file, a 100 MB log a few dozen.
+TOKEN_FILE_BYTES = 64 << 10
 MIN_TOKEN = 2
 MAX_TOKEN = 80  # longer identifiers (blobs, not names) are skipped
 MAX_TOKENS_PER_DOC = 2000  # distinct content words per document
