@@ -94,3 +94,33 @@ def test_a_link_in_place_of_the_memo_is_not_followed(tmp_path: Path) -> None:
     path.symlink_to(planted)
     later = Memo(context(tmp_path / "out"), "rows")
     assert later.get("in", lambda: "made anew") == "made anew"
+
+
+def test_markup_a_page_holds_is_kept_as_its_place_in_the_page(tmp_path: Path) -> None:
+    ctx = context(tmp_path / "out")
+    memo = Memo(ctx, "rows")
+    rows = [memo.get(n, lambda n=n: f"<tr>{n} é</tr>\n") for n in range(3)]
+    memo.get("elsewhere", lambda: "<p>not on the page</p>")
+    page = "<table>\n" + "".join(rows) + "</table>\n"
+    ctx.write_text("page.html", page)
+    memo.save(within=("page.html", page))
+    saved = (tmp_path / "out" / memo_path("mod", "rows")).read_text()
+    assert "<tr>" not in saved and "not on the page" in saved and '"page.html"' in saved
+
+    again = Memo(context(tmp_path / "out"), "rows")
+    assert [again.get(n, never) for n in range(3)] == rows and again.get("elsewhere", never) == "<p>not on the page</p>"
+
+    (tmp_path / "out" / "page.html").write_text(page.replace("<tr>1", "<tr>9"))  # not the page it points into
+    changed = Memo(context(tmp_path / "out"), "rows")
+    assert changed.get(0, lambda: "made anew") == "made anew"
+    assert changed.get("elsewhere", never) == "<p>not on the page</p>"
+
+
+def test_a_memo_pointing_into_a_missing_page_makes_its_rows_again(tmp_path: Path) -> None:
+    ctx = context(tmp_path / "out")
+    memo = Memo(ctx, "rows")
+    row = memo.get(1, lambda: "<tr>1</tr>")
+    ctx.write_text("page.html", row)
+    memo.save(within=("page.html", row))
+    (tmp_path / "out" / "page.html").unlink()
+    assert Memo(context(tmp_path / "out"), "rows").get(1, lambda: "made anew") == "made anew"

@@ -9,7 +9,10 @@ the helper modules the results come from, so a change to any of them makes every
 `save()` writes exactly the results this run asked for, in the order first asked: a grown
 report's memo equals a fresh one's byte for byte, and it never keeps what the report no longer
 shows. Results are JSON values (markup as a string), so a kept one is the value `make` returned.
-A memo file that does not read as one is ignored, like a missing one.
+Markup that a page of the report holds as it is (table rows) is kept as where it stands in that
+page (`save(within=...)`), not copied: the memo then names the page and its digest, and the next
+run reads the rows back from the page, if it is unchanged. A memo file that does not read as one
+is ignored, like a missing one.
 """
 
 from __future__ import annotations
@@ -51,10 +54,25 @@ class Memo:
             return {}
         try:
             data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            if not isinstance(data, dict) or data.get("salt") != self.salt or not isinstance(data["results"], dict):
+                return {}
+            results: dict[str, Any] = data["results"]
+            within = data.get("within")
+            if within is not None:
+                text = self._text_of(str(within["file"]), str(within["digest"]))
+                if text is not None:  # else the rows it holds are made again
+                    results.update((str(key), text[int(start):int(stop)])
+                                   for key, (start, stop) in within["spans"].items())
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return {}
-        results = data.get("results") if isinstance(data, dict) and data.get("salt") == self.salt else None
-        return results if isinstance(results, dict) else {}
+        return results
+
+    def _text_of(self, relative: str, digest: str) -> str | None:
+        """A report file's text, if it is still the one the memo points into."""
+        data = self.ctx.read_own(relative)
+        if data is None or file_digest(data) != digest:
+            return None
+        return data.decode("utf-8", "surrogateescape")
 
     def get(self, inputs: Any, make: Callable[[], T]) -> T:
         """The result made from `inputs` (anything unit digests take): kept, or `make()`, which
@@ -74,7 +92,31 @@ class Memo:
         """How many results this run made rather than found (for tests and profiles)."""
         return sum(1 for key in self.used if key not in self.kept)
 
-    def save(self) -> None:
-        """Keep this run's results for the next run (written as a file of the module's own)."""
+    def save(self, within: tuple[str, str] | None = None) -> None:
+        """Keep this run's results for the next run (written as a file of the module's own).
+        `within`: a report file this run wrote or kept, and its text; the results found in that
+        text in the order they were first asked for are kept as their place in it."""
         self.ctx.end_unit()
-        self.ctx.write_bytes(self.path, orjson.dumps({"salt": self.salt, "results": self.used}))
+        results, spans = dict(self.used), {}
+        if within is not None:
+            at = 0
+            for key, value in self.used.items():
+                start = text_find(within[1], value, at)
+                if start >= 0:
+                    at = start + len(value)
+                    spans[key] = [start, at]
+                    del results[key]
+        data: dict[str, Any] = {"salt": self.salt, "results": results}
+        if spans and within is not None:
+            data["within"] = {"file": within[0], "spans": spans,
+                              "digest": file_digest(within[1].encode("utf-8", "surrogateescape"))}
+        self.ctx.write_bytes(self.path, orjson.dumps(data))
+
+
+def text_find(text: str, value: Any, start: int) -> int:
+    """Where `value`, a non-empty string, stands in `text` from `start` on (-1: not there)."""
+    return text.find(value, start) if isinstance(value, str) and value else -1
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

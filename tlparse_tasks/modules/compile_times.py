@@ -574,18 +574,17 @@ def gathered(ctx: ModuleContext) -> tuple[list[Compilation], list[dict[str, Any]
     return so_far.found, events
 
 
-def row_markup(ctx: ModuleContext, rows: list[TimeRow]) -> list[Markup]:
+def row_markup(ctx: ModuleContext, rows: list[TimeRow]) -> tuple[Memo, list[Markup]]:
     """Each row's markup, rendered once and kept between runs (memo.py): after the log grew,
-    only the rows of new or changed compilations are rendered again."""
+    only the rows of new or changed compilations are rendered again. The caller saves the memo
+    once it knows the page that holds them."""
     memo = Memo(ctx, "rows")
     macro = ctx.macro(TABLE_TEMPLATE, "times_row")
 
     def rendered(row: TimeRow) -> str:
         return str(macro(row, ROOT))
 
-    markup = [Markup(memo.get((row, ROOT), partial(rendered, row))) for row in rows]
-    memo.save()
-    return markup
+    return memo, [Markup(memo.get((row, ROOT), partial(rendered, row))) for row in rows]
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:
@@ -595,16 +594,20 @@ def render(ctx: ModuleContext) -> ModuleOutput:
                           scale=0.0)
         return ModuleOutput(index_entries=[index_entry(html)])
     ctx.write_static(SCRIPT, f"static/{SCRIPT}")
-    row_html = row_markup(ctx, rows)
+    memo, row_html = row_markup(ctx, rows)
     scale = bar_scale(rows)
-    page = None
+    within = None
     if len(rows) > INDEX_ROWS:
-        page = PAGE
         data = {"rows": rows, "phases": PHASES, "root": ROOT, "scale": scale}
         if ctx.unit(PAGE, data):  # a grown log without new or changed compilations keeps the page
-            ctx.write_text(PAGE, ctx.render("compile_times_page.html", rows=rows, row_html=row_html, phases=PHASES,
-                                            root=ROOT, scale=scale))
+            page_html = ctx.render("compile_times_page.html", rows=rows, row_html=row_html, phases=PHASES, root=ROOT,
+                                   scale=scale)
+            ctx.write_text(PAGE, page_html)
+        else:
+            page_html = (ctx.read_own(PAGE) or b"").decode("utf-8", "surrogateescape")
         ctx.end_unit()
+        within = (PAGE, page_html)  # every row is on the page: the memo points into it
+    memo.save(within)
     html = ctx.render("compile_times.html", rows=rows[:INDEX_ROWS], row_html=row_html[:INDEX_ROWS], total=len(rows),
-                      page=page, phases=PHASES, root=ROOT, scale=scale)
+                      page=PAGE if within else None, phases=PHASES, root=ROOT, scale=scale)
     return ModuleOutput(index_entries=[index_entry(html)])
