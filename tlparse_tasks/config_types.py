@@ -83,6 +83,9 @@ class ModuleSpec:
 
 @dataclass(frozen=True)
 class ModulesConfig:
+    """modules.yaml as loaded and checked: where it is (templates resolve beside it) and its
+    modules."""
+
     path: Path
     modules: tuple[ModuleSpec, ...]
 

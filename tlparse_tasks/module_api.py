@@ -93,6 +93,9 @@ class Unit:
 
 @dataclass
 class ModuleContext:
+    """What one module's run sees and may do: its options, the run's, its subscriptions and
+    templates, and writes kept inside OUT (see the module docstring)."""
+
     module_id: str
     out: Path
     options: dict[str, Any]

@@ -54,6 +54,8 @@ INLINE_CHARS = 120  # shorter one-line values sit inline, longer ones in a block
 
 @dataclass
 class CodePage:
+    """One code page: its lines, plain for the browser to highlight, or highlighted already."""
+
     title: str
     heading: str
     root: str
@@ -67,6 +69,8 @@ class CodePage:
 
 @dataclass
 class TraceGroup:
+    """The stack traces of one kernel, as the provenance of output code lists them."""
+
     kernel: str
     traces: list[str]
 

@@ -47,6 +47,8 @@ T = TypeVar("T")
 
 @dataclass
 class Artifact:
+    """One file a compile id produced, as its directory entry lists it."""
+
     url: str
     name: str
     number: int
@@ -67,6 +69,8 @@ class Artifact:
 
 @dataclass
 class CompileGroup:
+    """One compile id's directory entry: its status and its files in log order."""
+
     id: str
     display: str
     status: str

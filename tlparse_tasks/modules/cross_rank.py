@@ -25,6 +25,8 @@ WHOLE_DOUBLES = 2.0**52  # from here on every double is a whole number
 
 @dataclass
 class Diagnostic:
+    """One cross-rank finding: what differs, and which ranks fall in which group."""
+
     kind: str
     status: str
     groups: list[list[int]]

@@ -73,6 +73,8 @@ class Node:
 
 @dataclass
 class Field:
+    """One entry of an object an export record logged (locals, symbols, their sources)."""
+
     name: str
     value: str
 
@@ -136,6 +138,8 @@ class Issue:
 
 @dataclass(frozen=True)
 class Link:
+    """A link the export section lists (an exported program's page)."""
+
     href: str
     name: str
 
@@ -159,6 +163,8 @@ class Other:
 
 @dataclass
 class Report:
+    """The export section: what failed, the exported programs and the other export records."""
+
     issues: list[Issue] = field(default_factory=list)
     programs: list[Link] = field(default_factory=list)
     others: list[Other] = field(default_factory=list)

@@ -40,6 +40,8 @@ TITLE = "Guards"
 
 @dataclass
 class GuardRow:
+    """One guard of a guards page, with the stacks that added it."""
+
     number: int
     code: str
     user_stack: StackView | None
@@ -48,6 +50,8 @@ class GuardRow:
 
 @dataclass
 class GuardPage:
+    """A compile id's guards page."""
+
     display: str
     root: str
     script: str
@@ -115,6 +119,8 @@ class GuardFile:
 
 @dataclass
 class GuardGroup:
+    """One compile id's guard files, as the index lists them."""
+
     id: str
     display: str
     files: list[GuardFile] = field(default_factory=list)
@@ -122,6 +128,8 @@ class GuardGroup:
 
 @dataclass
 class GuardSummary:
+    """The counts and groups of the index's guards section."""
+
     pages: int = 0
     guards: int = 0
     cpp_files: int = 0

@@ -101,6 +101,8 @@ class LazyValue:
 
 @dataclass(frozen=True)
 class Specialization:
+    """A symbol specialized to a value, and the stacks that did it."""
+
     symbol: str
     sources: list[str]
     value: str
@@ -110,6 +112,8 @@ class Specialization:
 
 @dataclass(frozen=True)
 class GuardAdded:
+    """A symbolic guard added during the compile, and the stacks that added it."""
+
     expr: str
     user_stack: StackView
     stack: StackView
@@ -117,6 +121,9 @@ class GuardAdded:
 
 @dataclass(frozen=True)
 class Failure:
+    """Why a compile failed, and the user code it failed in, as failures_and_restarts.html shows
+    it."""
+
     fail_type: str
     reason: str
     user_file: str | None

@@ -30,6 +30,8 @@ COUNTER_MEANINGS = {
 
 @dataclass
 class Counter:
+    """One count of the parse statistics table; counts of problems are highlighted and summed."""
+
     name: str
     value: int
     meaning: str

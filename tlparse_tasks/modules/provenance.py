@@ -330,6 +330,8 @@ class Pane:
 
 @dataclass
 class Sibling:
+    """Another page of the same provenance, for the page's switcher."""
+
     label: str
     url: str
     current: bool
@@ -337,6 +339,8 @@ class Sibling:
 
 @dataclass
 class ProvenancePage:
+    """One provenance page: its panes' code and the script that links their lines."""
+
     title: str
     heading: str
     root: str
@@ -484,6 +488,8 @@ def directory_order(ctx: ModuleContext, found: dict[str, list[Ref]]) -> list[str
 
 @dataclass
 class IndexItem:
+    """One provenance page as the index lists it."""
+
     name: str
     url: str
     linked: bool  # node mappings resolved to lines

@@ -105,6 +105,8 @@ class FrameView:
 
 @dataclass
 class RecompilesView:
+    """The recompiles section: every frame's recompiles, the first frames on the index."""
+
     total: int
     frames: list[FrameView]
     more_frames: int = 0

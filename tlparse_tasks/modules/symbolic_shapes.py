@@ -56,6 +56,8 @@ def text(value: Any) -> str:
 
 @dataclass
 class Specialization:
+    """A symbol specialized to a value, why, and the stacks that did it."""
+
     symbol: str
     sources: list[str]
     value: str
@@ -66,6 +68,8 @@ class Specialization:
 
 @dataclass
 class FastGuard:
+    """A guard the shape environment added on its fast path (`guard_added_fast`), and its stacks."""
+
     expr: str
     user_stack: StackView | None
     stack: StackView | None
@@ -73,6 +77,8 @@ class FastGuard:
 
 @dataclass
 class UnbackedSymbol:
+    """An unbacked symbol (a data-dependent size), its value range and where it was made."""
+
     symbol: str
     node_id: str
     vr: str
@@ -83,6 +89,8 @@ class UnbackedSymbol:
 
 @dataclass
 class CreatedExpression:
+    """A symbolic expression the shape environment created, from what, and where."""
+
     method: str
     result: str
     arguments: list[str]
@@ -93,6 +101,8 @@ class CreatedExpression:
 
 @dataclass
 class Field:
+    """A name and its value, as one line of a frame's locals or a symbol's sources."""
+
     name: str
     value: str
 
@@ -180,6 +190,8 @@ class CompilePage:
 
 @dataclass
 class Totals:
+    """How many entries of each kind the symbolic shapes pages hold (the index's summary)."""
+
     specializations: int = 0
     fast_guards: int = 0
     unbacked: int = 0

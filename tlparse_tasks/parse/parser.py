@@ -59,6 +59,8 @@ _ID_PART_TYPES = frozenset((int, type(None)))
 
 @dataclass
 class ParseResult:
+    """What a parse made: the manifest, whether it resumed, and the store files it changed."""
+
     manifest: dict[str, Any]
     resumed: bool
     changed_files: list[str] = field(default_factory=list)

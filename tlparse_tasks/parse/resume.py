@@ -39,6 +39,8 @@ class PrefixChanged(Exception):
 
 @dataclass
 class ResumePoint:
+    """Where the last parse stopped, and what the next one needs to go on from there."""
+
     offset: int  # byte offset of the first record still to parse
     length: int  # bytes of the log the last parse read (>= offset)
     state: ParseState

@@ -65,12 +65,16 @@ class CompileEntry:
 
 @dataclass
 class Failures:
+    """Restarts and failures counted so far (the manifest's totals)."""
+
     restarts: int = 0
     failures: int = 0
 
 
 @dataclass
 class CacheCounts:
+    """Cache hits, misses and bypasses counted so far (the manifest's totals)."""
+
     hit: int = 0
     miss: int = 0
     bypass: int = 0
@@ -81,6 +85,8 @@ class CacheCounts:
 
 @dataclass(frozen=True)
 class Problem:
+    """A line the parse could not read, and why (the report lists the first ones)."""
+
     line: int
     message: str
 

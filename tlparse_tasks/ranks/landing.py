@@ -24,6 +24,8 @@ RUNTIME_TRACE = "chromium_trace_with_runtime.json"
 
 @dataclass
 class Link:
+    """A link of the ranks' landing page."""
+
     text: str
     href: str
 
