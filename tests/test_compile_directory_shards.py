@@ -18,7 +18,7 @@ from tests.big_log import write_synthetic_log
 from tests.test_incremental_report import tree as report_tree
 from tlparse_tasks.cli import main
 from tlparse_tasks.module_api import shard_script
-from tlparse_tasks.modules.compile_directory import FILES_SHARD_BYTES, has_outputs, packed
+from tlparse_tasks.modules.compile_directory import FILES_SHARD_BYTES, packed
 
 COUNT = 450  # compile ids of the report tests: ~800 bytes of file list each, so several scripts
 DIRECTORY = "data/compile_directory"
@@ -146,12 +146,3 @@ def test_a_grown_log_rewrites_only_the_last_scripts_and_matches_a_fresh_build(tm
     fresh = build(log, tmp_path / "fresh")
     os.rename(out, tmp_path / "kept")
     assert report_tree(tmp_path / "kept") == report_tree(fresh)  # byte for byte, run state aside
-
-
-def test_only_index_lines_without_outputs_are_skipped_undecoded() -> None:
-    """collect_groups skips, by their bytes, the index lines listing no outputs; a string that
-    spells the key cannot hide a line that lists some (JSON escapes its quotes)."""
-    listed = {"line": 1, "status": "ok", "type": 'x"outputs":[]', "compile_id": "-_0_0_0",
-              "outputs": [{"url": "a"}], "payload_file": '"outputs":[]', "payload_md5": None}
-    assert has_outputs(orjson.dumps(listed))
-    assert not has_outputs(orjson.dumps({**listed, "outputs": []}))

@@ -28,7 +28,6 @@ from ..rules.compile_id import UNKNOWN_GROUP, group_of_directory
 from .kit import plural
 
 LEGACY_UNKNOWN_KEY = "unknown"
-NO_OUTPUTS = b'"outputs":[]'  # as the parse writes an index record without outputs
 PAGE_MIN = 100  # up to this many compile ids, the index shows every entry at once
 PAGE_INDEX_SHARD = "page-index"
 # The file lists of consecutive compile ids go into one script of at most this many bytes (a
@@ -91,17 +90,11 @@ class CompileGroup:
         return [a.item() for a in self.artifacts]
 
 
-def has_outputs(line: bytes) -> bool:
-    """Whether an index.jsonl line may list outputs: half of a big log's lines are records
-    without any (`"outputs":[]` can only be the key itself: JSON escapes a quote in a string)."""
-    return NO_OUTPUTS not in line
-
-
 def collect_groups(ctx: ModuleContext) -> list[CompileGroup]:
     """Compile ids in first-seen order, with the outputs the parse planned for them."""
     groups = {c["id"]: CompileGroup(c["id"], c["display_name"], c["status"], c["cache_status"])
               for c in ctx.manifest["compile_ids"]}
-    for record in ctx.read_jsonl("index.jsonl", has_outputs):
+    for record in ctx.read_jsonl("index.jsonl"):
         if record["status"] != "ok" or not record["outputs"]:
             continue
         group_id, display = group_of_directory(record["compile_id"])
