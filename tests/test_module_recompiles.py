@@ -176,9 +176,9 @@ class CountingMemo:
     def __init__(self, kept: dict[str, Any]) -> None:
         self.kept, self.made = kept, 0
 
-    def get(self, inputs: Any, make: Any) -> Any:
+    def get(self, inputs: Any, make: Any, valid: Any) -> Any:
         key = json.dumps(inputs)
-        if key not in self.kept:
+        if key not in self.kept or not valid(self.kept[key]):
             self.made += 1
             self.kept[key] = make()
         return self.kept[key]
@@ -209,6 +209,11 @@ def test_kept_checks_equal_checks_worked_out_and_a_changed_attempt_is_worked_out
     expected = rc.collect(reasons)
     rc.attach_guards(rc.wanted_compiles(expected), with_lines(changed))
     assert memo.made == 1 and shown_checks(grown) == shown_checks(expected) != shown_checks(fresh)
+    for key in kept:  # a damaged memo: checks of the wrong count or shape are worked out again
+        kept[key] = kept[key][:-1] if len(kept[key]) > 1 else [{"display": 3, "url": None, "guards": []}]
+    damaged, memo = rc.collect(reasons), CountingMemo(kept)
+    rc.attach_guards(rc.wanted_compiles(damaged), with_lines(changed), memo)  # type: ignore[arg-type]
+    assert memo.made == 3 and shown_checks(damaged) == shown_checks(expected)  # each failed compile
 
 
 def forward_checks(frames: dict[Any, rc.FrameView], records: list[dict[str, Any]]) -> list[Any]:

@@ -47,6 +47,7 @@ class Memo:
         self.salt = salt.hexdigest()
         self.kept = self._load()
         self.used: dict[str, Any] = {}
+        self.made = 0  # how many results this run made rather than found (tests, profiles)
 
     def _load(self) -> dict[str, Any]:
         raw = self.ctx.read_own(self.path)
@@ -74,23 +75,20 @@ class Memo:
             return None
         return data.decode("utf-8", "surrogateescape")
 
-    def get(self, inputs: Any, make: Callable[[], T]) -> T:
+    def get(self, inputs: Any, make: Callable[[], T], valid: Callable[[Any], bool]) -> T:
         """The result made from `inputs` (anything unit digests take): kept, or `make()`, which
-        returns a JSON value."""
+        returns a JSON value. A kept result is used only if `valid` accepts it: the memo is a
+        file in OUT like any other, and one that was damaged or edited must not break the run."""
         key = unit_digest(self.salt, inputs)
         if key in self.used:
             result: T = self.used[key]
-        elif key in self.kept:
+        elif key in self.kept and valid(self.kept[key]):
             result = self.kept[key]
         else:
             result = make()
+            self.made += 1
         self.used[key] = result
         return result
-
-    @property
-    def made(self) -> int:
-        """How many results this run made rather than found (for tests and profiles)."""
-        return sum(1 for key in self.used if key not in self.kept)
 
     def save(self, within: tuple[str, str] | None = None) -> None:
         """Keep this run's results for the next run (written as a file of the module's own).
@@ -111,6 +109,11 @@ class Memo:
             data["within"] = {"file": within[0], "spans": spans,
                               "digest": file_digest(within[1].encode("utf-8", "surrogateescape"))}
         self.ctx.write_bytes(self.path, orjson.dumps(data))
+
+
+def is_text(value: Any) -> bool:
+    """`get`'s check of a kept piece of markup."""
+    return isinstance(value, str)
 
 
 def text_find(text: str, value: Any, start: int) -> int:

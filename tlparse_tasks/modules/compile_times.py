@@ -49,7 +49,7 @@ from typing import Any
 import orjson
 from markupsafe import Markup
 
-from ..memo import Memo
+from ..memo import Memo, is_text
 from ..module_api import IndexEntry, ModuleContext, ModuleOutput
 from ..record_state import RecordState
 from ..rules.compile_id import CompileId, display_of
@@ -584,7 +584,7 @@ def row_markup(ctx: ModuleContext, rows: list[TimeRow]) -> tuple[Memo, list[Mark
     def rendered(row: TimeRow) -> str:
         return str(macro(row, ROOT))
 
-    return memo, [Markup(memo.get((row, ROOT), partial(rendered, row))) for row in rows]
+    return memo, [Markup(memo.get((row, ROOT), partial(rendered, row), is_text)) for row in rows]
 
 
 def render(ctx: ModuleContext) -> ModuleOutput:

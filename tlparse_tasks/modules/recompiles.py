@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +220,7 @@ def attach_guards(wanted: dict[CompileKey, Needing], records: Iterable[tuple[byt
         else:
             inputs = ([[r.frame, r.compile, r.text] for _, r in needing],
                       [hashlib.blake2b(line, digest_size=16).hexdigest() for line, _ in attempts])
-            found = memo.get(inputs, checks)
+            found = memo.get(inputs, checks, partial(are_checks, len(needing)))
         for (shown, _), check in zip(needing, found, strict=True):
             shown.check = check_from_json(check)
 
@@ -227,6 +228,16 @@ def attach_guards(wanted: dict[CompileKey, Needing], records: Iterable[tuple[byt
 def check_json(check: GuardCheck) -> dict[str, Any]:
     return {"display": check.display, "url": check.url,
             "guards": [[g.kind, g.code, g.comment, g.manager] for g in check.guards]}
+
+
+def are_checks(count: int, value: Any) -> bool:
+    """Whether a kept result is `count` checks as `check_json` writes them."""
+    return isinstance(value, list) and len(value) == count and all(
+        isinstance(check, dict) and isinstance(check.get("display"), str)
+        and isinstance(check.get("url"), (str, type(None))) and isinstance(check.get("guards"), list)
+        and all(isinstance(g, list) and len(g) == 4 and all(isinstance(part, str) for part in g[:3])
+                and isinstance(g[3], bool) for g in check["guards"])
+        for check in value)
 
 
 def check_from_json(data: dict[str, Any]) -> GuardCheck:
