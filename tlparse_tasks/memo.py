@@ -1,10 +1,11 @@
 """Results a module worked out in its last run, kept by a digest of what they were made from.
 
-After the log grew, most of what a module computes again comes from the same inputs as last time:
-a table row's markup, the guards a recompile reason names. `Memo.get(inputs, make)` returns the
-result kept for `inputs` when the last run kept one, else calls `make`. The digest is salted with
-the module's fingerprint (its code, templates and options), the run's options and the source of
-the helper modules the results come from, so a change to any of them makes everything anew.
+After the log grew, most of what a module computes again comes from the same inputs as last
+time: a table row's markup, the guards a recompile reason names. `Memo.get(inputs, make, valid)`
+returns the result kept for `inputs` when the last run kept one, and `valid` accepts it, else
+calls `make`. The digest is salted with the module's fingerprint (its code, templates and
+options), the run's options and the source of the helper modules the results come from, so a
+change to any of them makes everything anew.
 
 `save()` writes exactly the results this run asked for, in the order first asked: a grown
 report's memo equals a fresh one's byte for byte, and it never keeps what the report no longer
