@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import TORCH_213, corpus_copy
 from tests.test_incremental_report import tree
 from tests.test_search_incremental import build, fresh_tree, grow, grow_and_count, half_built
+from tlparse_tasks.module_api import ModuleContext
 from tlparse_tasks.modules import compile_times
 
 STATE = Path(".modules") / "compile_times.state"
@@ -110,3 +111,30 @@ def test_another_runs_state_means_scanning_everything(tmp_path: Path, monkeypatc
     grown = scanned.count
     assert tree(out) == fresh_tree(tmp_path, log, "--eager")
     assert grown == scanned.count - grown  # as many as the fresh build
+
+
+class RowsRendered:
+    """The table rows compile_times renders in a run (those its memo does not hold)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = ModuleContext.macro
+
+        def counting(ctx: ModuleContext, template: str, name: str) -> Any:
+            macro = original(ctx, template, name)
+            if name != "times_row":
+                return macro
+
+            def counted(*args: Any) -> Any:
+                self.count += 1
+                return macro(*args)
+            return counted
+
+        monkeypatch.setattr(ModuleContext, "macro", counting)
+
+
+def test_a_grown_log_renders_only_the_rows_of_new_or_changed_compilations(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, grown, total = grow_and_count(tmp_path, "record boundary", RowsRendered(monkeypatch), STATE)
+    assert 0 < first < total and 0 < grown < total, (first, grown, total)
+

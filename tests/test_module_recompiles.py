@@ -273,3 +273,18 @@ def test_lines_holding_a_needle_at_any_block_size(tmp_path: Path, block: int) ->
         path.write_bytes(b"\n".join(lines) + ending)
         found = list(rc.lines_holding(path, b'"recompile_reasons"', block))
         assert found == [line for line in lines if b'"recompile_reasons"' in line]
+
+
+def test_the_module_works_out_each_check_once_across_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's own memo: a second run over the same store checks no guards again and shows
+    the same section."""
+    log = corpus_copy(LEGACY_TESTS / "graph_exec_order_tests" / next(
+        p.name for p in (LEGACY_TESTS / "graph_exec_order_tests").glob("*rank_0*.log")), tmp_path)
+    worked: list[Any] = []
+    original = rc.last_check
+    monkeypatch.setattr(rc, "last_check", lambda *args: worked.append(args) or original(*args))
+    first = render_module("recompiles", log, tmp_path / "out").index_entries[0].html
+    assert worked and "___check_obj_id(fn, 139870659812992)" in first
+    worked.clear()
+    assert render_module("recompiles", log, tmp_path / "out").index_entries[0].html == first
+    assert worked == []
